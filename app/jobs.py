@@ -1,0 +1,88 @@
+"""RQ queues, enqueue-after-commit and the job wrapper.
+
+Jobs are module-level functions decorated with `@job`; they take ids, run inside
+an application context, and commit once at the end (rollback on failure).
+"""
+import functools
+import logging
+import re
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+
+from app import db
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("signing", "archive", "notifications", "reports", "default")
+JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_worker_app = None
+
+
+def redis_connection(app: Flask | None = None) -> Redis:
+    app = app or current_app
+    conn = app.extensions.get("redis")
+    if conn is None:
+        conn = app.extensions["redis"] = Redis.from_url(app.config["REDIS_URL"])
+    return conn
+
+
+def queue(name: str = "default", app: Flask | None = None) -> Queue:
+    assert name in QUEUES, name
+    return Queue(name, connection=redis_connection(app))
+
+
+def enqueue_after_commit(func, *args, queue_name: str = "default", job_id: str | None = None,
+                         retry: Retry | None = None) -> None:
+    """Queue `func(*args)` once the current transaction commits; never if it rolls back."""
+    if job_id is not None and not JOB_ID.match(job_id):
+        raise ValueError(f"bad job id {job_id!r}")
+    q = queue(queue_name)
+
+    def send():
+        try:
+            q.enqueue(func, *args, job_id=job_id, unique=job_id is not None, retry=retry)
+        except DuplicateJobError:
+            log.info("job %s already queued", job_id)   # the same work is already waiting
+    db.on_commit(send)
+
+
+def job(func):
+    """Run an RQ job inside an app context and commit its work once, at the end."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            return _run(func, args, kwargs)
+        with _app_for_worker().app_context():
+            return _run(func, args, kwargs)
+    return wrapper
+
+
+def _run(func, args, kwargs):
+    try:
+        result = func(*args, **kwargs)
+        db.commit()
+        return result
+    except Exception:
+        db.rollback()
+        raise
+
+
+def _app_for_worker() -> Flask:
+    global _worker_app
+    if _worker_app is None:
+        from app import create_app
+        _worker_app = create_app()
+    return _worker_app
+
+
+@job
+def ping(value: str) -> str:
+    """A no-op job used by the readiness check and the tests of the queue."""
+    return value
+
+
+def init_app(app: Flask) -> None:
+    pass  # the connection is made on first use, so create_app does no I/O

@@ -1,0 +1,31 @@
+from app import create_app
+
+
+def test_factory_reads_test_config_and_does_no_io():
+    # No DATABASE_URL: create_app must not try to connect anywhere.
+    assert not create_app({"SECRET_KEY": "x"}).testing
+    assert create_app({"TESTING": True, "SECRET_KEY": "x"}).testing
+
+
+def test_settings_from_environment(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db/x")
+    monkeypatch.setenv("ARCHIVE_URL", "file:///tmp/a")
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "true")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    from app.config import settings_from_env
+    s = settings_from_env()
+    assert s["DATABASE_URL"] == "postgresql://u@db/x" and s["ARCHIVE_URL"] == "file:///tmp/a"
+    assert s["SESSION_COOKIE_SECURE"] is True and "REDIS_URL" not in s
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.json
+    assert ready.json["checks"] == {"database": "ok", "redis": "ok", "archive": "ok"}
+
+
+def test_alembic_models_match_migrations(database_url):
+    from alembic import command
+    from app.cli import alembic_config
+    command.check(alembic_config(database_url))   # raises if models and migrations differ

@@ -1,0 +1,2 @@
+from workflow.models.organisations import (  # noqa: F401
+    ALLOWED_PARENTS, KIND_LABELS, Organisation, OrgKind, subtree)
