@@ -15,7 +15,7 @@ csrf = CSRFProtect()
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(ROOT / "instance"), template_folder=str(ROOT / "templates"),
+    app = Flask(__name__, instance_path=str(instance_dir()), template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "app" / "static"))
     app.config.from_mapping(DEFAULTS)
     app.config.update(test_config if test_config is not None else settings_from_env())
@@ -45,6 +45,11 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     csrf.exempt(api_bp)  # bearer tokens only: no ambient cookie credentials to forge
     app.register_blueprint(api_bp)
     return app
+
+
+def instance_dir() -> Path:
+    """Where local state lives (embedded servers' data, the generated secret key); INSTANCE_PATH overrides."""
+    return Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance").resolve()
 
 
 def _instance_secret(app: Flask) -> str:

@@ -1,7 +1,7 @@
 """`flask --app wsgi serve`: the whole service on one machine.
 
 For each of DATABASE_URL, REDIS_URL and ARCHIVE_URL left unset, the embedded
-server is started with its data under instance/ (ports and S3 keys are chosen on
+server is started with its data under instance/ (or $INSTANCE_PATH) (ports and S3 keys are chosen on
 the first run and kept in instance/embedded.json, mode 0600). Then the schema is
 migrated, demo data is made on the first run, one RQ worker is started, and the
 web server runs until Ctrl-C, when everything is stopped in reverse order.
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from app import ROOT, embedded
+from app import ROOT, embedded, instance_dir
 
-INSTANCE = ROOT / "instance"
+INSTANCE = instance_dir()
 
 
 def _settings() -> dict:
@@ -28,7 +28,7 @@ def _settings() -> dict:
     pg, redis_port, *weed = embedded.free_ports(12)
     cfg = {"pg_port": pg, "redis_port": redis_port, "weed_ports": weed,
            "s3_key": "jt" + secrets.token_hex(8), "s3_secret": secrets.token_hex(20)}
-    INSTANCE.mkdir(exist_ok=True)
+    INSTANCE.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(cfg, f)
