@@ -22,9 +22,11 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app)
 
+    import archive
     from app import db, jobs
     from app.auth import init_app as init_auth
     db.init_app(app)
+    archive.init_app(app)
     jobs.init_app(app)
     csrf.init_app(app)
     Babel(app)

@@ -83,15 +83,22 @@ def start_redis(data_dir: str | Path, port: int):
     return stop
 
 
-def start_seaweed(data_dir: str | Path, ports: list[int], access_key: str, secret_key: str, *, fast_stop=False):
-    """SeaweedFS `weed mini` with an S3 API (Object Lock capable); 10 ports, all on 127.0.0.1, telemetry off."""
+def start_seaweed(data_dir: str | Path, ports: list[int], access_key: str, secret_key: str, *, fast_stop=False,
+                  max_volumes: int = 0, volume_mb: int = 256):
+    """SeaweedFS `weed mini` with an S3 API (Object Lock capable); 10 ports, all on 127.0.0.1, telemetry off.
+
+    Locked objects can never be removed, so their volumes are never freed: the volume limit must
+    leave room for every bucket the installation (or test session) will create.
+    """
     d = Path(data_dir)
     d.mkdir(parents=True, exist_ok=True)
     (d / "mini.options").unlink(missing_ok=True)   # weed re-reads it and would override our ports
     cmd = [str(Path(sys.executable).parent / "weed"), f"-logdir={d}", "mini", f"-dir={d}", "-ip=127.0.0.1",
            "-ip.bind=127.0.0.1", "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
            "-s3.port.iceberg=0", "-s3.port.lance=0", f"-filer.localSocket={d}/filer.sock",
-           f"-s3.localSocket={d}/s3.sock", "-master.volumeSizeLimitMB=64", "-volume.max=8",
+           f"-s3.localSocket={d}/s3.sock", f"-master.volumeSizeLimitMB={volume_mb}",
+           # Every bucket takes volumes of its own; 0 lets weed size the count from free disk.
+           f"-volume.max={max_volumes}",
            *[f"-{n}={p}" for n, p in zip(WEED_PORT_NAMES, ports)]]
     # Credentials go through the environment, never the command line.
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}

@@ -23,7 +23,8 @@ def servers():
     with ThreadPoolExecutor(3) as ex:
         futs = [ex.submit(embedded.start_postgres, base / "pg", pg_port, fsync=False),
                 ex.submit(embedded.start_redis, base / "redis", redis_port),
-                ex.submit(embedded.start_seaweed, base / "weed", weed_ports, S3_KEY, S3_SECRET, fast_stop=True)]
+                ex.submit(embedded.start_seaweed, base / "weed", weed_ports, S3_KEY, S3_SECRET, fast_stop=True,
+                          max_volumes=200, volume_mb=64)]
     stops = [f.result() for f in futs if not f.exception()]
     try:
         if len(stops) < len(futs):
