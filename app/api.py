@@ -94,3 +94,76 @@ def update_organisation(org_id: int):
         return jsonify(error="invalid", message=str(exc)), 422
     return jsonify(org_json(org))
 
+
+
+# ---- ordinances --------------------------------------------------------------------------------------------
+
+@bp.route("/ordinances")
+def ordinances():
+    from workflow.models import Ordinance, OrdinanceStatus
+    from workflow.ordinance_services import to_dict
+    from workflow.ordinance_views import visible_condition
+    stmt = select(Ordinance).join(Organisation, Ordinance.issuer_id == Organisation.id) \
+        .where(visible_condition(g.user)).order_by(Ordinance.date.desc().nulls_last(), Ordinance.id.desc())
+    if issuer := request.args.get("issuer_id", type=int):
+        stmt = stmt.where(Ordinance.issuer_id == issuer)
+    if status := request.args.get("status"):
+        if status not in OrdinanceStatus.__members__:
+            abort(400)
+        stmt = stmt.where(Ordinance.status == OrdinanceStatus(status))
+    if year := request.args.get("year", type=int):
+        stmt = stmt.where(func.extract("year", Ordinance.date) == year)
+    if q := request.args.get("q"):
+        stmt = stmt.where(Ordinance.search.op("@@")(func.websearch_to_tsquery("russian", q)))
+    return paged(stmt, to_dict)
+
+
+@bp.route("/ordinances/<int:ordinance_id>")
+def ordinance(ordinance_id: int):
+    from workflow.ordinance_services import to_dict
+    from workflow.ordinance_views import get_visible
+    return jsonify(to_dict(get_visible(ordinance_id)))
+
+
+@bp.route("/ordinances/parse", methods=["POST"])
+def ordinance_parse():
+    """Preview: recognise an uploaded .txt/.docx (multipart `file`) or a JSON {"text": ...}; saves nothing."""
+    import io
+
+    from workflow.ordinance_parse import parse_docx, parse_text
+    from workflow.ordinance_views import _decode, issuers_for
+    if not issuers_for(g.user):
+        abort(403)
+    upload = request.files.get("file")
+    try:
+        if upload is not None:
+            raw = upload.read()
+            name = upload.filename or "файл"
+            parsed = parse_docx(io.BytesIO(raw)) if name.lower().endswith(".docx") else parse_text(_decode(raw, name))
+        else:
+            body = request.get_json(silent=True) or {}
+            if not isinstance(body.get("text"), str):
+                abort(400)
+            parsed = parse_text(body["text"])
+    except ValueError as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(parsed)
+
+
+@bp.route("/ordinances", methods=["POST"])
+def ordinance_create():
+    """Save a (corrected) parse result as a draft: {"issuer_id": ..., "document": {...parser shape...}}."""
+    from workflow import ordinance_services as svc
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("document"), dict):
+        abort(400)
+    issuer = session.get(Organisation, body.get("issuer_id") or 0) or abort(404)
+    require("ordinance.edit", issuer)
+    try:
+        o = svc.create_from_parsed(body["document"], issuer=issuer, actor=g.user)
+    except svc.OrdinanceError as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    except (TypeError, AttributeError, KeyError):
+        return jsonify(error="invalid", message="Неверная структура документа: нужна форма, которую "
+                                                 "возвращает /ordinances/parse."), 422
+    return jsonify(svc.to_dict(o)), 201

@@ -12,6 +12,7 @@ from app import db
 audit_cli = AppGroup("audit", help="Журнал аудита.")
 orgs_cli = AppGroup("orgs", help="Организации.")
 users_cli = AppGroup("users", help="Пользователи.")
+ordinance_cli = AppGroup("ordinance", help="Приказы, письма, решения.")
 
 
 def alembic_config(url: str):
@@ -81,6 +82,17 @@ def users_create(login, full_name, role, org_code):
     click.echo(f"Пользователь {user.login} создан.")
 
 
+@ordinance_cli.command("parse", help="Распознать документ (.txt или .docx) и напечатать JSON; ничего не сохраняет.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ordinance_parse(path: Path):
+    from workflow.ordinance_parse import parse_file
+    try:
+        parsed = parse_file(path)
+    except ValueError as exc:
+        raise click.ClickException(f"{path.name}: {exc}") from None
+    click.echo(json.dumps(parsed, ensure_ascii=False, indent=2))
+
+
 @click.command("demo-data", help="Создать демонстрационный регион с муниципалитетами, школами и пользователями.")
 @click.option("--schools", default=30, show_default=True, help="сколько школ")
 @click.option("--seed", default=1, show_default=True)
@@ -108,5 +120,5 @@ def serve(host: str, port: int, demo_schools: int):
 
 
 def init_app(app: Flask) -> None:
-    for cmd in (migrate, demo_data, serve, audit_cli, orgs_cli, users_cli):
+    for cmd in (migrate, demo_data, serve, audit_cli, orgs_cli, users_cli, ordinance_cli):
         app.cli.add_command(cmd)

@@ -16,6 +16,7 @@ class NavItem:
 # Packages append their own items (in display order) when they register their blueprints.
 NAV: list[NavItem] = [
     NavItem("Главная", "home.index", None),
+    NavItem("Документы", "ordinances.index", "ordinance.view"),
     NavItem("Организации", "workflow.orgs", "org.view"),
     NavItem("Пользователи", "admin.users", "user.manage"),
     NavItem("Журнал аудита", "admin.audit_log", "audit.view"),

@@ -17,3 +17,46 @@ def login(client, user_login: str, password: str = PASSWORD):
     return client.post("/login", data={"login": user_login, "password": password, "csrf_token": token})
 
 
+
+
+def form_fields(html: str, form_id: str) -> dict[str, str]:
+    """The fields a browser would submit from the form with `form_id` (inputs, textareas, selected options)."""
+    from html.parser import HTMLParser
+
+    class Collector(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.inside, self.fields, self.textarea, self.select = False, {}, None, None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "form" and a.get("id") == form_id:
+                self.inside = True
+            if not self.inside:
+                return
+            if tag == "input" and a.get("name") and a.get("type") not in ("submit", "file"):
+                self.fields[a["name"]] = a.get("value") or ""
+            elif tag == "textarea":
+                self.textarea = a["name"]
+                self.fields[self.textarea] = ""
+            elif tag == "select":
+                self.select = a["name"]
+            elif tag == "option" and self.select and ("selected" in a or self.select not in self.fields):
+                self.fields[self.select] = a.get("value", "")
+
+        def handle_endtag(self, tag):
+            if tag == "form":
+                self.inside = False
+            elif tag == "textarea":
+                self.textarea = None
+            elif tag == "select":
+                self.select = None
+
+        def handle_data(self, data):
+            if self.textarea:
+                self.fields[self.textarea] += data
+
+    c = Collector()
+    c.feed(html)
+    # A browser drops the newline that follows <textarea>.
+    return {k: (v[1:] if v.startswith("\n") else v) for k, v in c.fields.items()}

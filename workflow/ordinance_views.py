@@ -1,0 +1,193 @@
+"""Pages for ordinances: list, import with preview and correction, the document, its plan, status, iCal."""
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, literal, or_, select
+
+from app.auth.access import can, require, scopes
+from app.db import session
+from workflow import ordinance_services as svc
+from workflow.ical import plan_calendar
+from workflow.models import Ordinance, OrdinanceKind, OrdinanceStatus, Organisation, subtree
+from workflow.ordinance_form import FormError, from_form, hidden_json
+from workflow.ordinance_parse import parse_docx, parse_text
+
+bp = Blueprint("ordinances", __name__, url_prefix="/ordinances")
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def visible_condition(user):
+    """Ordinances issued inside the user's scope, or above it (a school reads its region's orders)."""
+    conds = []
+    for org in scopes(user, "ordinance.view"):
+        conds += [subtree(org), literal(org.path).startswith(Organisation.path)]
+    return or_(*conds) if conds else literal(False)
+
+
+def get_visible(ordinance_id: int) -> Ordinance:
+    o = session.get(Ordinance, ordinance_id) or abort(404)
+    if not session.scalar(select(Organisation.id).where(Organisation.id == o.issuer_id,
+                                                         visible_condition(g.user))):
+        abort(403)
+    return o
+
+
+def issuers_for(user) -> list[Organisation]:
+    """Organisations the user may register documents for."""
+    roots = scopes(user, "ordinance.edit")
+    if not roots:
+        return []
+    rows = session.scalars(select(Organisation).where(or_(*[subtree(r) for r in roots]),
+                                                      Organisation.kind.in_(["region", "municipality"]))
+                           .order_by(Organisation.path)).all()
+    return rows
+
+
+@bp.route("")
+def index():
+    if not scopes(g.user, "ordinance.view"):
+        abort(403)
+    stmt = select(Ordinance).join(Organisation, Ordinance.issuer_id == Organisation.id) \
+        .where(visible_condition(g.user))
+    args = request.args
+    if issuer := args.get("issuer", type=int):
+        stmt = stmt.where(Ordinance.issuer_id == issuer)
+    if year := args.get("year", type=int):
+        stmt = stmt.where(func.extract("year", Ordinance.date) == year)
+    if status := args.get("status"):
+        if status in OrdinanceStatus.__members__:
+            stmt = stmt.where(Ordinance.status == OrdinanceStatus(status))
+    if q := (args.get("q") or "").strip():
+        stmt = stmt.where(or_(Ordinance.search.op("@@")(func.websearch_to_tsquery("russian", q)),
+                              Ordinance.number == q))
+    rows = session.scalars(stmt.order_by(Ordinance.date.desc().nulls_last(), Ordinance.id.desc()).limit(500)).all()
+    issuers = session.scalars(select(Organisation).where(Organisation.id.in_(
+        select(Ordinance.issuer_id).join(Organisation, Ordinance.issuer_id == Organisation.id)
+        .where(visible_condition(g.user))))).all()
+    return render_template("workflow/ordinances.html", rows=rows, issuers=issuers, args=args,
+                           statuses=list(OrdinanceStatus), can_create=bool(issuers_for(g.user)))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    issuers = issuers_for(g.user)
+    if not issuers:
+        abort(403)
+    amends = get_visible(request.values.get("amends", type=int)) if request.values.get("amends") else None
+    error = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        text = request.form.get("text") or ""
+        filename = None
+        try:
+            if upload and upload.filename:
+                raw = upload.read(MAX_UPLOAD + 1)
+                filename = upload.filename
+                if len(raw) > MAX_UPLOAD:
+                    raise ValueError(f"Файл {filename} больше 5 МБ.")
+                if filename.lower().endswith(".docx"):
+                    import io
+                    parsed = parse_docx(io.BytesIO(raw))
+                else:
+                    parsed = parse_text(_decode(raw, filename))
+            elif text.strip():
+                parsed = parse_text(text)
+            else:
+                raise ValueError("Загрузите файл .txt или .docx или вставьте текст документа.")
+        except ValueError as exc:
+            error = str(exc)
+        except Exception:   # a broken .docx and the like: say which file, keep the details in the log
+            error = f"Не удалось прочитать файл {filename or ''}: это не текст и не документ .docx."
+        else:
+            return render_template("workflow/ordinance_form.html", data=parsed, hidden=hidden_json(parsed),
+                                   issuers=issuers, issuer_id=issuers[0].id, kinds=list(OrdinanceKind),
+                                   filename=filename, amends=amends, preview=True,
+                                   action=url_for("ordinances.save"))
+    return render_template("workflow/ordinance_new.html", error=error, amends=amends), 400 if error else 200
+
+
+def _decode(raw: bytes, filename: str) -> str:
+    for enc in ("utf-8-sig", "cp1251"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError(f"Файл {filename}: неизвестная кодировка (нужна UTF-8 или Windows-1251).")
+
+
+def _issuer_from_form() -> Organisation:
+    issuer = session.get(Organisation, request.form.get("issuer_id", type=int) or 0) or abort(400)
+    require("ordinance.edit", issuer)
+    return issuer
+
+
+@bp.route("/save", methods=["POST"])
+def save():
+    issuer = _issuer_from_form()
+    amends = get_visible(request.form.get("amends", type=int)) if request.form.get("amends") else None
+    try:
+        data = from_form(request.form)
+        o = svc.create_from_parsed(data, issuer=issuer, actor=g.user, amends=amends,
+                                   source_filename=request.form.get("filename") or None)
+    except (FormError, svc.OrdinanceError) as exc:
+        return _form_again(data if "data" in locals() else {}, issuer, str(exc), url_for("ordinances.save"))
+    flash(f"{o.label} сохранён как черновик.", "success")
+    return redirect(url_for("ordinances.show", ordinance_id=o.id))
+
+
+def _form_again(data: dict, issuer: Organisation, error: str, action: str, status: int = 400):
+    return render_template("workflow/ordinance_form.html", data=data, hidden=hidden_json(data),
+                           issuers=issuers_for(g.user), issuer_id=issuer.id, kinds=list(OrdinanceKind),
+                           filename=request.form.get("filename"), error=error, preview=True,
+                           amends=None, action=action), status
+
+
+@bp.route("/<int:ordinance_id>")
+def show(ordinance_id: int):
+    o = get_visible(ordinance_id)
+    return render_template("workflow/ordinance.html", o=o, can_edit=can(g.user, "ordinance.edit", o.issuer),
+                           amendments=svc.amendments(o), transitions=svc.TRANSITIONS[o.status])
+
+
+@bp.route("/<int:ordinance_id>/edit", methods=["GET", "POST"])
+def edit(ordinance_id: int):
+    o = get_visible(ordinance_id)
+    require("ordinance.edit", o.issuer)
+    if not o.editable:
+        flash("Действующий документ нельзя изменить: оформите новый документ, который вносит в него изменения.",
+              "error")
+        return redirect(url_for("ordinances.show", ordinance_id=o.id))
+    action = url_for("ordinances.edit", ordinance_id=o.id)
+    if request.method == "POST":
+        issuer = _issuer_from_form()
+        try:
+            data = from_form(request.form)
+            svc.update_draft(o, data, issuer=issuer, actor=g.user)
+        except (FormError, svc.OrdinanceError) as exc:
+            return _form_again(data if "data" in locals() else {}, issuer, str(exc), action)
+        flash("Изменения сохранены.", "success")
+        return redirect(url_for("ordinances.show", ordinance_id=o.id))
+    data = svc.to_dict(o)
+    return render_template("workflow/ordinance_form.html", data=data, hidden=hidden_json(data),
+                           issuers=issuers_for(g.user), issuer_id=o.issuer_id, kinds=list(OrdinanceKind),
+                           filename=o.source_filename, preview=False, amends=None, action=action)
+
+
+@bp.route("/<int:ordinance_id>/status", methods=["POST"])
+def status(ordinance_id: int):
+    o = get_visible(ordinance_id)
+    require("ordinance.edit", o.issuer)
+    try:
+        svc.set_status(o, OrdinanceStatus(request.form.get("status", "")), actor=g.user)
+    except (ValueError, svc.OrdinanceError) as exc:
+        flash(str(exc) if isinstance(exc, svc.OrdinanceError) else "Неизвестное состояние.", "error")
+        return redirect(url_for("ordinances.show", ordinance_id=o.id)), 303
+    flash(f"Состояние: {o.status.label}.", "success")
+    return redirect(url_for("ordinances.show", ordinance_id=o.id))
+
+
+@bp.route("/<int:ordinance_id>/plan.ics")
+def plan_ics(ordinance_id: int):
+    o = get_visible(ordinance_id)
+    if o.plan is None:
+        abort(404)
+    return Response(plan_calendar(o, host=request.host), mimetype="text/calendar",
+                    headers={"Content-Disposition": f'attachment; filename="plan-{o.id}.ics"'})
