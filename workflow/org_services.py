@@ -74,3 +74,26 @@ def update_org(org: Organisation, changes: dict, *, actor=None) -> bool:
         session.flush()
         audit.record("org.update", org, actor=actor, before=before, after=after)
     return bool(after)
+
+
+KIND_ORDER = {k: i for i, k in enumerate(OrgKind)}
+
+
+def tree_order(orgs: list[Organisation]) -> list[Organisation]:
+    """Depth-first order: each organisation followed by its children, support bodies after the reporting units, then by name.
+
+    The materialised path sorts as text ("/1/10/" before "/1/4/"), so the order is built here instead.
+    """
+    by_parent: dict[int | None, list[Organisation]] = {}
+    present = {o.id for o in orgs}
+    for o in orgs:
+        by_parent.setdefault(o.parent_id if o.parent_id in present else None, []).append(o)
+    out: list[Organisation] = []
+
+    def walk(parent_id):
+        for o in sorted(by_parent.get(parent_id, []),
+                        key=lambda o: (o.kind is OrgKind.school, KIND_ORDER[o.kind], o.name.replace("ё", "е"))):
+            out.append(o)
+            walk(o.id)
+    walk(None)
+    return out

@@ -8,6 +8,7 @@ from app.auth.access import has_any, require, scope_condition, scopes
 from app.auth.models import RoleGrant
 from app.db import session
 from workflow.models import Organisation
+from workflow.org_services import tree_order
 
 bp = Blueprint("workflow", __name__)
 
@@ -20,8 +21,7 @@ class ImportForm(FlaskForm):
 def orgs():
     if not has_any(g.user, "org.view"):
         abort(403)
-    rows = session.scalars(select(Organisation).where(scope_condition(g.user, "org.view"))
-                           .order_by(Organisation.path)).all()
+    rows = tree_order(session.scalars(select(Organisation).where(scope_condition(g.user, "org.view"))).all())
     q = (request.args.get("q") or "").strip().lower()
     if q:
         rows = [o for o in rows if q in o.name.lower() or q in o.code.lower()]

@@ -98,3 +98,14 @@ def test_unknown_action_is_a_programming_error(make_user, tree):
     with pytest.raises(ValueError):
         can(make_user("admin", tree["region"]), "no.such.action", tree["a"])
     assert "org.view" in ALL_ACTIONS
+
+
+def test_org_list_is_in_tree_order(client, make_user, logged_in, tree, make_org):
+    # Ten more schools so that ids 1x sort before 2..9 as text: the page must still follow the tree.
+    for i in range(10):
+        make_org("school", tree["m1"], name=f"Школа Я{i}")
+    logged_in(make_user("regional_official", tree["region"]))
+    page = client.get("/orgs").get_data(as_text=True)
+    pos = {n: page.index(tree[n].name) for n in ("region", "institute", "m1", "a", "m2", "b")}
+    # "Второй район" sorts before "Первый район"; each municipality is followed by its own schools.
+    assert pos["region"] < pos["m2"] < pos["b"] < pos["m1"] < pos["a"] < page.index("Школа Я9") < pos["institute"]
