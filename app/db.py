@@ -6,9 +6,9 @@ succeeded (status < 400) and in the job wrapper. Jobs queued with
 """
 from datetime import datetime, timezone
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import DateTime, MetaData, create_engine
-from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -24,7 +24,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
 
 
-session = scoped_session(sessionmaker())
+class AppSession(Session):
+    """Bound to the current app's engine, so two apps (e.g. a test's and a live server's) can share a process."""
+
+    def get_bind(self, mapper=None, clause=None, **kwargs):
+        if self.bind is not None:   # the test harness binds a connection explicitly
+            return self.bind
+        return current_app.extensions["db_engine"]
+
+
+session = scoped_session(sessionmaker(class_=AppSession))
 
 
 def utcnow() -> datetime:
@@ -63,11 +72,7 @@ def make_engine(url: str):
 def init_app(app: Flask) -> None:
     if not app.config.get("DATABASE_URL"):
         return  # CLI commands that start the embedded server configure it later
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["db_engine"] = engine
-    if not app.config.get("DB_SESSION_BOUND"):  # the test harness binds the session itself
-        session.remove()
-        session.configure(bind=engine)
+    app.extensions["db_engine"] = make_engine(app.config["DATABASE_URL"])
 
     @app.after_request
     def _finish(response):

@@ -59,7 +59,7 @@ def database_url(servers):
 @pytest.fixture(scope="session")
 def app(servers, database_url):
     from app import create_app
-    return create_app({
+    app = create_app({
         "TESTING": True,
         "DATABASE_URL": database_url,
         "REDIS_URL": servers["redis_url"],
@@ -69,17 +69,22 @@ def app(servers, database_url):
         "LOGIN_MAX_FAILURES": 5,
         "SERVER_NAME": "jt.test",
     })
+    yield app
+    app.extensions["db_engine"].dispose()
+    if "redis" in app.extensions:
+        app.extensions["redis"].close()
 
 
 @pytest.fixture
 def db(app):
     """The app's session inside a transaction that is rolled back after the test."""
-    from app.db import session
+    from app.db import AppSession, session
     engine = app.extensions["db_engine"]
     conn = engine.connect()
     outer = conn.begin()
     session.remove()
-    session.configure(bind=conn, join_transaction_mode="create_savepoint")
+    # For this thread only: a live server in another thread keeps its own sessions.
+    session.registry.set(AppSession(bind=conn, join_transaction_mode="create_savepoint"))
     ctx = app.app_context()
     ctx.push()
     try:

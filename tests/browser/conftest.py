@@ -1,0 +1,83 @@
+"""Browser journeys: Debian's Chromium driven by Playwright against the service on a live port.
+
+The live server has its own database (committed data, no rollback) on the session's PostgreSQL,
+the same Redis and S3; it runs in a thread of this process.
+"""
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import embedded
+from tests.conftest import s3_url
+
+SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def live_app(servers):
+    from alembic import command
+
+    from app import create_app
+    from app.cli import alembic_config
+    url = embedded.create_database(servers["pg_url"], "jt_browser")
+    command.upgrade(alembic_config(url), "head")
+    app = create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
+                      "ARCHIVE_URL": s3_url(servers, "jt-browser-archive"), "SECRET_KEY": "browser-tests"})
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def live_url(live_app):
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def demo(live_app):
+    """The demo region, committed, as a user would find it after `flask serve`."""
+    from app import db
+    from app.demo import DEMO_PASSWORD, make_demo
+    with live_app.app_context():
+        make_demo(schools=6)
+        db.commit()
+    return DEMO_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                    "--disable-background-networking", "--disable-component-update"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_url):
+    context = browser.new_context(base_url=live_url, viewport={"width": 1366, "height": 900}, locale="ru-RU")
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, login: str, password: str) -> None:
+    page.goto("/login")
+    page.fill("#login", login)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)

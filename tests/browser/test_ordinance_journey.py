@@ -1,0 +1,33 @@
+"""A regional official registers order 001 from its text file, corrects the preview, saves it and sees its plan."""
+from pathlib import Path
+
+from tests.browser.conftest import shot, sign_in
+
+SEED_001 = next((Path(__file__).resolve().parents[1] / "data" / "seeds").glob("001_*.txt"))
+
+
+def test_register_order_001_from_its_text_file(page, demo):
+    sign_in(page, "region", demo)
+    page.click("text=Документы")
+    page.click("text=Зарегистрировать документ")
+    page.set_input_files("#file", str(SEED_001))
+    shot(page, "01-region-upload-order")
+    page.click("text=Распознать")
+    page.wait_for_selector("#ordinance-form")
+    assert page.input_value("#number") == "3116"
+    assert page.input_value("#date") == "2010-11-08"
+    # Row 2.2 was split across a page in the source: it is one row in the preview.
+    assert page.locator("textarea[name$='-title']").filter(has_text="Активация").count() == 1
+    page.fill("#title", page.input_value("#title") + " (сверено)")
+    shot(page, "02-region-preview-order")
+    page.click("text=Сохранить")
+    page.wait_for_selector("#document")
+    assert "(сверено)" in page.inner_text("#document")
+    assert "сохранён как черновик" in page.content()
+    plan = page.locator("table").last
+    assert plan.locator("tr").count() == 1 + 2 + 11      # header, 2 sections, 11 rows
+    assert "Ежеквартально" in plan.inner_text() and "11.11.2010" in plan.inner_text()
+    page.click("text=Ввести в действие")
+    page.wait_for_selector("text=Состояние: Действует")
+    assert page.locator("text=Редактировать").count() == 0    # in force: no more editing
+    shot(page, "03-region-order-in-force")
