@@ -167,3 +167,32 @@ def ordinance_create():
         return jsonify(error="invalid", message="Неверная структура документа: нужна форма, которую "
                                                  "возвращает /ordinances/parse."), 422
     return jsonify(svc.to_dict(o)), 201
+
+
+@bp.route("/ordinances/<int:ordinance_id>/status", methods=["POST"])
+def ordinance_status(ordinance_id: int):
+    from workflow import ordinance_services as svc
+    from workflow.models import OrdinanceStatus
+    from workflow.ordinance_views import get_visible
+    o = get_visible(ordinance_id)
+    require("ordinance.edit", o.issuer)
+    status = (request.get_json(silent=True) or {}).get("status")
+    if status not in OrdinanceStatus.__members__:
+        abort(400)
+    try:
+        svc.set_status(o, OrdinanceStatus(status), actor=g.user)
+    except svc.OrdinanceError as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(svc.to_dict(o))
+
+
+@bp.route("/ordinances/<int:ordinance_id>/plan.ics")
+def ordinance_ics(ordinance_id: int):
+    from flask import Response
+
+    from workflow.ical import plan_calendar
+    from workflow.ordinance_views import get_visible
+    o = get_visible(ordinance_id)
+    if o.plan is None:
+        abort(404)
+    return Response(plan_calendar(o, host=request.host), mimetype="text/calendar")

@@ -8,7 +8,8 @@ from app import audit
 from app.db import session, utcnow
 from workflow.deadlines import parse_deadline
 from workflow.executors import match_executor, region_of
-from workflow.models import (ApprovalEntry, Attachment, Clause, Controller, DeadlineKind, Executor, Ordinance,
+from workflow.models import (ApprovalEntry, Attachment, Clause, Controller, DeadlineKind, Executor, ExecutorKind,
+                             Ordinance,
                              OrdinanceKind, OrdinanceStatus, Organisation, Plan, PlanItem, PlanSection)
 
 
@@ -174,3 +175,36 @@ def item_dict(it: PlanItem) -> dict:
             "deadline": {"text": it.deadline_text, "kind": it.deadline_kind.value, "rrule": it.rrule,
                          "dtstart": it.dtstart.isoformat() if it.dtstart else None,
                          "dates": [d.isoformat() for d in it.dates], "warnings": it.warnings}}
+
+
+def resolve_executor(executor: Executor, *, user_id: int | None = None, organisation_id: int | None = None,
+                     actor=None) -> None:
+    """The user's pick for an executor the import could not match: a person or an organisation."""
+    from app.auth.models import User
+    if (user_id is None) == (organisation_id is None):
+        raise OrdinanceError("Выберите либо сотрудника, либо организацию.")
+    before = {"kind": executor.kind.value, "user_id": executor.user_id, "organisation_id": executor.organisation_id}
+    if user_id is not None:
+        if session.get(User, user_id) is None:
+            raise OrdinanceError("Сотрудник не найден.")
+        executor.kind, executor.user_id, executor.organisation_id = ExecutorKind.person, user_id, None
+    else:
+        if session.get(Organisation, organisation_id) is None:
+            raise OrdinanceError("Организация не найдена.")
+        executor.kind, executor.user_id, executor.organisation_id = ExecutorKind.organisation, None, organisation_id
+    executor.group_roles, executor.group_kinds = [], []
+    session.flush()
+    audit.record("ordinance.executor", executor, actor=actor, before=before,
+                 after={"kind": executor.kind.value, "user_id": user_id, "organisation_id": organisation_id})
+
+
+def executor_choices(o: Ordinance) -> tuple[list, list]:
+    """People and organisations of the issuer's region, for picking unmatched executors."""
+    from app.auth.models import RoleGrant, User
+    from workflow.models import subtree
+    region = region_of(o.issuer)
+    users = session.scalars(select(User).where(User.id.in_(
+        select(RoleGrant.user_id).join(Organisation).where(subtree(region)))).order_by(User.full_name)).all()
+    orgs = session.scalars(select(Organisation).where(subtree(region), Organisation.kind != "school")
+                           .order_by(Organisation.path)).all()
+    return users, orgs

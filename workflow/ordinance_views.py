@@ -143,7 +143,11 @@ def _form_again(data: dict, issuer: Organisation, error: str, action: str, statu
 @bp.route("/<int:ordinance_id>")
 def show(ordinance_id: int):
     o = get_visible(ordinance_id)
-    return render_template("workflow/ordinance.html", o=o, can_edit=can(g.user, "ordinance.edit", o.issuer),
+    can_edit = can(g.user, "ordinance.edit", o.issuer)
+    needs_pick = can_edit and o.plan is not None and any(
+        e.kind.value == "unmatched" for it in o.plan.items for e in it.executors)
+    people, orgs = svc.executor_choices(o) if needs_pick else ([], [])
+    return render_template("workflow/ordinance.html", o=o, can_edit=can_edit, people=people, orgs=orgs,
                            amendments=svc.amendments(o), transitions=svc.TRANSITIONS[o.status])
 
 
@@ -191,3 +195,25 @@ def plan_ics(ordinance_id: int):
         abort(404)
     return Response(plan_calendar(o, host=request.host), mimetype="text/calendar",
                     headers={"Content-Disposition": f'attachment; filename="plan-{o.id}.ics"'})
+
+
+@bp.route("/<int:ordinance_id>/executors/<int:executor_id>", methods=["POST"])
+def resolve_executor(ordinance_id: int, executor_id: int):
+    from workflow.models import Executor
+    o = get_visible(ordinance_id)
+    require("ordinance.edit", o.issuer)
+    executor = session.get(Executor, executor_id)
+    if executor is None or o.plan is None or executor.item_id not in {i.id for i in o.plan.items}:
+        abort(404)
+    choice = request.form.get("choice", "")
+    kind, _, ident = choice.partition(":")
+    try:
+        if kind not in ("user", "org") or not ident.isdigit():
+            raise svc.OrdinanceError("Выберите сотрудника или организацию из списка.")
+        svc.resolve_executor(executor, actor=g.user, user_id=int(ident) if kind == "user" else None,
+                             organisation_id=int(ident) if kind == "org" else None)
+    except svc.OrdinanceError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("ordinances.show", ordinance_id=o.id, _anchor="plan")), 303
+    flash(f"Исполнитель «{executor.text}» сопоставлен.", "success")
+    return redirect(url_for("ordinances.show", ordinance_id=o.id, _anchor="plan"))

@@ -212,3 +212,43 @@ def test_api_parse_create_list(client, make_user, tree):
     _, dtoken = auth.issue_token(director, "t")
     assert client.post("/api/v1/ordinances", json={"issuer_id": tree["region"].id, "document": parsed.json},
                        headers={"Authorization": f"Bearer {dtoken}"}).status_code == 403
+
+
+def test_unmatched_executor_is_picked_by_the_user(client, make_user, logged_in, tree):
+    from app.db import session
+    official = make_user("regional_official", tree["region"])
+    o = svc.create_from_parsed(parse_file(seed("001")), issuer=tree["region"], actor=official)
+    (executor,) = next(i for i in o.plan.items if i.number == "1.1").executors   # «Маковеев С.Н.»
+    assert executor.kind is ExecutorKind.unmatched
+    logged_in(official)
+    page = client.get(f"/ordinances/{o.id}").get_data(as_text=True)
+    assert "— кто это? —" in page
+    token = csrf_token(client, f"/ordinances/{o.id}")
+    url = f"/ordinances/{o.id}/executors/{executor.id}"
+    assert client.post(url, data={"choice": "nonsense", "csrf_token": token}).status_code == 303
+    resp = client.post(url, data={"choice": f"org:{tree['institute'].id}", "csrf_token": token})
+    assert resp.status_code == 302
+    assert executor.kind is ExecutorKind.organisation and executor.organisation_id == tree["institute"].id
+    assert session.query(AuditEntry).filter_by(action="ordinance.executor").count() == 1
+    director = make_user("director", tree["a"])
+    client.post("/logout", data={"csrf_token": token})
+    logged_in(director)
+    assert client.post(url, data={"choice": f"org:{tree['a'].id}",
+                                  "csrf_token": csrf_token(client, "/")}).status_code == 403
+
+
+def test_api_status_and_ics(client, make_user, tree):
+    official = make_user("regional_official", tree["region"])
+    o = svc.create_from_parsed(parse_file(seed("001")), issuer=tree["region"], actor=official)
+    _, token = auth.issue_token(official, "t")
+    h = {"Authorization": f"Bearer {token}"}
+    assert client.post(f"/api/v1/ordinances/{o.id}/status", json={"status": "executed"}, headers=h).status_code == 422
+    resp = client.post(f"/api/v1/ordinances/{o.id}/status", json={"status": "in_force"}, headers=h)
+    assert resp.status_code == 200 and resp.json["status"] == "in_force"
+    cal = Calendar.from_ical(client.get(f"/api/v1/ordinances/{o.id}/plan.ics", headers=h).data)
+    todos = cal.walk("VTODO")
+    assert len(todos) == 11                            # one per plan row
+    continuous = [t for t in todos if "Постоянно" in str(t["description"])]
+    assert len(continuous) == 6 and all("due" not in t and "rrule" not in t for t in continuous)
+    spec = client.get("/api/v1/openapi.json").json
+    assert {"/ordinances", "/ordinances/parse", "/ordinances/{id}/status"} <= set(spec["paths"])
