@@ -249,6 +249,6 @@ def test_api_status_and_ics(client, make_user, tree):
     todos = cal.walk("VTODO")
     assert len(todos) == 11                            # one per plan row
     continuous = [t for t in todos if "Постоянно" in str(t["description"])]
-    assert len(continuous) == 6 and all("due" not in t and "rrule" not in t for t in continuous)
+    assert len(continuous) == 5 and all("due" not in t and "rrule" not in t for t in continuous)
     spec = client.get("/api/v1/openapi.json").json
     assert {"/ordinances", "/ordinances/parse", "/ordinances/{id}/status"} <= set(spec["paths"])
