@@ -98,7 +98,10 @@ def ordinance_parse(path: Path):
 @click.option("--seed", default=1, show_default=True)
 def demo_data(schools: int, seed: int):
     from app.demo import make_demo
-    logins = make_demo(schools=schools, seed=seed)
+    try:
+        logins = make_demo(schools=schools, seed=seed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     db.commit()
     print_logins(logins)
 
