@@ -42,8 +42,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from app.home import bp as home_bp
     from app.admin import bp as admin_bp
     from workflow.ordinance_views import bp as ordinances_bp
+    from signing.views import bp as sheets_bp
     from workflow.views import bp as workflow_bp
-    for bp in (home_bp, health_bp, admin_bp, workflow_bp, ordinances_bp):
+    for bp in (home_bp, health_bp, admin_bp, workflow_bp, ordinances_bp, sheets_bp):
         app.register_blueprint(bp)
     csrf.exempt(api_bp)  # bearer tokens only: no ambient cookie credentials to forge
     app.register_blueprint(api_bp)

@@ -8,6 +8,8 @@ DEFAULTS = {
     "TSA_URL": None,
     "SECRET_KEY": None,
     "SMTP_URL": None,
+    "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links
+    "TRUST_ROOTS": None,          # PEM file(s) of the CAs whose signatures are trusted, ":"-separated
     "BABEL_DEFAULT_LOCALE": "ru",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",
     "SESSION_COOKIE_HTTPONLY": True,
@@ -21,7 +23,8 @@ DEFAULTS = {
     "ORG_IMPORT_MAX_ROWS": 20000,
 }
 
-ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "ARCHIVE_URL", "TSA_URL", "SECRET_KEY", "SMTP_URL")
+ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "ARCHIVE_URL", "TSA_URL", "SECRET_KEY", "SMTP_URL", "PUBLIC_URL",
+            "TRUST_ROOTS")
 BOOL_ENV_KEYS = ("SESSION_COOKIE_SECURE",)
 
 

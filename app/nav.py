@@ -17,6 +17,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Главная", "home.index", None),
     NavItem("Документы", "ordinances.index", "ordinance.view"),
+    NavItem("Ведомости", "sheets.index", "sheet.view"),
     NavItem("Организации", "workflow.orgs", "org.view"),
     NavItem("Пользователи", "admin.users", "user.manage"),
     NavItem("Журнал аудита", "admin.audit_log", "audit.view"),

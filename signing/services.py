@@ -1,0 +1,241 @@
+"""Summary sheets: from imported marks to a PDF signed by the class teacher, then the director.
+
+Services flush; they never commit (batches commit per sheet in the job runner, see tasks.py).
+Pupils' names and marks never go to logs or the audit log: entries name the sheet by id.
+"""
+import hashlib
+import logging
+from datetime import date
+
+from flask import current_app, has_request_context, request
+from sqlalchemy import select
+
+from app import audit
+from app.auth.models import Role, RoleGrant, User
+from app.db import session, utcnow
+from signing import pades
+from signing.models import SheetStatus, SummarySheet
+from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, render
+from signing.sheet_model import PupilRow, SheetData
+from workflow.models import Organisation, OrgKind
+
+log = logging.getLogger(__name__)
+
+
+class SheetFlowError(ValueError):
+    """A step that is not allowed now; the message (Russian) says why."""
+
+
+# ---- marks in, as JSON in the row ---------------------------------------------------------------------------
+
+def marks_to_json(cm) -> dict:
+    return {
+        "periods": list(cm.periods), "subjects": list(cm.subjects),
+        "council_date": cm.council_date.isoformat() if cm.council_date else None,
+        "council_protocol": cm.council_protocol or "",
+        "pupils": [{"name": p.name, "marks": [[s, per, m] for (s, per), m in p.marks.items()],
+                    "absences_days": p.absences_days, "absences_lessons": p.absences_lessons,
+                    "absences_illness": p.absences_illness, "decision": p.decision} for p in cm.pupils],
+    }
+
+
+def _pupils(marks: dict) -> list[PupilRow]:
+    return [PupilRow(name=p["name"], marks={(s, per): m for s, per, m in p["marks"]},
+                     absences_days=p["absences_days"], absences_lessons=p["absences_lessons"],
+                     absences_illness=p["absences_illness"], decision=p["decision"]) for p in marks["pupils"]]
+
+
+def import_classes(school: Organisation, school_year: str, classes: dict, *, actor) -> list[SummarySheet]:
+    """Create or refresh the draft sheet of each imported class. A signed sheet is never touched:
+    correcting it takes a new version (`correct`)."""
+    if school.kind is not OrgKind.school:
+        raise SheetFlowError("Ведомости ведёт школа: выберите школу.")
+    sheets = []
+    for cm in classes.values():
+        current = latest(school, school_year, cm.class_name)
+        if current is not None and current.status in (SheetStatus.teacher_signed, SheetStatus.signed):
+            raise SheetFlowError(f"Ведомость {current.label} уже подписана: исправления — только новой версией "
+                                 "с указанием причины.")
+        sheet = current or SummarySheet(school=school, school_year=school_year, class_name=cm.class_name,
+                                        class_label=getattr(cm, "class_label", None) or cm.class_name,
+                                        version=1, created_by_id=actor.id)
+        sheet.marks, sheet.status, sheet.pdf, sheet.pdf_sha256 = marks_to_json(cm), SheetStatus.draft, None, None
+        sheet.class_teacher_id = sheet.class_teacher_id or _class_teacher(school)
+        session.add(sheet)
+        sheets.append(sheet)
+    session.flush()
+    audit.record("sheets.import", school, actor=actor, school_year=school_year, sheet_ids=[s.id for s in sheets])
+    return sheets
+
+
+def latest(school: Organisation, school_year: str, class_name: str) -> SummarySheet | None:
+    return session.scalar(select(SummarySheet).where(
+        SummarySheet.school_id == school.id, SummarySheet.school_year == school_year,
+        SummarySheet.class_name == class_name).order_by(SummarySheet.version.desc()).limit(1))
+
+
+def _class_teacher(school: Organisation) -> int | None:
+    """The school's class teacher if there is exactly one account; otherwise the director assigns it."""
+    ids = session.scalars(select(RoleGrant.user_id).where(RoleGrant.organisation_id == school.id,
+                                                          RoleGrant.role == Role.class_teacher)).all()
+    return ids[0] if len(ids) == 1 else None
+
+
+def _director(school: Organisation) -> User | None:
+    return session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.organisation_id == school.id, RoleGrant.role == Role.director).order_by(User.id).limit(1))
+
+
+# ---- render and sign ----------------------------------------------------------------------------------------
+
+def sheet_data(sheet: SummarySheet) -> SheetData:
+    school = sheet.school
+    chain = school.ancestors()
+    municipality = next((o for o in chain if o.kind is OrgKind.municipality), None)
+    region = chain[0] if chain else school
+    teacher = session.get(User, sheet.class_teacher_id) if sheet.class_teacher_id else None
+    director = _director(school)
+    marks = sheet.marks
+    return SheetData(
+        region=region.name, municipality=municipality.name if municipality else "", school=school.name,
+        class_name=sheet.class_label, school_year=sheet.school_year,
+        class_teacher=teacher.full_name if teacher else "", director=director.full_name if director else "",
+        document_id=sheet.document_id, verify_url=verify_url(sheet),
+        periods=marks["periods"], subjects=marks["subjects"], pupils=_pupils(marks),
+        council_date=date.fromisoformat(marks["council_date"]) if marks.get("council_date") else None,
+        council_protocol=marks.get("council_protocol") or "")
+
+
+def verify_url(sheet: SummarySheet) -> str:
+    """Printed and QR-coded on the sheet. PUBLIC_URL names the public address behind a proxy."""
+    base = current_app.config.get("PUBLIC_URL") or (request.host_url if has_request_context()
+                                                     else "http://127.0.0.1:5000/")
+    return f"{base.rstrip('/')}/verify/{sheet.document_id}"
+
+
+def render_pdf(sheet: SummarySheet, *, actor=None) -> None:
+    """Render the sheet with both signature fields ready. Only unsigned sheets are (re)rendered."""
+    if sheet.status not in (SheetStatus.draft, SheetStatus.rendered):
+        raise SheetFlowError(f"Ведомость {sheet.label} уже подписана и не формируется заново.")
+    rendered = render(sheet_data(sheet))
+    _store(sheet, pades.prepare_fields(rendered.pdf, rendered.layout))
+    sheet.status = SheetStatus.rendered
+    session.flush()
+    audit.record("sheet.render", sheet, actor=actor, sha256=sheet.pdf_sha256)
+
+
+def _store(sheet: SummarySheet, pdf: bytes) -> None:
+    sheet.pdf, sheet.pdf_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+
+
+STEP = {  # who signs when: the teacher first (certifying), then the director (locking)
+    "teacher": (SheetStatus.rendered, CLASS_TEACHER_FIELD, SheetStatus.teacher_signed, "sheet.sign_teacher"),
+    "director": (SheetStatus.teacher_signed, DIRECTOR_FIELD, SheetStatus.signed, "sheet.sign_director"),
+}
+
+
+def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor) -> None:
+    """Sign as class teacher or director. The key material stays in `signer` (memory only)."""
+    needed, field, after, action = STEP[role]
+    if sheet.status is not needed:
+        raise SheetFlowError(_order_message(sheet, role))
+    if role == "teacher" and sheet.class_teacher_id not in (None, actor.id):
+        raise SheetFlowError(f"Ведомость {sheet.label} подписывает её классный руководитель.")
+    tsa = current_app.config.get("TSA_URL")
+    signed = pades.sign(sheet.pdf, field, signer, timestamper_url=tsa, certify=role == "teacher")
+    _store(sheet, signed)
+    sheet.status = after
+    if role == "teacher":
+        sheet.teacher_signed_at, sheet.class_teacher_id = utcnow(), actor.id
+    else:
+        sheet.director_signed_at, sheet.director_id = utcnow(), actor.id
+    session.flush()
+    audit.record(action, sheet, actor=actor, sha256=sheet.pdf_sha256, tsa=bool(tsa),
+                 certificate_serial=pades._serial(signer.certificate))
+    on_final(sheet)
+
+
+def _order_message(sheet: SummarySheet, role: str) -> str:
+    if sheet.status is SheetStatus.draft:
+        return f"Ведомость {sheet.label} ещё не сформирована."
+    if role == "director" and sheet.status is SheetStatus.rendered:
+        return f"Ведомость {sheet.label} сначала подписывает классный руководитель."
+    if sheet.status is SheetStatus.superseded:
+        return f"Ведомость {sheet.label} заменена новой версией."
+    return f"Ведомость {sheet.label} уже подписана ({sheet.status.label.lower()})."
+
+
+def on_final(sheet: SummarySheet) -> None:
+    """Hook for the archive: a sheet signed by the director is handed over after the commit."""
+    if sheet.status is SheetStatus.signed:
+        hook = current_app.extensions.get("on_sheet_signed")
+        if hook:
+            hook(sheet)
+
+
+def correct(sheet: SummarySheet, classes_or_marks, *, reason: str, actor) -> SummarySheet:
+    """A correction of a signed sheet: a new version supersedes it; the old one stays as signed."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SheetFlowError("Укажите причину исправления.")
+    if sheet.status is not SheetStatus.signed:
+        raise SheetFlowError("Исправляется подписанная ведомость; неподписанную можно загрузить заново.")
+    marks = classes_or_marks if isinstance(classes_or_marks, dict) else marks_to_json(classes_or_marks)
+    new = SummarySheet(school=sheet.school, school_year=sheet.school_year, class_name=sheet.class_name,
+                       class_label=sheet.class_label, version=sheet.version + 1, supersedes=sheet,
+                       correction_reason=reason, marks=marks, class_teacher_id=sheet.class_teacher_id,
+                       created_by_id=actor.id, status=SheetStatus.draft)
+    sheet.status = SheetStatus.superseded
+    session.add(new)
+    session.flush()
+    audit.record("sheet.correct", new, actor=actor, supersedes=sheet.id, reason=reason)
+    return new
+
+
+def to_json(sheet: SummarySheet) -> dict:
+    return {"id": sheet.id, "document_id": sheet.document_id, "school_id": sheet.school_id,
+            "school_year": sheet.school_year, "class_name": sheet.class_name, "class_label": sheet.class_label,
+            "version": sheet.version, "supersedes_id": sheet.supersedes_id, "status": sheet.status.value,
+            "pdf_sha256": sheet.pdf_sha256,
+            "teacher_signed_at": sheet.teacher_signed_at.isoformat() if sheet.teacher_signed_at else None,
+            "director_signed_at": sheet.director_signed_at.isoformat() if sheet.director_signed_at else None}
+
+
+# ---- batches ------------------------------------------------------------------------------------------------
+
+def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: bytes | None = None,
+                passphrase: str | None = None):
+    """Queue a batch over the sheets of `org`'s subtree for `school_year` waiting for this step.
+
+    The key material (signing batches) is checked here, so a wrong passphrase is refused at
+    once, then handed to the worker encrypted (signing/keyvault.py) after the commit."""
+    from app.db import on_commit
+    from app.jobs import enqueue_after_commit
+    from signing import keyvault
+    from signing.models import BatchKind, SheetBatch
+    from signing.tasks import run_batch
+    from workflow.models import subtree
+    waiting = {BatchKind.render: (SheetStatus.draft, SheetStatus.rendered),
+               BatchKind.sign_teacher: (SheetStatus.rendered,),
+               BatchKind.sign_director: (SheetStatus.teacher_signed,)}[kind]
+    stmt = select(SummarySheet.id).join(Organisation, SummarySheet.school_id == Organisation.id).where(
+        subtree(org), SummarySheet.school_year == school_year, SummarySheet.status.in_(waiting))
+    if kind is BatchKind.sign_teacher:   # a teacher signs the sheets of own classes only
+        stmt = stmt.where((SummarySheet.class_teacher_id == actor.id) | SummarySheet.class_teacher_id.is_(None))
+    ids = list(session.scalars(stmt.order_by(SummarySheet.id)))
+    if not ids:
+        raise SheetFlowError("Нет ведомостей, ожидающих этого шага.")
+    if kind is not BatchKind.render:
+        if pkcs12 is None:
+            raise SheetFlowError("Выберите файл ключа (PKCS#12) и введите пароль.")
+        pades.PKCS12Signer(pkcs12, passphrase)          # raises SigningError on a wrong passphrase
+    batch = SheetBatch(kind=kind, organisation_id=org.id, school_year=school_year, sheet_ids=ids,
+                       requested_by_id=actor.id)
+    session.add(batch)
+    session.flush()
+    audit.record("sheets.batch", batch, actor=actor, kind=kind.value, organisation_id=org.id, count=len(ids))
+    if kind is not BatchKind.render:
+        batch_id = batch.id
+        on_commit(lambda: keyvault.put(batch_id, pkcs12=pkcs12, passphrase=passphrase or ""))
+    enqueue_after_commit(run_batch, batch.id, queue_name="signing", job_id=f"sheet-batch-{batch.id}")
+    return batch

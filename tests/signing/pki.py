@@ -1,0 +1,105 @@
+"""Test-only PKI: certomancer architecture from pki/certomancer.yml with fresh keys, and its
+OCSP responder, CRLs and TSA served for real over HTTP on 127.0.0.1 (certomancer's Animator
+WSGI app in a werkzeug server thread).
+
+The server is bound first, so its port is known before certomancer writes the OCSP/CRL URLs
+into the certificates. The Animator answers "as of now", and now is whatever the test froze
+(freezegun patches datetime for the server thread too).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import x509
+from certomancer.integrations.animator import Animator, AnimatorArchStore
+from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, ServiceLabel
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+CONFIG = Path(__file__).parent / "pki" / "certomancer.yml"
+KEY_LABELS = ("root", "interm", "interm-ocsp", "tsa", "teacher", "director", "revoked", "expired", "foreign-root")
+PASSPHRASE = "Пароль-к-ключу-42"          # of the test PKCS#12 files; a non-ASCII one on purpose
+
+
+def generate_keys(directory: Path) -> None:
+    """Test-only RSA keys, made per session (nothing secret-looking is checked in)."""
+    (directory / "keys").mkdir(parents=True, exist_ok=True)
+    for label in KEY_LABELS:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        (directory / "keys" / f"{label}.key.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):     # no access log on the test output
+        pass
+
+
+class _Deferred:
+    """WSGI app set after the server is bound (the certificates need its port)."""
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@dataclass
+class TestPKI:
+    __test__ = False                            # not a pytest test class
+    workdir: Path
+    base_url: str
+    config: CertomancerConfig
+    _server: object
+    _thread: threading.Thread
+
+    @property
+    def arch(self):
+        return self.config.get_pki_arch(ArchLabel("school"))
+
+    def cert(self, label: str) -> x509.Certificate:
+        arch = self.arch if label != "foreign-root" else self.config.get_pki_arch(ArchLabel("foreign"))
+        return arch.get_cert(CertLabel(label))
+
+    def pkcs12(self, label: str, passphrase: str = PASSPHRASE) -> bytes:
+        """Key, certificate and chain (intermediate, root), as a user would get them."""
+        return self.arch.package_pkcs12(CertLabel(label), password=passphrase.encode("utf-8"))
+
+    def key_path(self, label: str) -> Path:
+        return self.workdir / "keys" / f"{label}.key.pem"
+
+    @property
+    def root(self) -> x509.Certificate:
+        return self.cert("root")
+
+    @property
+    def interm(self) -> x509.Certificate:
+        return self.cert("interm")
+
+    @property
+    def tsa_url(self) -> str:
+        return self.arch.service_registry.get_tsa_info(ServiceLabel("tsa")).url
+
+    def validation_context(self, *, allow_fetching: bool = True, revocation_mode: str = "hard-fail", **kwargs):
+        from pyhanko_certvalidator import ValidationContext
+        return ValidationContext(trust_roots=[self.root], other_certs=[self.interm],
+                                 allow_fetching=allow_fetching, revocation_mode=revocation_mode, **kwargs)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def start(workdir: Path) -> TestPKI:
+    generate_keys(workdir)
+    app = _Deferred()
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    config = CertomancerConfig.from_file(str(CONFIG), key_search_dir=str(workdir), external_url_prefix=base_url)
+    app.app = Animator(AnimatorArchStore(config.pki_archs), with_web_ui=False)
+    thread = threading.Thread(target=server.serve_forever, name="test-pki-http", daemon=True)
+    thread.start()
+    return TestPKI(workdir=workdir, base_url=base_url, config=config, _server=server, _thread=thread)

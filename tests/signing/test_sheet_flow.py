@@ -1,0 +1,177 @@
+"""The sheet as its users live it: import, render, teacher signs, director signs (one or in a batch),
+download, correct by a new version. Every signature made here is validated against the test PKI."""
+import io
+from types import SimpleNamespace
+
+import pytest
+
+from app.db import session
+from signing import services
+from signing.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
+from tests.helpers import csrf_token
+from tests.signing import pki as test_pki
+from tests.signing.helpers import assert_all_valid, reports
+from tests.signing.sample import make_sheet
+
+YEAR = "2025/2026"
+
+
+def class_marks(name: str, seed: int = 1, pupils: int = 12, subjects: int = 6):
+    """What the marks import hands over for one class (signing.marks_import.ClassMarks' shape)."""
+    s = make_sheet(pupils=pupils, subjects=subjects, seed=seed)
+    return SimpleNamespace(class_name=name, class_label=name, periods=s.periods, subjects=s.subjects,
+                           pupils=s.pupils, council_date=s.council_date, council_protocol=s.council_protocol)
+
+
+@pytest.fixture
+def school(tree, make_user):
+    teacher = make_user("class_teacher", tree["a"], login="teacher-a")
+    director = make_user("director", tree["a"], login="director-a")
+    return SimpleNamespace(org=tree["a"], teacher=teacher, director=director)
+
+
+def _sheets(school, *names):
+    return services.import_classes(school.org, YEAR, {n: class_marks(n, seed=i) for i, n in enumerate(names)},
+                                   actor=school.director)
+
+
+def _sign_in_browser(client, sheet, role, p12, passphrase=test_pki.PASSPHRASE):
+    token = csrf_token(client, "/")
+    return client.post(f"/sheets/{sheet.id}/sign", content_type="multipart/form-data",
+                       data={"csrf_token": token, "role": role, "passphrase": passphrase,
+                             "key": (io.BytesIO(p12), "key.p12")})
+
+
+def test_teacher_then_director_sign_in_the_browser(client, logged_in, school, pki):
+    (sheet,) = _sheets(school, "7А")
+    services.render_pdf(sheet, actor=school.director)
+    assert sheet.status is SheetStatus.rendered
+    logged_in(school.teacher)
+    # the director's step is refused before the teacher's
+    resp = _sign_in_browser(client, sheet, "teacher", pki.pkcs12("teacher"), passphrase="не тот пароль")
+    assert resp.status_code == 303 and sheet.status is SheetStatus.rendered
+    assert _sign_in_browser(client, sheet, "teacher", pki.pkcs12("teacher")).status_code == 302
+    assert sheet.status is SheetStatus.teacher_signed
+    assert_all_valid(sheet.pdf, pki, count=1)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(school.director)
+    assert _sign_in_browser(client, sheet, "director", pki.pkcs12("director")).status_code == 302
+    assert sheet.status is SheetStatus.signed
+    found = assert_all_valid(sheet.pdf, pki, count=2)
+    assert [r.field_name for r in found] == ["ClassTeacher", "Director"]
+    downloaded = client.get(f"/sheets/{sheet.id}/pdf")
+    assert downloaded.status_code == 200 and downloaded.data == sheet.pdf
+    # a copy with one byte changed inside the signed range is detected
+    tampered = bytearray(sheet.pdf)
+    at = sheet.pdf.index(b"/Producer") + 3
+    tampered[at] ^= 0x01
+    assert not any(r.intact for r in reports(bytes(tampered), pki))
+    # the public verification page: only the issued copy matches
+    verify = client.post(f"/verify/{sheet.document_id}", content_type="multipart/form-data",
+                         data={"csrf_token": csrf_token(client, f"/verify/{sheet.document_id}"),
+                               "file": (io.BytesIO(bytes(tampered)), "copy.pdf")})
+    assert "НЕ совпадает" in verify.get_data(as_text=True)
+
+
+def test_order_and_scope_are_enforced(client, logged_in, school, tree, make_user, pki):
+    (sheet,) = _sheets(school, "8Б")
+    services.render_pdf(sheet, actor=school.director)
+    with pytest.raises(services.SheetFlowError, match="сначала подписывает классный руководитель"):
+        services.sign(sheet, "director", test_pki_signer(pki, "director"), actor=school.director)
+    logged_in(make_user("director", tree["b"]))
+    assert client.get(f"/sheets/{sheet.id}").status_code == 403
+    assert client.get(f"/sheets/{sheet.id}/pdf").status_code == 403
+    assert _sign_in_browser(client, sheet, "director", pki.pkcs12("director")).status_code == 403
+
+
+def test_revoked_certificate_is_refused(school, pki):
+    from signing import pades
+    (sheet,) = _sheets(school, "9В")
+    services.render_pdf(sheet, actor=school.director)
+    signer = test_pki_signer(pki, "expired")
+    with pytest.raises(pades.SigningError):
+        services.sign(sheet, "teacher", signer, actor=school.teacher)
+    assert sheet.status is SheetStatus.rendered
+
+
+def test_a_signed_sheet_is_corrected_only_by_a_new_version(school, pki):
+    (sheet,) = _sheets(school, "5А")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    services.sign(sheet, "director", test_pki_signer(pki, "director"), actor=school.director)
+    signed_bytes = sheet.pdf
+    with pytest.raises(services.SheetFlowError, match="уже подписана"):
+        _sheets(school, "5А")
+    with pytest.raises(services.SheetFlowError, match="причину"):
+        services.correct(sheet, class_marks("5А", seed=9), reason=" ", actor=school.director)
+    new = services.correct(sheet, class_marks("5А", seed=9), reason="ошибка в оценке по физике",
+                           actor=school.director)
+    assert new.version == 2 and new.supersedes is sheet and new.status is SheetStatus.draft
+    assert sheet.status is SheetStatus.superseded and sheet.pdf == signed_bytes
+    assert_all_valid(sheet.pdf, pki, count=2)
+
+
+def test_batches_render_and_sign_with_progress_and_resume(client, logged_in, school, pki, run_jobs, redis_conn):
+    sheets = _sheets(school, "1А", "1Б", "2А")
+    logged_in(school.director)
+    token = csrf_token(client, "/sheets")
+    resp = client.post("/sheets/batches", data={"csrf_token": token, "kind": "render",
+                                               "organisation_id": school.org.id, "school_year": YEAR})
+    assert resp.status_code == 302
+    run_jobs()
+    assert all(s.status is SheetStatus.rendered for s in sheets)
+    client.post("/logout", data={"csrf_token": token})
+    logged_in(school.teacher)
+    resp = client.post("/sheets/batches", content_type="multipart/form-data",
+                       data={"csrf_token": csrf_token(client, "/sheets"), "kind": "sign_teacher",
+                             "organisation_id": school.org.id, "school_year": YEAR,
+                             "passphrase": test_pki.PASSPHRASE, "key": (io.BytesIO(pki.pkcs12("teacher")), "t.p12")})
+    assert resp.status_code == 302
+    batch_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    # The key waits in Redis for the worker: encrypted, never in plaintext.
+    stored = b"".join(redis_conn.get(k) or b"" for k in redis_conn.keys("sign-batch-key:*"))
+    assert stored and test_pki.PASSPHRASE.encode() not in stored and pki.pkcs12("teacher")[:64] not in stored
+    assert client.get(f"/sheets/batches/{batch_id}.json").json["status"] == "queued"
+    run_jobs()
+    progress = client.get(f"/sheets/batches/{batch_id}.json").json
+    assert progress == {**progress, "status": "done", "total": 3, "done": 3, "failed": 0, "percent": 100}
+    assert not redis_conn.keys("sign-batch-key:*")      # dropped once the batch ended
+    for s in sheets:
+        assert s.status is SheetStatus.teacher_signed
+        assert_all_valid(s.pdf, pki, count=1)
+    # A worker killed after committing some sheets: the rerun signs the rest and nothing twice.
+    from signing import keyvault
+    from signing.tasks import run_batch
+    batch = session.get(SheetBatch, batch_id)
+    batch.status, batch.done_ids = BatchStatus.running, batch.done_ids[:1]
+    keyvault.put(batch.id, pkcs12=pki.pkcs12("teacher"), passphrase=test_pki.PASSPHRASE)
+    run_batch(batch.id)
+    assert batch.status is BatchStatus.done and len(batch.done_ids) == 3
+    for s in sheets:
+        assert_all_valid(s.pdf, pki, count=1)            # still exactly one signature each
+
+
+def test_a_down_timestamp_server_fails_the_batch_cleanly(app, school, pki):
+    from app.embedded import free_ports
+    from signing import pades
+    (sheet,) = _sheets(school, "6А")
+    services.render_pdf(sheet, actor=school.director)
+    app.config["TSA_URL"] = f"http://127.0.0.1:{free_ports(1)[0]}/tsa"
+    try:
+        with pytest.raises(pades.SigningError, match="штампов времени"):
+            services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+        assert sheet.status is SheetStatus.rendered
+        app.config["TSA_URL"] = pki.tsa_url
+        services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+        (report,) = assert_all_valid(sheet.pdf, pki, count=1)
+        assert report.timestamp_ok
+    finally:
+        app.config["TSA_URL"] = None
+
+
+def test_pki_signer(pki, label):
+    from signing.pades import PKCS12Signer
+    return PKCS12Signer(pki.pkcs12(label), test_pki.PASSPHRASE)
+
+
+test_pki_signer.__test__ = False
