@@ -123,5 +123,6 @@ def serve(host: str, port: int, demo_schools: int):
 
 
 def init_app(app: Flask) -> None:
-    for cmd in (migrate, demo_data, serve, audit_cli, orgs_cli, users_cli, ordinance_cli):
+    from signing.cli import sheets_cli
+    for cmd in (migrate, demo_data, serve, audit_cli, orgs_cli, users_cli, ordinance_cli, sheets_cli):
         app.cli.add_command(cmd)

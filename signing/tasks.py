@@ -24,6 +24,11 @@ DONE_AFTER = {BatchKind.render: (SheetStatus.rendered, SheetStatus.teacher_signe
 
 @job
 def run_batch(batch_id: int) -> dict:
+    return process_batch(batch_id)
+
+
+def process_batch(batch_id: int, on_progress=None) -> dict:
+    """Run (or resume) a batch; `on_progress(progress_dict)` is called after each sheet (CLI progress bar)."""
     batch = session.get(SheetBatch, batch_id)
     if batch is None or batch.status in (BatchStatus.done, BatchStatus.failed):
         return batch.progress if batch else {}
@@ -57,6 +62,8 @@ def run_batch(batch_id: int) -> dict:
             if "штампов времени" in str(exc):   # the TSA is down: the rest would fail the same way
                 return _finish(batch, BatchStatus.failed, message=str(exc))
         db.commit()
+        if on_progress:
+            on_progress(batch.progress)
     return _finish(batch, BatchStatus.done)
 
 

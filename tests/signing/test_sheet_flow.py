@@ -175,3 +175,31 @@ def test_pki_signer(pki, label):
 
 
 test_pki_signer.__test__ = False
+
+
+def test_cli_render_sign_export(app, school, pki, tmp_path, redis_conn):
+    sheets = _sheets(school, "3А", "3Б")
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["sheets", "render", "--org", school.org.code, "--year", YEAR, "--as", "director-a"])
+    assert out.exit_code == 0 and "Готово 2 из 2" in out.output, out.output
+    key = tmp_path / "teacher.p12"
+    key.write_bytes(pki.pkcs12("teacher"))
+    wrong = runner.invoke(args=["sheets", "sign", "--org", school.org.code, "--year", YEAR, "--as", "teacher-a",
+                                "--role", "teacher", "--key", str(key)], input="не тот\n")
+    assert wrong.exit_code == 1 and "пароль" in wrong.output.lower()
+    assert test_pki.PASSPHRASE not in wrong.output
+    out = runner.invoke(args=["sheets", "sign", "--org", school.org.code, "--year", YEAR, "--as", "teacher-a",
+                              "--role", "teacher", "--key", str(key)], input=test_pki.PASSPHRASE + "\n")
+    assert out.exit_code == 0, out.output
+    key.write_bytes(pki.pkcs12("director"))
+    out = runner.invoke(args=["sheets", "sign", "--org", school.org.code, "--year", YEAR, "--as", "director-a",
+                              "--role", "director", "--key", str(key)], input=test_pki.PASSPHRASE + "\n")
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(args=["sheets", "export", "--school", school.org.code, "--year", YEAR,
+                              "--out", str(tmp_path / "out")])
+    assert out.exit_code == 0 and "Записано ведомостей: 2" in out.output
+    files = sorted((tmp_path / "out").glob("*.pdf"))
+    assert len(files) == 2
+    for f, s in zip(files, sorted(sheets, key=lambda s: s.class_name)):
+        assert f.read_bytes() == s.pdf
+        assert_all_valid(f.read_bytes(), pki, count=2)
