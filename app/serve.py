@@ -75,6 +75,8 @@ def run(host: str, port: int, demo_schools: int) -> None:
     from app import create_app, db
     from app.cli import print_logins
     stops = start_embedded(os.environ)
+    # Without configured CAs the demo CA (made with the demo data) is trusted, and nothing else.
+    os.environ.setdefault("TRUST_ROOTS", str(INSTANCE / "demo-pki" / "ca.pem"))
     worker = None
     try:
         app = create_app()
@@ -90,6 +92,7 @@ def run(host: str, port: int, demo_schools: int) -> None:
                 logins = make_demo(schools=demo_schools)
                 db.commit()
                 _save_demo_logins(logins)
+                _make_demo_pki()
         # The worker gets the URLs (with credentials) through its environment, never argv.
         worker = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=str(ROOT), env=dict(os.environ),
                                   stdin=subprocess.DEVNULL, start_new_session=True)
@@ -109,6 +112,19 @@ def run(host: str, port: int, demo_schools: int) -> None:
                 worker.kill()
         stop_all(stops)
         click.echo("Остановлено.")
+
+
+def _make_demo_pki() -> None:
+    """Keys for the demo teacher and director, so signing can be tried at once (demo only)."""
+    from sqlalchemy import select
+
+    from app.auth.models import User
+    from app.db import session
+    from app.demo import DEMO_PASSWORD
+    from signing import demo_pki
+    people = {u.login: u.full_name for u in session.scalars(select(User).where(User.login.in_(["teacher", "director"])))}
+    demo_pki.make(INSTANCE / "demo-pki", people, DEMO_PASSWORD)
+    click.echo(f"Демо-ключи подписи (пароль {DEMO_PASSWORD}): {INSTANCE / 'demo-pki'}/teacher.p12, director.p12")
 
 
 def _has_users() -> bool:

@@ -96,10 +96,22 @@ def show(sheet_id: int):
         versions.append(s)
     later = session.scalars(select(SummarySheet).where(SummarySheet.supersedes_id == sheet.id)).all()
     return render_template("sheets/show.html", sheet=sheet, versions=versions, later=later,
+                           signatures=_validation(sheet),
                            can_render=can(g.user, "sheet.render", sheet.school),
                            can_teacher=can(g.user, "sheet.sign_teacher", sheet.school),
                            can_director=can(g.user, "sheet.sign_director", sheet.school),
                            can_correct=can(g.user, "marks.import", sheet.school))
+
+
+def _validation(sheet: SummarySheet) -> list | None:
+    """The signatures as validated now against TRUST_ROOTS (None: nothing signed yet)."""
+    from signing.trust import trust_roots
+    if sheet.status not in (SheetStatus.teacher_signed, SheetStatus.signed, SheetStatus.superseded) or not sheet.pdf:
+        return None
+    try:
+        return pades.validate(sheet.pdf, trust_roots())
+    except (pades.SigningError, OSError, ValueError) as exc:
+        return [{"summary_ru": f"Проверка невозможна: {exc}"}]
 
 
 @bp.route("/sheets/<int:sheet_id>/render", methods=["POST"])

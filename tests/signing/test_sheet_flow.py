@@ -203,3 +203,31 @@ def test_cli_render_sign_export(app, school, pki, tmp_path, redis_conn):
     for f, s in zip(files, sorted(sheets, key=lambda s: s.class_name)):
         assert f.read_bytes() == s.pdf
         assert_all_valid(f.read_bytes(), pki, count=2)
+
+
+def test_sheet_page_shows_signatures_validated_against_trust_roots(app, client, logged_in, school, pki, tmp_path):
+    from asn1crypto import pem
+    (sheet,) = _sheets(school, "4А")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()) + pem.armor("CERTIFICATE", pki.interm.dump()))
+    app.config["TRUST_ROOTS"] = str(roots)
+    try:
+        logged_in(school.director)
+        page = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
+    finally:
+        app.config["TRUST_ROOTS"] = None
+    assert "Действительна" in page and "Иванова Мария Петровна" in page
+
+
+def test_demo_pki_keys_sign_and_validate(tmp_path, school):
+    from signing import demo_pki, pades
+    from signing.trust import _load
+    ca = demo_pki.make(tmp_path, {"teacher": "Учитель Демо"}, "demo-pass-1")
+    (sheet,) = _sheets(school, "10А")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", pades.PKCS12Signer((tmp_path / "teacher.p12").read_bytes(), "demo-pass-1"),
+                  actor=school.teacher)
+    (r,) = pades.validate(sheet.pdf, _load(str(ca)))
+    assert r.intact and r.valid and r.trusted and r.signer_cn == "Учитель Демо"
