@@ -14,12 +14,12 @@ names are matched case-insensitively, Russian or English (see HEADER_ALIASES).
 The file is read with workflow.org_import's reader (encoding, delimiter, XLSX cells, row
 numbers as the user sees them) and then checked whole: if any row is bad, nothing is returned
 and MarksImportFailed (an ImportFailed) lists every problem, each naming the file, the row, the
-column as written in the file and the cell's value. Like org_import, at most MAX_ERRORS
-problems are listed, followed by a note with the total.
+column as written in the file and the cell's value. Like org_import, at most its MAX_ERRORS
+(200) problems are listed, followed by a note with the total.
 
 Pupils' names are personal data. They may appear on the user's screen (`str()` of one error,
 the value of a bad «ученик» cell), never in logs: the module logs counts only, an error's
-`repr()` leaves out the cell's value, and `str()`/`repr()` of the exception give the file, the
+`repr()` gives only file, row and field, and `str()`/`repr()` of the exception give the file, the
 number of errors and their rows. Show `exc.errors` to the user, log `exc`.
 
 Pure: no database, no Flask beyond reading the optional MARKS_IMPORT_MAX_ROWS setting.
@@ -38,7 +38,7 @@ from flask import current_app, has_app_context
 
 from signing.sheet_model import DECISIONS, HALF_YEARS, QUARTERS, PupilRow
 # org_import's reading helpers; the underscored ones are private there, imported on purpose (one reader).
-from workflow.org_import import (CSV_SUFFIXES, MAX_ERRORS, XLSX_SUFFIXES, ImportFailed, RowError, _cap,
+from workflow.org_import import (CSV_SUFFIXES, XLSX_SUFFIXES, ImportFailed, RowError, _cap,
                                  _cell_text, _display_name, _norm_key, _read_csv, _read_table, _read_xlsx,
                                  _Table)
 
@@ -116,12 +116,12 @@ class ClassMarks:
 
 
 class MarkError(RowError):
-    """A RowError whose repr() leaves out the cell's value (it may be a pupil's name).
-    str() is the message for the user's screen; repr() is safe for logs."""
+    """A RowError whose repr() is safe for logs: str() is the message for the user's screen and may
+    quote a pupil's name; repr() gives only the file, the row and the canonical field (the value, the
+    column and the message may all quote cells, e.g. of a file that lacks its header row)."""
 
     def __repr__(self) -> str:
-        return (f"MarkError(filename={self.filename!r}, row={self.row}, field={self.field!r}, "
-                f"column={self.column!r}, message={self.message!r})")
+        return f"MarkError(filename={self.filename!r}, row={self.row}, field={self.field!r})"
 
 
 class MarksImportFailed(ImportFailed):
@@ -240,7 +240,7 @@ def parse_date(text: str) -> date | None:
     try:
         if m := re.fullmatch(r"(\d{1,2})[./-](\d{1,2})[./-](\d{4}|\d{2})", t):
             d, mo, y = (int(g) for g in m.groups())
-            result = date(y + 2000 if y < 100 else y, mo, d)
+            result = date(y + 2000 if len(m.group(3)) == 2 else y, mo, d)
         elif m := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?", t):
             result = date(*(int(g) for g in m.groups()))
         elif m := re.fullmatch(r"(\d{1,2})\s+([а-я]+)\s+(\d{4})", t):
@@ -404,9 +404,12 @@ class _Importer:
                 self.columns[f] = h
         required = LONG_REQUIRED if layout == "long" else WIDE_REQUIRED
         missing = [f for f in required if f not in self.columns]
-        if layout == "wide":
+        if layout == "wide" and len(headers) > 1:      # one column: a wrong delimiter, said below
+            before = len(self.errors)
             self._map_mark_columns(unknown)
-            if not self.mark_columns and not any(e.row == header_row for e in self.errors):
+            if not self.mark_columns and len(missing) == len(required):
+                del self.errors[before:]                # no header at all: one message, not one per cell
+            elif not self.mark_columns and not missing and not any(e.row == header_row for e in self.errors):
                 self.err(header_row, None, None,
                          "не найдены столбцы с отметками: нужен либо длинный формат (столбцы «класс», «ученик», "
                          "«предмет», «период», «оценка»), либо широкий — столбцы «класс», «ученик» и по столбцу "
@@ -421,9 +424,12 @@ class _Importer:
                     break
         if missing:
             found = ", ".join(f"«{h}»" for h in headers[:12]) + (", …" if len(headers) > 12 else "")
-            self.err(header_row, None, None,
-                     f"нет обязательных столбцов: {', '.join(f'«{COLUMN_HINTS[f]}»' for f in missing)}; "
-                     f"найдены столбцы: {found}" + self._hints())
+            message = (f"нет обязательных столбцов: {', '.join(f'«{COLUMN_HINTS[f]}»' for f in missing)}; "
+                       f"найдены столбцы: {found}")
+            if not self.columns and not self.mark_columns:
+                message += (". Первая строка файла должна быть заголовком с названиями столбцов: «класс», "
+                            "«ученик», затем «предмет», «период», «оценка» или столбцы вида «Алгебра | Год»")
+            self.err(header_row, None, None, message + self._hints())
         return layout
 
     def _hints(self) -> str:
@@ -583,7 +589,8 @@ class _Importer:
         key = (subject_key, period)
         if key in pupil.seen:
             self.err(rowno, field_, cell, f"отметка ученика по предмету «{subject}» за период «{period}» уже "
-                                          f"указана в строке {pupil.seen[key]}", column=column)
+                                          f"указана в строке {pupil.seen[key]} (если в классе два ученика с "
+                                          f"одинаковыми ФИО, различите их в файле)", column=column)
             return
         pupil.seen[key] = rowno
         if not mark:

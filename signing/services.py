@@ -57,7 +57,7 @@ def import_classes(school: Organisation, school_year: str, classes: dict, *, act
             raise SheetFlowError(f"Ведомость {current.label} уже подписана: исправления — только новой версией "
                                  "с указанием причины.")
         sheet = current or SummarySheet(school=school, school_year=school_year, class_name=cm.class_name,
-                                        class_label=getattr(cm, "class_label", None) or cm.class_name,
+                                        class_label=getattr(cm, "display_name", None) or cm.class_name,
                                         version=1, created_by_id=actor.id)
         sheet.marks, sheet.status, sheet.pdf, sheet.pdf_sha256 = marks_to_json(cm), SheetStatus.draft, None, None
         sheet.class_teacher_id = sheet.class_teacher_id or _class_teacher(school)

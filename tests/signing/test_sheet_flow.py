@@ -19,7 +19,7 @@ YEAR = "2025/2026"
 def class_marks(name: str, seed: int = 1, pupils: int = 12, subjects: int = 6):
     """What the marks import hands over for one class (signing.marks_import.ClassMarks' shape)."""
     s = make_sheet(pupils=pupils, subjects=subjects, seed=seed)
-    return SimpleNamespace(class_name=name, class_label=name, periods=s.periods, subjects=s.subjects,
+    return SimpleNamespace(class_name=name, display_name=name, periods=s.periods, subjects=s.subjects,
                            pupils=s.pupils, council_date=s.council_date, council_protocol=s.council_protocol)
 
 
@@ -231,3 +231,24 @@ def test_demo_pki_keys_sign_and_validate(tmp_path, school):
                   actor=school.teacher)
     (r,) = pades.validate(sheet.pdf, _load(str(ca)))
     assert r.intact and r.valid and r.trusted and r.signer_cn == "Учитель Демо"
+
+
+def test_import_page_with_the_sample_file(client, logged_in, school):
+    """The marks file as an electronic journal exports it, through the upload page."""
+    from pathlib import Path
+    sample = Path(__file__).resolve().parents[2] / "docs" / "samples" / "marks_long.csv"
+    logged_in(school.teacher)
+    resp = client.post("/sheets/import", content_type="multipart/form-data",
+                       data={"csrf_token": csrf_token(client, "/sheets/import"), "school_id": school.org.id,
+                             "school_year": YEAR, "file": (io.BytesIO(sample.read_bytes()), sample.name)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
+    sheets = session.query(SummarySheet).filter_by(school_id=school.org.id).all()
+    assert {s.class_label for s in sheets} == {"7 «А»", "10 «Б»"}
+    bad = sample.read_bytes().replace("Русский язык;Год;5".encode(), "Русский язык;Год;6".encode(), 1)
+    assert bad != sample.read_bytes()
+    resp = client.post("/sheets/import", content_type="multipart/form-data",
+                       data={"csrf_token": csrf_token(client, "/sheets/import"), "school_id": school.org.id,
+                             "school_year": "2024/2025", "file": (io.BytesIO(bad), "bad.csv")})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "bad.csv, строка" in page and "«6»" in page
+    assert session.query(SummarySheet).filter_by(school_year="2024/2025").count() == 0
