@@ -46,8 +46,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from workflow.views import bp as workflow_bp
     for bp in (home_bp, health_bp, admin_bp, workflow_bp, ordinances_bp, sheets_bp):
         app.register_blueprint(bp)
-    csrf.exempt(api_bp)  # bearer tokens only: no ambient cookie credentials to forge
-    app.register_blueprint(api_bp)
+    from signing.api import bp as sheets_api_bp
+    for bp in (api_bp, sheets_api_bp):
+        csrf.exempt(bp)  # bearer tokens only: no ambient cookie credentials to forge
+        app.register_blueprint(bp)
     return app
 
 

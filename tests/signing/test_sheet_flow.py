@@ -252,3 +252,24 @@ def test_import_page_with_the_sample_file(client, logged_in, school):
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "bad.csv, строка" in page and "«6»" in page
     assert session.query(SummarySheet).filter_by(school_year="2024/2025").count() == 0
+
+
+def test_marks_api(client, school, tree, make_user):
+    from app.auth import services as auth
+    _, token = auth.issue_token(school.teacher, "journal platform")
+    h = {"Authorization": f"Bearer {token}"}
+    rec = {"класс": "6 «В»", "ученик": "Ёлкина Софья Дмитриевна", "предмет": "Математика", "период": "Год",
+           "оценка": 5}
+    ok = client.post("/api/v1/sheets/marks", json={"school_id": school.org.id, "school_year": YEAR, "records": [rec]},
+                     headers=h)
+    assert ok.status_code == 201 and ok.json["items"][0]["class_label"] == "6 «В»"
+    bad = client.post("/api/v1/sheets/marks", headers=h, json={
+        "school_id": school.org.id, "school_year": "2024/2025", "records": [rec, {**rec, "оценка": "7"}]})
+    assert bad.status_code == 422 and bad.json["errors"][0]["row"] == 2 and bad.json["errors"][0]["value"] == "7"
+    listed = client.get(f"/api/v1/sheets?school_year={YEAR}", headers=h).json
+    assert [s["class_name"] for s in listed["items"]] == ["6В"]
+    outsider = make_user("director", tree["b"])
+    _, other = auth.issue_token(outsider, "t")
+    sid = ok.json["items"][0]["id"]
+    assert client.get(f"/api/v1/sheets/{sid}", headers={"Authorization": f"Bearer {other}"}).status_code == 403
+    assert client.get("/api/v1/sheets", headers={"Authorization": f"Bearer {other}"}).json["total"] == 0

@@ -1,0 +1,65 @@
+"""JSON API for summary sheets: list, one sheet, and marks import from journal platforms."""
+from flask import Blueprint, abort, g, jsonify, request
+from sqlalchemy import select
+
+from app.api import paged
+from app.auth.access import require, scope_condition
+from app.db import session
+from signing import services
+from signing.models import SheetStatus, SummarySheet
+from workflow.models import Organisation
+
+bp = Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets")
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def _json_error(exc):
+    from app.api import _json_error as base
+    return base(exc)
+
+
+@bp.route("")
+def index():
+    stmt = select(SummarySheet).join(Organisation, SummarySheet.school_id == Organisation.id).where(
+        scope_condition(g.user, "sheet.view")).order_by(SummarySheet.id)
+    if year := request.args.get("school_year"):
+        stmt = stmt.where(SummarySheet.school_year == year)
+    if school := request.args.get("school_id", type=int):
+        stmt = stmt.where(SummarySheet.school_id == school)
+    if status := request.args.get("status"):
+        if status not in SheetStatus.__members__:
+            abort(400)
+        stmt = stmt.where(SummarySheet.status == SheetStatus(status))
+    return paged(stmt, services.to_json)
+
+
+@bp.route("/<int:sheet_id>")
+def show(sheet_id: int):
+    sheet = session.get(SummarySheet, sheet_id) or abort(404)
+    require("sheet.view", sheet.school)
+    return jsonify(services.to_json(sheet))
+
+
+@bp.route("/marks", methods=["POST"])
+def import_marks():
+    """{"school_id": …, "school_year": "2025/2026", "records": [{"класс": …, "ученик": …, …}, …]}:
+    the same layouts and checks as a file; nothing is stored when any record is bad."""
+    from signing.marks_import import import_marks_records
+    from workflow.org_import import ImportFailed
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list) or not body.get("school_year"):
+        abort(400)
+    school = session.get(Organisation, body.get("school_id") or 0) or abort(404)
+    require("marks.import", school)
+    try:
+        sheets = services.import_classes(school, str(body["school_year"]), import_marks_records(body["records"]),
+                                         actor=g.user)
+    except ImportFailed as exc:
+        return jsonify(error="invalid", message="Данные не загружены: есть ошибки.",
+                       errors=[{"row": e.row, "field": e.field, "value": e.value, "message": str(e)}
+                               for e in exc.errors]), 422
+    except services.SheetFlowError as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(items=[services.to_json(s) for s in sheets]), 201
