@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from io import BytesIO
@@ -325,7 +326,7 @@ def sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url: str | 
     or not meant for signing (no nonRepudiation)."""
     if embed_validation_info and validation_context is None:
         raise ValueError("embed_validation_info needs a validation_context")
-    return asyncio.run(run_and_release(
+    return _run(run_and_release(
         _sign(pdf, field_name, signer, timestamper_url=timestamper_url, certify=certify,
               validation_context=validation_context, embed_validation_info=embed_validation_info),
         validation_context))
@@ -356,6 +357,18 @@ async def _sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url,
         except PyHankoSigningError as e:
             raise SigningError(f"Подпись не создана: {e}") from e
     return out.getvalue()
+
+
+def _run(coro):
+    """asyncio.run, or the same in a worker thread when this thread already runs an event
+    loop (an async caller; Playwright's sync API in the test session), where asyncio.run
+    refuses to start."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="pades") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _docmdp(certify: bool) -> fields.MDPPerm:
@@ -390,8 +403,7 @@ def _check_field(reader: PdfFileReader, field_name: str, certify: bool) -> None:
         raise SigningError(f"Эта подпись закрывает документ; сначала нужны подписи: {', '.join(waiting)}")
 
 
-async def _check_certificate(cert: x509.Certificate, registry, vc: ValidationContext | None) -> None:
-    """Refuse before signing, with a reason the user can act on."""
+def _check_validity(cert: x509.Certificate) -> None:
     now = datetime.now(timezone.utc)
     validity = cert["tbs_certificate"]["validity"]
     if now > validity["not_after"].native:
@@ -400,6 +412,11 @@ async def _check_certificate(cert: x509.Certificate, registry, vc: ValidationCon
     if now < validity["not_before"].native:
         raise SigningError(f"Сертификат {_owner(cert)} (№ {_serial(cert)}) начинает действовать "
                            f"{validity['not_before'].native.astimezone(MOSCOW):%d.%m.%Y}")
+
+
+async def _check_certificate(cert: x509.Certificate, registry, vc: ValidationContext | None) -> None:
+    """Refuse before signing, with a reason the user can act on."""
+    _check_validity(cert)
     if vc is None:
         return
     validator = CertificateValidator(cert, intermediate_certs=list(registry), validation_context=vc)
@@ -446,7 +463,7 @@ def begin_external(pdf: bytes, field_name: str, cert: x509.Certificate, *,
     checked when the finished document is validated)."""
     reader = _read(pdf)
     _check_field(reader, field_name, certify)
-    asyncio.run(_check_certificate(cert, (), None))
+    _check_validity(cert)
     ext = signers.ExternalSigner(signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs(other_certs),
                                  signature_value=bytes(512))
     meta = signers.PdfSignatureMetadata(field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
@@ -454,7 +471,7 @@ def begin_external(pdf: bytes, field_name: str, cert: x509.Certificate, *,
                                         docmdp_permissions=_docmdp(certify))
     pdf_signer = signers.PdfSigner(meta, ext, stamp_style=STAMP_STYLE)
     try:
-        prep, _tbs, out = asyncio.run(pdf_signer.async_digest_doc_for_signing(
+        prep, _tbs, out = _run(pdf_signer.async_digest_doc_for_signing(
             IncrementalPdfFileWriter(BytesIO(pdf)), existing_fields_only=True,
             bytes_reserved=RESERVED_EXTERNAL, appearance_text_params=_stamp_params(cert)))
     except PyHankoSigningError as e:
@@ -497,7 +514,7 @@ def finish_external(state: ExternalState, cms_bytes: bytes) -> bytes:
     prep = PreparedByteRangeDigest(document_digest=state.document_digest,
                                    reserved_region_start=state.reserved_start, reserved_region_end=state.reserved_end)
     try:
-        PdfTBSDocument.finish_signing(out, prep, cms_bytes)
+        _run(PdfTBSDocument.async_finish_signing(out, prep, cms_bytes))
     except PyHankoSigningError:
         raise SigningError("Подпись не помещается в зарезервированное место документа") from None
     return out.getvalue()
@@ -549,7 +566,7 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
 
     async def run() -> list[SignatureReport]:
         return [_report(sig, await async_validate_pdf_signature(sig, vc)) for sig in reader.embedded_regular_signatures]
-    return asyncio.run(run_and_release(run(), vc))
+    return _run(run_and_release(run(), vc))
 
 
 def _cert(c: x509.Certificate | bytes) -> x509.Certificate:

@@ -24,15 +24,20 @@ from tests.signing.sample import make_sheet
 
 
 @pytest.fixture
-def by_teacher(blank, teacher):
+def by_teacher(blank, teacher, pki):
     """Teacher's certification signature, B-B, made inside the test's frozen clock (so not
-    a module fixture: those are set up before the function-scoped freeze)."""
-    return sign(blank, CLASS_TEACHER_FIELD, teacher, certify=True)
+    a module fixture: those are set up before the function-scoped freeze). Validated here,
+    so every signature a test gets has been checked."""
+    pdf = sign(blank, CLASS_TEACHER_FIELD, teacher, certify=True)
+    assert_all_valid(pdf, pki, count=1)
+    return pdf
 
 
 @pytest.fixture
-def by_both(by_teacher, director):
-    return sign(by_teacher, DIRECTOR_FIELD, director)
+def by_both(by_teacher, director, pki):
+    pdf = sign(by_teacher, DIRECTOR_FIELD, director)
+    assert_all_valid(pdf, pki, count=2)
+    return pdf
 
 
 def test_prepared_fields_are_empty_visible_and_the_director_locks(blank, rendered):
@@ -65,6 +70,16 @@ def test_teacher_then_director_both_valid(by_teacher, by_both, pki):
     assert director.serial == format(pki.cert("director").serial_number, "X")
     cert_data = read_certification_data(PdfFileReader(BytesIO(by_both)))
     assert cert_data.permission == fields.MDPPerm.FILL_FORMS
+
+
+def test_poppler_reads_both_signatures_as_valid(by_both, tmp_path):
+    """A second, independent implementation (poppler/NSS) agrees on the signatures."""
+    if shutil.which("pdfsig") is None:
+        pytest.skip("pdfsig (poppler-utils) is not installed")
+    (tmp_path / "sheet.pdf").write_bytes(by_both)
+    out = subprocess.run(["pdfsig", str(tmp_path / "sheet.pdf")], capture_output=True, check=True).stdout.decode()
+    assert out.count("Signature Validation: Signature is Valid.") == 2, out
+    assert "Иванова Мария Петровна" in out and "Сафин Ринат Ильдарович" in out
 
 
 def test_visible_stamps_carry_the_russian_text(by_both):
