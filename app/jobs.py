@@ -5,6 +5,7 @@ an application context, and commit once at the end (rollback on failure).
 """
 import functools
 import logging
+import os
 import re
 
 from flask import Flask, current_app, has_app_context
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 QUEUES = ("signing", "archive", "notifications", "reports", "default")
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _worker_app = None
+_worker_pid = None
 
 
 def redis_connection(app: Flask | None = None) -> Redis:
@@ -71,11 +73,23 @@ def _run(func, args, kwargs):
 
 
 def _app_for_worker() -> Flask:
-    global _worker_app
+    global _worker_app, _worker_pid
     if _worker_app is None:
         from app import create_app
-        _worker_app = create_app()
+        _worker_app, _worker_pid = create_app(), os.getpid()
+    elif _worker_pid != os.getpid():
+        # A forked work-horse must not share the parent's database connections.
+        engine = _worker_app.extensions.get("db_engine")
+        if engine is not None:
+            engine.dispose(close=False)
+        _worker_pid = os.getpid()
     return _worker_app
+
+
+def adopt_worker_app(app: Flask) -> None:
+    """The worker process hands its (I/O-free) app to the jobs its work-horses run."""
+    global _worker_app, _worker_pid
+    _worker_app, _worker_pid = app, os.getpid()
 
 
 @job

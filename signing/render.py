@@ -291,7 +291,9 @@ class _SignatureBlock(Flowable):
             c.drawString(x, 2, f"/ {person} /")
             x1, y1 = c.absolutePosition(x, 12)
             x2, y2 = c.absolutePosition(x + SIG_BOX_W, 12 + SIG_BOX_H)
-            self.boxes.append(FieldBox(field, role, c.getPageNumber() - 1, (x1, y1, x2, y2)))
+            # Rounded: float noise (230.00000000000003) makes pyHanko warn that the stamp does not fit.
+            box = tuple(round(v, 2) for v in (x1, y1, x2, y2))
+            self.boxes.append(FieldBox(field, role, c.getPageNumber() - 1, box))
 
 
 def _numbered_canvas(sheet: SheetData):

@@ -1,0 +1,306 @@
+"""The year-end day on one machine: import, render, sign (teacher + director, B-T) and archive
+every sheet of N schools through real RQ worker processes; print throughput against baselines.
+
+    .venv/bin/python benchmarks/year_end.py --schools 2 [--classes 25 --pupils 28 --subjects 16]
+                                           [--workers 2] [--keep DIR]
+
+Everything runs on this machine: embedded PostgreSQL, Redis and SeaweedFS from their wheels, the
+test PKI's timestamp server (certomancer, on 127.0.0.1) and the demo CA's keys (signing/demo_pki.py).
+Figures, not assertions. In the same run it measures the primitives (render one sheet, sign
+teacher + director, put one object) and the naive path (one `pyhanko sign addsig` process per
+signature), and reports:
+  - end to end seconds per sheet per core against the sum of the primitive medians (target ≤ 1.5×);
+  - speed-up over the naive path (target ≥ 20×);
+  - a region's 15,000 sheets projected from the measured rate (target < 10 min on 2 cores);
+  - peak RSS of any worker process (target < 400 MB).
+`--keep DIR` leaves the signed PDFs and `trust.pem` there (verify with
+`TRUST_ROOTS=DIR/trust.pem flask --app wsgi archive verify FILE`).
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import embedded  # noqa: E402
+
+SECRET = "bench-secret-key-not-for-production"
+PASS = "bench-pass-1"
+YEAR = "2025/2026"
+
+
+def median_ms(fn, rounds=7):
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def start_servers(base: Path) -> tuple[dict, list]:
+    pg, rd, *weed = embedded.free_ports(12)
+    stops = [embedded.start_postgres(base / "pg", pg, fsync=False), embedded.start_redis(base / "redis", rd),
+             embedded.start_seaweed(base / "weed", weed, "benchkey", "benchsecret123", fast_stop=True,
+                                    max_volumes=50, volume_mb=256)]
+    urls = {"DATABASE_URL": embedded.create_database(f"postgresql+psycopg://postgres@127.0.0.1:{pg}/postgres", "bench"),
+            "REDIS_URL": f"redis://127.0.0.1:{rd}/0",
+            "ARCHIVE_URL": f"s3://benchkey:benchsecret123@127.0.0.1:{weed[embedded.S3_PORT_INDEX]}/bench?secure=0"}
+    return urls, stops
+
+
+def marks_csv(classes: int, pupils: int, subjects: int) -> bytes:
+    from tests.signing.sample import make_sheet
+    lines = ["Класс;Ученик;Предмет;Период;Оценка;Решение;Дата педсовета;Протокол"]
+    for c in range(classes):
+        sheet = make_sheet(pupils=pupils, subjects=subjects, seed=c)
+        name = f"{5 + c % 7} «{'АБВГДЕЖЗИК'[c // 7 % 10]}{c // 70 or ''}»"
+        for p in sheet.pupils:
+            for (subject, period), mark in p.marks.items():
+                lines.append(f"{name};{p.name};{subject};{period};{mark};{p.decision};29.05.2026;7")
+    return "\n".join(lines).encode("utf-8")
+
+
+class RssWatch(threading.Thread):
+    """Peak RSS of any process in the workers' trees (the forked work-horses do the signing)."""
+
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids, self.peak, self.stop = pids, 0, threading.Event()
+
+    def run(self):
+        import psutil
+        while not self.stop.wait(0.1):
+            for pid in self.pids:
+                try:
+                    proc = psutil.Process(pid)
+                    for p in [proc, *proc.children(recursive=True)]:
+                        self.peak = max(self.peak, p.memory_info().rss)
+                except psutil.Error:
+                    pass
+
+
+def wait_batches(ids, app):
+    from app import db
+    from signing.models import BatchStatus, SheetBatch
+    while True:
+        with app.app_context():
+            batches = [db.session.get(SheetBatch, i) for i in ids]
+            states = [b.status for b in batches]
+            errors = [e for b in batches for e in b.errors]
+            db.session.remove()
+        if errors:
+            raise SystemExit(f"batch errors: {errors[:3]}")
+        if all(s in (BatchStatus.done, BatchStatus.failed) for s in states):
+            return
+        time.sleep(0.05)
+
+
+def wait_archive(app, expected: int, timeout: float = 3600) -> int:
+    """Records archived (object stored and read back), if the archive is wired in."""
+    from sqlalchemy import func, select
+    try:
+        from archive.models import ArchiveRecord
+    except ImportError:
+        return -1
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        with app.app_context():
+            from app.db import session
+            n = session.scalar(select(func.count()).select_from(ArchiveRecord)
+                               .where(ArchiveRecord.status == "archived"))
+            session.remove()
+        if n >= expected:
+            return n
+        time.sleep(0.1)
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--schools", type=int, default=2)
+    ap.add_argument("--classes", type=int, default=25)
+    ap.add_argument("--pupils", type=int, default=28)
+    ap.add_argument("--subjects", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--keep", type=Path)
+    args = ap.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="year-end-"))
+    urls, stops = start_servers(base)
+    from tests.signing import pki as test_pki
+    tpki = test_pki.start(base / "tpki")
+    workers = []
+    try:
+        from signing import demo_pki
+        ca = demo_pki.make(base / "keys", {"teacher": "Иванова Мария Петровна", "director": "Сафин Ринат Ильдарович"},
+                           PASS)
+        trust = base / "trust.pem"
+        from asn1crypto import pem
+        trust.write_bytes(ca.read_bytes() + pem.armor("CERTIFICATE", tpki.root.dump()))
+        env = {**urls, "SECRET_KEY": SECRET, "TSA_URL": tpki.tsa_url, "TRUST_ROOTS": str(trust)}
+        os.environ.update(env)
+        from alembic import command
+
+        from app import create_app, db
+        from app.cli import alembic_config
+        command.upgrade(alembic_config(urls["DATABASE_URL"]), "heads")
+        app = create_app()
+        teacher_p12 = (base / "keys" / "teacher.p12").read_bytes()
+        director_p12 = (base / "keys" / "director.p12").read_bytes()
+
+        # --- primitives, in this process ---------------------------------------------------------
+        from signing import pades
+        from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, render
+        from tests.signing.sample import make_sheet
+        sample = make_sheet(pupils=args.pupils, subjects=args.subjects)
+        render(sample)
+        render_ms = median_ms(lambda: render(sample))
+        rendered = render(sample)
+        blank = pades.prepare_fields(rendered.pdf, rendered.layout)
+        t_signer, d_signer = pades.PKCS12Signer(teacher_p12, PASS), pades.PKCS12Signer(director_p12, PASS)
+
+        def sign_pair():
+            one = pades.sign(blank, CLASS_TEACHER_FIELD, t_signer, timestamper_url=tpki.tsa_url, certify=True)
+            return pades.sign(one, DIRECTOR_FIELD, d_signer, timestamper_url=tpki.tsa_url)
+        sign_pair()
+        sign_ms = median_ms(sign_pair)
+        signed_sample = sign_pair()
+        from archive import get_storage
+        with app.app_context():
+            store = get_storage()
+            store.ping()
+            counter = iter(range(10**6))
+            from datetime import date, timedelta
+            until = date.today() + timedelta(days=1)
+            put_ms = median_ms(lambda: store.put(f"bench/{next(counter)}.pdf", signed_sample, retain_until=until))
+
+        # --- the naive path: a new pyhanko process per signature -----------------------------------
+        naive_dir = base / "naive"
+        naive_dir.mkdir()
+        (naive_dir / "pass").write_text(PASS)
+        (naive_dir / "blank.pdf").write_bytes(blank)
+        for n, p12 in (("t", teacher_p12), ("d", director_p12)):
+            (naive_dir / f"{n}.p12").write_bytes(p12)
+        cli = str(Path(sys.executable).parent / "pyhanko")
+
+        def naive_pair():
+            for src, dst, field, key in (("blank.pdf", "t.pdf", CLASS_TEACHER_FIELD, "t.p12"),
+                                         ("t.pdf", "d.pdf", DIRECTOR_FIELD, "d.p12")):
+                subprocess.run([cli, "sign", "addsig", "--field", field, "--timestamp-url", tpki.tsa_url,
+                                "pkcs12", "--passfile", "pass", src, dst, key], cwd=naive_dir, check=True,
+                               capture_output=True)
+        naive_ms = median_ms(naive_pair, rounds=3) + render_ms
+
+        # --- organisations, people, marks --------------------------------------------------------
+        from app.auth import services as auth
+        from app.auth.models import Role
+        from signing import services
+        from signing.marks_import import import_marks
+        from workflow.models import OrgKind
+        from workflow.org_services import create_org
+        csv = marks_csv(args.classes, args.pupils, args.subjects)
+        with app.app_context():
+            region = create_org(kind=OrgKind.region, code="BR", name="Регион бенчмарка", audited=False)
+            mun = create_org(kind=OrgKind.municipality, code="BM", parent=region, name="Район", audited=False)
+            teacher = auth.create_user("teacher", "Иванова Мария Петровна", PASS + "-x")
+            director = auth.create_user("director", "Сафин Ринат Ильдарович", PASS + "-x")
+            schools = []
+            for i in range(args.schools):
+                s = create_org(kind=OrgKind.school, code=f"BS{i}", parent=mun, name=f"Школа № {i + 1}", audited=False)
+                auth.grant(teacher, Role.class_teacher, s)
+                auth.grant(director, Role.director, s)
+                schools.append(s.id)
+            db.commit()
+            t0 = time.perf_counter()
+            from app.db import session
+            from workflow.models import Organisation
+            for sid in schools:
+                services.import_classes(session.get(Organisation, sid), YEAR, import_marks(csv, "marks.csv"),
+                                        actor=teacher)
+            db.commit()
+            import_s = time.perf_counter() - t0
+            teacher_id, director_id = teacher.id, director.id
+            session.remove()
+        total = args.schools * args.classes
+
+        # --- workers and the three batch stages --------------------------------------------------
+        for i in range(args.workers):
+            log = open(base / f"worker{i}.log", "wb")
+            workers.append(subprocess.Popen([sys.executable, "-m", "app.worker", "signing", "archive"], cwd=ROOT,
+                                            env={**os.environ, **env}, stdout=log, stderr=log,
+                                            stdin=subprocess.DEVNULL))
+        watch = RssWatch([w.pid for w in workers])
+        watch.start()
+        from signing.models import BatchKind
+        stage_s = {}
+        t_all = time.perf_counter()
+        for kind, user_id, p12 in ((BatchKind.render, director_id, None), (BatchKind.sign_teacher, teacher_id, teacher_p12),
+                                   (BatchKind.sign_director, director_id, director_p12)):
+            t0 = time.perf_counter()
+            with app.test_request_context():
+                from app.auth.models import User
+                actor = session.get(User, user_id)
+                ids = [services.start_batch(kind, session.get(Organisation, sid), YEAR, actor=actor, pkcs12=p12,
+                                            passphrase=PASS if p12 else None).id for sid in schools]
+                db.commit()
+                session.remove()
+            wait_batches(ids, app)
+            stage_s[kind.value] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        archived = wait_archive(app, total)
+        stage_s["archive (after signing)"] = time.perf_counter() - t0
+        end_to_end = time.perf_counter() - t_all + import_s
+        watch.stop.set()
+
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(trust, args.keep / "trust.pem")
+            with app.app_context():
+                from sqlalchemy import select
+
+                from signing.models import SheetStatus, SummarySheet
+                for s in session.scalars(select(SummarySheet).where(SummarySheet.status == SheetStatus.signed)):
+                    (args.keep / f"{s.school_id}-{s.class_name}-{s.document_id}.pdf").write_bytes(s.pdf)
+                session.remove()
+
+        cores = min(args.workers, os.cpu_count() or 1)
+        per_sheet_core = end_to_end * cores / total * 1000
+        primitives = render_ms + sign_ms + put_ms
+        rate = total / end_to_end
+        print(f"sheets: {total} ({args.schools} schools × {args.classes} classes × {args.pupils} pupils × "
+              f"{args.subjects} subjects), workers: {args.workers}, cores: {os.cpu_count()}")
+        print(f"primitives (median, this process): render {render_ms:.1f} ms, sign teacher+director B-T "
+              f"{sign_ms:.1f} ms, object put {put_ms:.1f} ms → sum {primitives:.1f} ms")
+        print(f"naive path (render + 2 × `pyhanko sign addsig` process): {naive_ms:.0f} ms per sheet")
+        print(f"stages (wall): import {import_s:.2f} s, " + ", ".join(f"{k} {v:.2f} s" for k, v in stage_s.items()))
+        print(f"archived records: {archived if archived >= 0 else 'archive not wired in'}")
+        print(f"end to end: {end_to_end:.2f} s → {rate:.2f} sheets/s; {per_sheet_core:.1f} ms per sheet per core "
+              f"= {per_sheet_core / primitives:.2f}× the primitives (target ≤ 1.5×)")
+        print(f"speed-up over the naive path: {naive_ms / (end_to_end / total * 1000):.1f}× (target ≥ 20×)")
+        print(f"15,000 sheets projected: {15000 / rate / 60:.1f} min on {cores} cores (target < 10 min)")
+        print(f"peak worker RSS: {watch.peak / 2**20:.0f} MB (target < 400 MB)")
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            try:
+                w.wait(20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+        tpki.close()
+        for stop in reversed(stops):
+            stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
