@@ -16,6 +16,8 @@ def main(argv: list[str]) -> None:
     preload(app)
     from workflow.tasks import schedule_daily
     schedule_daily(app)   # the daily overdue sweep + digests; idempotent (one job id per day)
+    from archive.tasks import schedule as schedule_archive
+    schedule_archive(app)  # archive: fixity hourly, B-LTA renewal daily, pending sweep; idempotent
     Worker([queue(n, app) for n in names], connection=redis_connection(app)).work(with_scheduler=True)
 
 
