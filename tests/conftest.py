@@ -52,7 +52,7 @@ def database_url(servers):
     url = embedded.create_database(servers["pg_url"], "jt_test")
     cfg = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     cfg.attributes.update(url=url, quiet=True)
-    command.upgrade(cfg, "heads")   # parallel branches are merged before landing; "heads" keeps work going
+    command.upgrade(cfg, "head")
     return url
 
 

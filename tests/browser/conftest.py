@@ -3,6 +3,7 @@
 The live server has its own database (committed data, no rollback) on the session's PostgreSQL,
 the same Redis and S3; it runs in a thread of this process.
 """
+import contextlib
 import threading
 from pathlib import Path
 
@@ -16,28 +17,47 @@ SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
-def live_app(servers):
+def make_live_app(servers, database: str, secret: str):
+    """An app on its own, migrated database (committed data, no rollback) on the session's servers."""
     from alembic import command
 
     from app import create_app
     from app.cli import alembic_config
-    url = embedded.create_database(servers["pg_url"], "jt_browser")
+    url = embedded.create_database(servers["pg_url"], database)
     command.upgrade(alembic_config(url), "head")
-    app = create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
-                      "ARCHIVE_URL": s3_url(servers, "jt-browser-archive"), "SECRET_KEY": "browser-tests"})
+    return create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
+                       "ARCHIVE_URL": s3_url(servers, "jt-browser-archive"), "SECRET_KEY": secret})
+
+
+@contextlib.contextmanager
+def serving(app):
+    """Serve `app` on a free loopback port in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def new_page(browser, base_url):
+    context = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 900}, locale="ru-RU")
+    return context, context.new_page()
+
+
+@pytest.fixture(scope="session")
+def live_app(servers):
+    app = make_live_app(servers, "jt_browser", "browser-tests")
     yield app
     app.extensions["db_engine"].dispose()
 
 
 @pytest.fixture(scope="session")
 def live_url(live_app):
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(live_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +84,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_url):
-    context = browser.new_context(base_url=live_url, viewport={"width": 1366, "height": 900}, locale="ru-RU")
-    pg = context.new_page()
+    context, pg = new_page(browser, live_url)
     yield pg
     context.close()
 

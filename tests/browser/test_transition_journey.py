@@ -2,19 +2,15 @@
 (Приложение 2), a director confirms readiness with a signed statement, and the region looks at its
 progress chart and the monitoring roll-up. Screenshots go to docs/screens/transition-*.png.
 
-This module runs its own live server on its own database (migrated to all heads), on the session's
+This module runs its own live server on its own database, on the session's
 PostgreSQL, Redis and S3, with the demo region and a campaign half-way through. Real clock: the
 test PKI's certificates are valid until 01.09.2027.
 """
 import datetime as dt
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from app import embedded
-from tests.browser.conftest import shot, sign_in
-from tests.conftest import s3_url
+from tests.browser.conftest import make_live_app, new_page, serving, shot, sign_in
 from tests.signing import pki as test_pki
 
 
@@ -27,32 +23,20 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tr_app(servers):
-    from alembic import command
-
-    from app import create_app
-    from app.cli import alembic_config
-    url = embedded.create_database(servers["pg_url"], "jt_browser_transitions")
-    command.upgrade(alembic_config(url), "heads")
-    app = create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
-                      "ARCHIVE_URL": s3_url(servers, "jt-browser-archive"), "SECRET_KEY": "browser-tests-transitions"})
+    app = make_live_app(servers, "jt_browser_transitions", "browser-tests-transitions")
     yield app
     app.extensions["db_engine"].dispose()
 
 
 @pytest.fixture(scope="module")
 def tr_url(tr_app):
-    server = make_server("127.0.0.1", 0, tr_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(tr_app) as url:
+        yield url
 
 
 @pytest.fixture
 def tr_page(browser, tr_url):
-    context = browser.new_context(base_url=tr_url, viewport={"width": 1366, "height": 900}, locale="ru-RU")
-    pg = context.new_page()
+    context, pg = new_page(browser, tr_url)
     yield pg
     context.close()
 
