@@ -134,6 +134,40 @@ def test_a_change_after_the_directors_lock_is_flagged(by_both, pki):
     assert teacher.docmdp_ok is False
 
 
+def test_a_removed_page_is_detected(by_both, pki):
+    """A later revision that drops the first page from the page tree: the signed bytes are intact,
+    but the document no longer is what was signed."""
+    from pyhanko.pdf_utils import generic
+    w = IncrementalPdfFileWriter(BytesIO(by_both))
+    pages = w.root["/Pages"]
+    kids = list(pages["/Kids"])
+    assert len(kids) > 1
+    pages["/Kids"] = generic.ArrayObject(kids[1:])
+    pages["/Count"] = generic.NumberObject(len(kids) - 1)
+    w.update_container(pages)
+    out = BytesIO()
+    w.write(out)
+    assert len(PdfFileReader(BytesIO(out.getvalue())).root["/Pages"]["/Kids"]) == len(kids) - 1
+    for r in reports(out.getvalue(), pki):
+        assert not r.bottom_line, r.summary_ru
+
+
+def test_text_extracted_with_pdfplumber_is_russian_and_complete(by_both, sheet):
+    """What a person or an indexer reads out of the signed file: the school, every pupil, their marks."""
+    import pdfplumber
+    with pdfplumber.open(BytesIO(by_both)) as pdf:
+        text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+    assert sheet.school in text.replace("\n", " ")
+    assert "Сводная ведомость" in text or "СВОДНАЯ ВЕДОМОСТЬ" in text
+    for pupil in sheet.pupils:
+        surname = pupil.name.split()[0]
+        assert surname in text, surname
+    first = sorted(sheet.pupils, key=lambda p: p.name.replace("ё", "е").replace("Ё", "Е"))[0]
+    year_marks = [first.mark(s, "Год") for s in sheet.subjects if first.mark(s, "Год")]
+    line = next(l for l in text.splitlines() if first.name.split()[0] in l)
+    assert all(m in line for m in set(year_marks) if m.isdigit()), (line, year_marks)
+
+
 def test_validation_against_another_pki_is_not_trusted(by_both, pki):
     found = validate(by_both, [pki.cert("foreign-root")], allow_fetching=False)
     assert len(found) == 2
