@@ -63,3 +63,45 @@ def import_marks():
     except services.SheetFlowError as exc:
         return jsonify(error="invalid", message=str(exc)), 422
     return jsonify(items=[services.to_json(s) for s in sheets]), 201
+
+
+def _role_sheet(sheet_id: int) -> tuple[SummarySheet, str, dict]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("role") not in services.STEP:
+        abort(400)
+    sheet = session.get(SummarySheet, sheet_id) or abort(404)
+    require("sheet.sign_teacher" if body["role"] == "teacher" else "sheet.sign_director", sheet.school)
+    return sheet, body["role"], body
+
+
+def _b64(body: dict, key: str) -> bytes:
+    import base64
+    import binascii
+    try:
+        return base64.b64decode(body.get(key) or "", validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)
+
+
+@bp.route("/<int:sheet_id>/external/prepare", methods=["POST"])
+def external_prepare(sheet_id: int):
+    """External signer, step 1: {"role", "certificate": base64 DER or PEM} → the digest to sign
+    (and the signed bytes, for signers such as CryptoPro that hash with GOST themselves)."""
+    from signing import pades
+    sheet, role, body = _role_sheet(sheet_id)
+    try:
+        return jsonify(services.begin_external(sheet, role, _b64(body, "certificate"), actor=g.user))
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+
+
+@bp.route("/<int:sheet_id>/external/complete", methods=["POST"])
+def external_complete(sheet_id: int):
+    """External signer, step 2: {"role", "cms": base64 DER of the detached CMS} → the signed sheet."""
+    from signing import pades
+    sheet, role, body = _role_sheet(sheet_id)
+    try:
+        services.finish_external(sheet, role, _b64(body, "cms"), actor=g.user)
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(services.to_json(sheet))

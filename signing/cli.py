@@ -54,12 +54,12 @@ def import_cmd(path: Path, school_code: str, school_year: str, login: str):
     click.echo(f"Загружено классов: {len(sheets)}.")
 
 
-def _run(kind, org_code, school_year, login, pkcs12=None, passphrase=None):
+def _run(kind, org_code, school_year, login, pkcs12=None, passphrase=None, signer=None):
     from signing import pades, services
     from signing.tasks import process_batch
     try:
         batch = services.start_batch(kind, _org(org_code), school_year, actor=_user(login), pkcs12=pkcs12,
-                                     passphrase=passphrase)
+                                     passphrase=passphrase, in_process=signer is not None)
     except (services.SheetFlowError, pades.SigningError) as exc:
         db.rollback()
         raise click.ClickException(str(exc)) from None
@@ -72,7 +72,7 @@ def _run(kind, org_code, school_year, login, pkcs12=None, passphrase=None):
             step = p["done"] + p["failed"] - seen[0]
             seen[0] += step
             bar.update(step)
-        result = process_batch(batch.id, on_progress=advance)
+        result = process_batch(batch.id, on_progress=advance, signer=signer)
     click.echo(f"Готово {result['done']} из {result['total']}, ошибок {result['failed']}.")
     for e in result["errors"]:
         click.echo(f"  ведомость {e['sheet_id']}: {e['message']}", err=True)
@@ -89,17 +89,32 @@ def render_cmd(org_code, school_year, login):
     _run(BatchKind.render, org_code, school_year, login)
 
 
-@sheets_cli.command("sign", help="Подписать ведомости ключом PKCS#12; пароль спрашивается, не передаётся в аргументах.")
+@sheets_cli.command("sign", help="Подписать ведомости ключом PKCS#12 (--key) или на токене PKCS#11 (--pkcs11-module); "
+                                  "пароль или PIN спрашивается, в аргументах не передаётся.")
 @click.option("--org", "org_code", required=True)
 @click.option("--year", "school_year", required=True)
 @click.option("--as", "login", required=True)
 @click.option("--role", type=click.Choice(["teacher", "director"]), required=True)
-@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-def sign_cmd(org_code, school_year, login, role, key_path):
+@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pkcs11-module", type=click.Path(exists=True, dir_okay=False))
+@click.option("--token-label")
+@click.option("--key-label")
+def sign_cmd(org_code, school_year, login, role, key_path, pkcs11_module, token_label, key_label):
+    from signing import pades
     from signing.models import BatchKind
-    passphrase = getpass.getpass("Пароль ключа: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    _run(BatchKind.sign_teacher if role == "teacher" else BatchKind.sign_director, org_code, school_year, login,
-         pkcs12=key_path.read_bytes(), passphrase=passphrase)
+    if (key_path is None) == (pkcs11_module is None):
+        raise click.UsageError("Укажите либо --key ФАЙЛ.p12, либо --pkcs11-module с --token-label и --key-label.")
+    prompt = "Пароль ключа: " if key_path else "PIN токена: "
+    secret = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    kind = BatchKind.sign_teacher if role == "teacher" else BatchKind.sign_director
+    if key_path:
+        _run(kind, org_code, school_year, login, pkcs12=key_path.read_bytes(), passphrase=secret)
+        return
+    if not (token_label and key_label):
+        raise click.UsageError("Для токена нужны --token-label и --key-label.")
+    # The token's key never leaves it: this process signs, nothing is queued for a worker.
+    _run(kind, org_code, school_year, login,
+         signer=pades.PKCS11Signer(pkcs11_module, token_label, secret, key_label=key_label))
 
 
 @sheets_cli.command("export", help="Записать подписанные PDF школы за год в папку.")

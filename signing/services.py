@@ -136,23 +136,86 @@ STEP = {  # who signs when: the teacher first (certifying), then the director (l
 
 def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor) -> None:
     """Sign as class teacher or director. The key material stays in `signer` (memory only)."""
-    needed, field, after, action = STEP[role]
+    field = _check_step(sheet, role, actor)
+    tsa = current_app.config.get("TSA_URL")
+    signed = pades.sign(sheet.pdf, field, signer, timestamper_url=tsa, certify=role == "teacher")
+    _signed(sheet, role, signed, actor=actor, serial=pades._serial(signer.certificate), tsa=bool(tsa))
+
+
+def _check_step(sheet: SummarySheet, role: str, actor) -> str:
+    needed, field, _, _ = STEP[role]
     if sheet.status is not needed:
         raise SheetFlowError(_order_message(sheet, role))
     if role == "teacher" and sheet.class_teacher_id not in (None, actor.id):
         raise SheetFlowError(f"Ведомость {sheet.label} подписывает её классный руководитель.")
-    tsa = current_app.config.get("TSA_URL")
-    signed = pades.sign(sheet.pdf, field, signer, timestamper_url=tsa, certify=role == "teacher")
-    _store(sheet, signed)
+    return field
+
+
+def _signed(sheet: SummarySheet, role: str, pdf: bytes, *, actor, serial: str, tsa: bool) -> None:
+    _, _, after, action = STEP[role]
+    _store(sheet, pdf)
     sheet.status = after
     if role == "teacher":
         sheet.teacher_signed_at, sheet.class_teacher_id = utcnow(), actor.id
     else:
         sheet.director_signed_at, sheet.director_id = utcnow(), actor.id
     session.flush()
-    audit.record(action, sheet, actor=actor, sha256=sheet.pdf_sha256, tsa=bool(tsa),
-                 certificate_serial=pades._serial(signer.certificate))
+    audit.record(action, sheet, actor=actor, sha256=sheet.pdf_sha256, tsa=tsa, certificate_serial=serial)
     on_final(sheet)
+
+
+# The external signer (GOST keys in CryptoPro): the digest goes out, the CMS comes back. The
+# prepared document waits in Redis between the two calls; it holds no secret.
+EXTERNAL_TTL = 15 * 60
+
+
+def _external_key(sheet: SummarySheet, role: str) -> str:
+    return f"sheet-external:{sheet.id}:{role}"
+
+
+def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor) -> dict:
+    import base64
+    import json
+
+    from asn1crypto import pem, x509
+
+    from app.jobs import redis_connection
+    field = _check_step(sheet, role, actor)
+    try:
+        if pem.detect(cert_der):
+            _, _, cert_der = pem.unarmor(cert_der)
+        cert = x509.Certificate.load(cert_der)
+        cert.native  # parse now: a broken certificate fails here, not at embedding
+    except (ValueError, TypeError) as exc:
+        raise SheetFlowError(f"Сертификат не читается: {exc}") from None
+    digest, state = pades.begin_external(sheet.pdf, field, cert, certify=role == "teacher")
+    doc = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in vars(state).items()}
+    redis_connection().set(_external_key(sheet, role), json.dumps(doc), ex=EXTERNAL_TTL)
+    audit.record("sheet.external_begin", sheet, actor=actor, role=role, certificate_serial=pades._serial(cert))
+    return {"digest": base64.b64encode(digest).decode(), "md_algorithm": state.md_algorithm,
+            "signed_bytes": base64.b64encode(state.signed_bytes()).decode()}
+
+
+def finish_external(sheet: SummarySheet, role: str, cms: bytes, *, actor) -> None:
+    import base64
+    import json
+
+    from asn1crypto import x509
+
+    from app.jobs import redis_connection
+    _check_step(sheet, role, actor)
+    raw = redis_connection().get(_external_key(sheet, role))
+    if raw is None:
+        raise SheetFlowError("Подготовленный документ не найден или устарел (15 минут): начните подпись заново.")
+    doc = json.loads(raw)
+    state = pades.ExternalState(**{k: (base64.b64decode(v) if k in ("pdf", "document_digest", "signer_cert") else v)
+                                   for k, v in doc.items()})
+    if not state.pdf.startswith(sheet.pdf):   # the prepared revision must extend the current document
+        raise SheetFlowError("Документ изменился после подготовки подписи: начните заново.")
+    signed = pades.finish_external(state, cms)
+    redis_connection().delete(_external_key(sheet, role))
+    _signed(sheet, role, signed, actor=actor, serial=pades._serial(x509.Certificate.load(state.signer_cert)),
+            tsa=False)
 
 
 def _order_message(sheet: SummarySheet, role: str) -> str:
@@ -204,11 +267,13 @@ def to_json(sheet: SummarySheet) -> dict:
 # ---- batches ------------------------------------------------------------------------------------------------
 
 def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: bytes | None = None,
-                passphrase: str | None = None):
+                passphrase: str | None = None, in_process: bool = False):
     """Queue a batch over the sheets of `org`'s subtree for `school_year` waiting for this step.
 
     The key material (signing batches) is checked here, so a wrong passphrase is refused at
-    once, then handed to the worker encrypted (signing/keyvault.py) after the commit."""
+    once, then handed to the worker encrypted (signing/keyvault.py) after the commit.
+    `in_process`: the caller runs it itself with a signer it holds (a PKCS#11 token in the CLI);
+    nothing is queued and no key material leaves the process."""
     from app.db import on_commit
     from app.jobs import enqueue_after_commit
     from signing import keyvault
@@ -225,7 +290,7 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
     ids = list(session.scalars(stmt.order_by(SummarySheet.id)))
     if not ids:
         raise SheetFlowError("Нет ведомостей, ожидающих этого шага.")
-    if kind is not BatchKind.render:
+    if kind is not BatchKind.render and not in_process:
         if pkcs12 is None:
             raise SheetFlowError("Выберите файл ключа (PKCS#12) и введите пароль.")
         pades.PKCS12Signer(pkcs12, passphrase)          # raises SigningError on a wrong passphrase
@@ -234,6 +299,8 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
     session.add(batch)
     session.flush()
     audit.record("sheets.batch", batch, actor=actor, kind=kind.value, organisation_id=org.id, count=len(ids))
+    if in_process:
+        return batch
     if kind is not BatchKind.render:
         batch_id = batch.id
         on_commit(lambda: keyvault.put(batch_id, pkcs12=pkcs12, passphrase=passphrase or ""))

@@ -27,16 +27,16 @@ def run_batch(batch_id: int) -> dict:
     return process_batch(batch_id)
 
 
-def process_batch(batch_id: int, on_progress=None) -> dict:
-    """Run (or resume) a batch; `on_progress(progress_dict)` is called after each sheet (CLI progress bar)."""
+def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
+    """Run (or resume) a batch; `on_progress(progress_dict)` is called after each sheet (CLI progress bar).
+    `signer`: a key the caller holds (the CLI's PKCS#11 token) instead of the batch's stored key."""
     batch = session.get(SheetBatch, batch_id)
     if batch is None or batch.status in (BatchStatus.done, BatchStatus.failed):
         return batch.progress if batch else {}
     actor = session.get(User, batch.requested_by_id)
     batch.status = BatchStatus.running
     db.commit()
-    signer = None
-    if batch.kind is not BatchKind.render:
+    if batch.kind is not BatchKind.render and signer is None:
         try:
             p12, passphrase = keyvault.get(batch.id)
             signer = pades.PKCS12Signer(p12, passphrase)

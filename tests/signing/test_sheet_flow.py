@@ -273,3 +273,52 @@ def test_marks_api(client, school, tree, make_user):
     sid = ok.json["items"][0]["id"]
     assert client.get(f"/api/v1/sheets/{sid}", headers={"Authorization": f"Bearer {other}"}).status_code == 403
     assert client.get("/api/v1/sheets", headers={"Authorization": f"Bearer {other}"}).json["total"] == 0
+
+
+def test_external_signer_through_the_api(client, school, pki, tmp_path):
+    """GOST-style: the digest goes out, a CMS made elsewhere (openssl here) comes back and is embedded."""
+    import base64
+    import subprocess
+
+    from asn1crypto import pem
+
+    from app.auth import services as auth
+    (sheet,) = _sheets(school, "11А")
+    services.render_pdf(sheet, actor=school.director)
+    _, token = auth.issue_token(school.teacher, "cryptopro")
+    h = {"Authorization": f"Bearer {token}"}
+    cert = pem.armor("CERTIFICATE", pki.cert("teacher").dump())
+    prep = client.post(f"/api/v1/sheets/{sheet.id}/external/prepare", headers=h,
+                       json={"role": "teacher", "certificate": base64.b64encode(cert).decode()})
+    assert prep.status_code == 200, prep.json
+    (tmp_path / "data").write_bytes(base64.b64decode(prep.json["signed_bytes"]))
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "chain.pem").write_bytes(pem.armor("CERTIFICATE", pki.interm.dump()))
+    cms = subprocess.run(["openssl", "cms", "-sign", "-binary", "-cades", "-nosmimecap", "-md", "sha256",
+                          "-outform", "DER", "-in", str(tmp_path / "data"), "-signer", str(tmp_path / "cert.pem"),
+                          "-inkey", str(pki.key_path("teacher")), "-certfile", str(tmp_path / "chain.pem")],
+                         check=True, capture_output=True).stdout
+    junk = client.post(f"/api/v1/sheets/{sheet.id}/external/complete", headers=h,
+                       json={"role": "teacher", "cms": base64.b64encode(b"not a cms").decode()})
+    assert junk.status_code == 422 and sheet.status is SheetStatus.rendered
+    done = client.post(f"/api/v1/sheets/{sheet.id}/external/complete", headers=h,
+                       json={"role": "teacher", "cms": base64.b64encode(cms).decode()})
+    assert done.status_code == 200, done.json
+    assert sheet.status is SheetStatus.teacher_signed
+    assert_all_valid(sheet.pdf, pki, count=1)
+
+
+def test_cli_signs_with_a_pkcs11_token(app, school, pki, softhsm_token, tmp_path):
+    """The director's key on a SoftHSM2 token: the CLI signs in-process, the PIN asked on stdin."""
+    (sheet,) = _sheets(school, "11Б")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    runner = app.test_cli_runner()
+    args = ["sheets", "sign", "--org", school.org.code, "--year", YEAR, "--as", "director-a", "--role", "director",
+            "--pkcs11-module", softhsm_token["module"], "--token-label", softhsm_token["label"],
+            "--key-label", softhsm_token["key_label"]]
+    out = runner.invoke(args=args, input=softhsm_token["pin"] + "\n")
+    assert out.exit_code == 0, out.output
+    assert softhsm_token["pin"] not in out.output
+    assert sheet.status is SheetStatus.signed
+    assert_all_valid(sheet.pdf, pki, count=2)
