@@ -44,10 +44,17 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from workflow.ordinance_views import bp as ordinances_bp
     from signing.views import bp as sheets_bp
     from workflow.views import bp as workflow_bp
-    for bp in (home_bp, health_bp, admin_bp, workflow_bp, ordinances_bp, sheets_bp):
+    from workflow.assignment_views import bp as assignments_bp
+    from workflow.transition_views import bp as transitions_bp
+    for bp in (home_bp, health_bp, admin_bp, workflow_bp, ordinances_bp, sheets_bp, assignments_bp, transitions_bp):
         app.register_blueprint(bp)
+    from archive.views import bp as archive_bp
+    app.register_blueprint(archive_bp)
     from signing.api import bp as sheets_api_bp
-    for bp in (api_bp, sheets_api_bp):
+    from workflow.assignment_api import bp as assignment_api_bp
+    from workflow.transition_api import bp as transitions_api_bp
+    from archive.api import bp as archive_api_bp
+    for bp in (api_bp, sheets_api_bp, assignment_api_bp, transitions_api_bp, archive_api_bp):
         csrf.exempt(bp)  # bearer tokens only: no ambient cookie credentials to forge
         app.register_blueprint(bp)
     return app

@@ -126,3 +126,5 @@ def init_app(app: Flask) -> None:
     from signing.cli import sheets_cli
     for cmd in (migrate, demo_data, serve, audit_cli, orgs_cli, users_cli, ordinance_cli, sheets_cli):
         app.cli.add_command(cmd)
+    from archive.cli import archive_cli
+    app.cli.add_command(archive_cli)

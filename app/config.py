@@ -10,6 +10,10 @@ DEFAULTS = {
     "SMTP_URL": None,
     "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links
     "TRUST_ROOTS": None,          # PEM file(s) of the CAs whose signatures are trusted, ":"-separated
+    "ARCHIVE_SEAL_KEY": None,     # PKCS#12 of the archive's service key (signs export inventories)
+    "ARCHIVE_SEAL_PASSPHRASE": None,
+    "ARCHIVE_FIXITY_BATCH": 500,  # records re-hashed per hourly fixity run
+    "ARCHIVE_LTA_RENEW_DAYS": 365,  # renew the archive timestamp this long before its TSA certificate ends
     "BABEL_DEFAULT_LOCALE": "ru",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",
     "SESSION_COOKIE_HTTPONLY": True,
@@ -24,7 +28,7 @@ DEFAULTS = {
 }
 
 ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "ARCHIVE_URL", "TSA_URL", "SECRET_KEY", "SMTP_URL", "PUBLIC_URL",
-            "TRUST_ROOTS")
+            "TRUST_ROOTS", "ARCHIVE_SEAL_KEY", "ARCHIVE_SEAL_PASSPHRASE")
 BOOL_ENV_KEYS = ("SESSION_COOKIE_SECURE",)
 
 

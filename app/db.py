@@ -90,7 +90,7 @@ def init_app(app: Flask) -> None:
             session.remove()
 
 
-MODEL_MODULES = ("workflow.models", "app.auth.models", "app.audit", "signing.models")
+MODEL_MODULES = ("workflow.models", "app.auth.models", "app.audit", "signing.models", "archive.models")
 
 
 def import_models() -> None:

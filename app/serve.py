@@ -122,8 +122,10 @@ def _make_demo_pki() -> None:
     from app.db import session
     from app.demo import DEMO_PASSWORD
     from signing import demo_pki
-    people = {u.login: u.full_name for u in session.scalars(select(User).where(User.login.in_(["teacher", "director"])))}
-    demo_pki.make(INSTANCE / "demo-pki", people, DEMO_PASSWORD)
+    people = {u.login: u.full_name for u in session.scalars(select(User).where(
+        User.login.in_(["teacher", "director", "archivist"])))}
+    # archive-seal.p12: the archive's service key (export inventories); archivist.p12 signs disposal acts
+    demo_pki.make(INSTANCE / "demo-pki", people, DEMO_PASSWORD, seal="Электронный архив (демо-печать)")
     click.echo(f"Демо-ключи подписи (пароль {DEMO_PASSWORD}): {INSTANCE / 'demo-pki'}/teacher.p12, director.p12")
 
 

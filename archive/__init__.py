@@ -23,6 +23,14 @@ def init_app(app: Flask) -> None:
     if url and urlsplit(url).scheme not in BACKENDS:
         raise ValueError(f"ARCHIVE_URL: unknown scheme {urlsplit(url).scheme!r}; use one of {sorted(BACKENDS)}")
     app.shell_context_processor(lambda: {"archive_storage": current_storage})
+    # A summary sheet signed by the director comes to the archive: a pending record in the signing
+    # transaction, the ingest job after its commit (signing.services.on_final).
+    app.extensions["on_sheet_signed"] = _on_sheet_signed
+
+
+def _on_sheet_signed(sheet) -> None:
+    from archive.services import register_sheet
+    register_sheet(sheet)
 
 
 def get_storage(app: Flask | None = None) -> ArchiveStorage:

@@ -17,8 +17,9 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "RU"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make(directory: Path, people: dict[str, str], passphrase: str) -> Path:
-    """Write ca.pem and <login>.p12 for each {login: full name}; returns the CA's path."""
+def make(directory: Path, people: dict[str, str], passphrase: str, *, seal: str | None = None) -> Path:
+    """Write ca.pem and <login>.p12 for each {login: full name}; returns the CA's path. With `seal`
+    (a name), also archive-seal.p12: the archive's service key, which signs export inventories."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -33,7 +34,8 @@ def make(directory: Path, people: dict[str, str], passphrase: str) -> Path:
           .sign(ca_key, hashes.SHA256()))
     ca_path = directory / "ca.pem"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for login, full_name in people.items():
+    keys = dict(people, **({"archive-seal": seal} if seal else {}))
+    for login, full_name in keys.items():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         cert = (x509.CertificateBuilder().subject_name(_name(full_name)).issuer_name(ca_name)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())

@@ -7,7 +7,8 @@ from flask import Flask, g, jsonify, redirect, request, session as http_session,
 
 from app.db import session
 
-PUBLIC_ENDPOINTS = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "sheets.verify"}
+PUBLIC_ENDPOINTS = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "sheets.verify",
+                    "assignments.feed"}
 
 
 def current_user():

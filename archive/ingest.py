@@ -1,0 +1,319 @@
+"""Ingest: a final document becomes an archive record, stored once and read back.
+
+Two steps, each committed (the job runner calls them, see archive/tasks.py):
+
+1. *prepare*: the archive timestamp (B-LTA) when a TSA is configured, the key from record id and
+   SHA-256, the retention date from the document class, the manifest. New bytes (timestamped) are
+   staged in the row, so a retry after a storage failure writes the very same object under the same
+   key; a sheet archived as signed is read again from its own row.
+2. *store*: PDF and manifest are put with an Object Lock retention (COMPLIANCE on S3); a key that
+   already holds the same SHA-256 counts as written (the retried put is idempotent). Both are read
+   back and hashed; only then does the record say "archived".
+
+Storage down (`StorageUnavailable`) leaves the record pending with the error noted; the job retries.
+"""
+import hashlib
+import json
+import logging
+import tomllib
+from functools import lru_cache
+
+from flask import current_app
+from sqlalchemy import cast as sa_cast, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONPATH
+
+from app import audit, db
+from app.db import session, utcnow
+from archive import get_storage
+from archive.models import ArchiveRecord, RecordKind, RecordStatus, RecordVersion
+from archive.services import SOURCE_SHEET, record_for, register_sheet, retention_until, retention_years
+from archive.storage import ObjectExists, StorageError, object_key
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FORMAT = "journals-archive-manifest/1"
+
+
+class IngestError(Exception):
+    """The document cannot be archived as it is (no PDF, hash differs); the message is Russian."""
+
+
+@lru_cache(maxsize=1)
+def software_version() -> dict:
+    from importlib.metadata import version
+
+    from app import ROOT
+    try:
+        ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        ours = "unknown"
+    return {"name": "journals", "version": ours, "pyhanko": version("pyHanko")}
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """Canonical JSON, so the bytes (and their hash) are the same on every retry."""
+    return json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8")
+
+
+# ---- entry points (called by the jobs) ---------------------------------------------------------------------------
+
+def ingest_sheet(sheet_id: int) -> ArchiveRecord | None:
+    from signing.models import SheetStatus, SummarySheet
+    sheet = session.get(SummarySheet, sheet_id)
+    if sheet is None:
+        return None
+    record = record_for(SOURCE_SHEET, sheet_id)
+    if record is None:                    # signed before the archive hook existed
+        if sheet.status not in (SheetStatus.signed, SheetStatus.superseded) or sheet.director_signed_at is None:
+            return None
+        record = register_sheet(sheet)
+    ingest(record)
+    return record
+
+
+def ingest(record: ArchiveRecord) -> bool:
+    """Prepare (once) and store the record. True when it is archived; raises to make the job retry."""
+    if record.status is not RecordStatus.pending:
+        return record.status is RecordStatus.archived
+    if record.prepared_at is None:
+        prepare(record)
+        db.commit()                      # staged: from here a retry writes the same bytes
+    store(record)
+    return True
+
+
+def note_failure(record_id: int, exc: Exception) -> None:
+    """After a failed attempt (rolled back): keep the reason on the record for the dashboard."""
+    db.rollback()
+    record = session.get(ArchiveRecord, record_id)
+    if record is None:
+        return
+    record.attempts += 1
+    record.last_attempt_at = utcnow()
+    record.last_error = _describe(exc)[:2000]
+    db.commit()
+
+
+def _describe(exc: Exception) -> str:
+    from archive.lta import ArchiveTimestampError
+    from archive.storage import StorageUnavailable
+    if isinstance(exc, StorageUnavailable):
+        return f"Хранилище недоступно, повтор по расписанию: {exc}"
+    if isinstance(exc, (IngestError, ArchiveTimestampError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+# ---- step 1: prepare ------------------------------------------------------------------------------------------------
+
+def _source_pdf(record: ArchiveRecord) -> bytes:
+    if record.source_type == SOURCE_SHEET:
+        from signing.models import SummarySheet
+        sheet = session.get(SummarySheet, record.source_id)
+        if sheet is None or sheet.pdf is None:
+            raise IngestError(f"Ведомость {record.source_id}: нет подписанного PDF.")
+        if hashlib.sha256(sheet.pdf).hexdigest() != sheet.pdf_sha256:
+            raise IngestError(f"Ведомость {record.source_id}: PDF не совпадает с записанным хешем.")
+        return sheet.pdf
+    if record.staged_pdf is None:
+        raise IngestError(f"Запись {record.id}: нет документа для передачи в архив.")
+    return record.staged_pdf
+
+
+def prepare(record: ArchiveRecord) -> None:
+    from archive import lta
+    from archive.verify import configured_trust_roots
+    source = _source_pdf(record)
+    record.source_sha256 = hashlib.sha256(source).hexdigest()
+    tsa = current_app.config.get("TSA_URL")
+    notes = []
+    signers = None
+    if tsa:
+        stamped = lta.add_archive_timestamp(source, tsa, list(configured_trust_roots()))
+        pdf, notes, signers = stamped.pdf, stamped.notes, stamped.signers
+        record.timestamp_at, record.timestamp_expires_at = stamped.timestamp_at, stamped.expires_at
+    else:
+        pdf = source
+    sha = hashlib.sha256(pdf).hexdigest()
+    now = utcnow()
+    storage = get_storage()
+    # Stage the bytes only when they are new (timestamped): otherwise the source row keeps them.
+    if pdf is not source or record.source_type != SOURCE_SHEET:
+        record.staged_pdf = pdf
+    record.sha256, record.size = sha, len(pdf)
+    record.key, record.manifest_key = object_key(record.id, sha), object_key(record.id, sha, ".json")
+    record.backend, record.prepared_at = storage.scheme, now
+    record.retention_years = retention_years(record.kind)
+    record.retention_until = retention_until(record.retention_years, now.date())
+    try:
+        record.signers = signers if signers is not None else lta.signer_info(pdf, _field_names(record))
+    except Exception as e:   # an unreadable signature dictionary: keep the document, say so
+        log.warning("archive: record %s: signers not read (%s)", record.id, type(e).__name__)
+        record.signers = []
+    if record.signers:
+        record.signer_search = func.to_tsvector("russian", " ".join(s["name"] for s in record.signers))
+    if record.source_type == SOURCE_SHEET:
+        record.search = func.to_tsvector("russian", _sheet_search_text(record))
+    record.manifest = build_manifest(record, notes)
+    session.flush()
+
+
+def _field_names(record: ArchiveRecord) -> list[str] | None:
+    """The signature fields a summary sheet has, in signing order (the contract with signing/)."""
+    if record.source_type != SOURCE_SHEET:
+        return None
+    from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+    return [CLASS_TEACHER_FIELD, DIRECTOR_FIELD]
+
+
+def _sheet_search_text(record: ArchiveRecord) -> str:
+    """Pupils' full names, the class and the school: what an archivist types. Only the names are read
+    from the marks (a sheet's marks are a large JSON document)."""
+    from signing.models import SummarySheet
+    sheet = session.get(SummarySheet, record.source_id)
+    path = sa_cast(literal("$.pupils[*].name"), JSONPATH)
+    names = session.scalar(select(func.jsonb_path_query_array(SummarySheet.marks, path))
+                           .where(SummarySheet.id == sheet.id)) or []
+    pupils = " ".join(names)
+    school = sheet.school
+    return " ".join(filter(None, [pupils, sheet.class_label, sheet.class_name, school.name, school.short_name]))
+
+
+def _org(org) -> dict | None:
+    return None if org is None else {"id": org.id, "code": org.code, "name": org.name}
+
+
+def build_manifest(record: ArchiveRecord, notes: list[str] = ()) -> dict:
+    """What the object is, without personal data (the pupils' names stay inside the PDF)."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "record_id": record.id,
+        "document_class": record.kind.value,
+        "document_class_label": record.kind.label,
+        "title": record.title,
+        "document_id": record.document_id,
+        "source": {"type": record.source_type, "id": record.source_id, "sha256": record.source_sha256},
+        "school": _org(record.school), "municipality": _org(record.municipality), "region": _org(record.region),
+        "organisation": _org(record.organisation),
+        "school_year": record.school_year, "class": record.class_name, "class_label": record.class_label,
+        "signers": record.signers,
+        "sha256": record.sha256, "size": record.size, "object_key": record.key,
+        "retention": {"years": record.retention_years, "until": record.retention_until.isoformat(),
+                      "mode": "COMPLIANCE"},
+        "archive_timestamp": None if record.timestamp_at is None else {
+            "time": record.timestamp_at.isoformat(), "tsa_certificate_expires": record.timestamp_expires_at.isoformat(),
+            "tsa": current_app.config.get("TSA_URL")},
+        "notes": list(notes),
+        "prepared_at": record.prepared_at.isoformat(),
+        "software": software_version(),
+    }
+
+
+# ---- step 2: store and read back -------------------------------------------------------------------------------------
+
+def put_once(storage, key: str, data: bytes, sha: str, **kwargs):
+    """Write `data` once; a key already holding the same SHA-256 is the same write, done before."""
+    try:
+        return storage.put(key, data, **kwargs)
+    except ObjectExists:
+        head = storage.head(key)
+        if head.sha256 != sha:
+            raise StorageError(f"{key}: the key holds other bytes (sha256 {head.sha256})") from None
+        return head
+
+
+def read_back(storage, key: str, sha: str) -> None:
+    got = hashlib.sha256(storage.get(key)).hexdigest()
+    if got != sha:
+        raise StorageError(f"{key}: read back sha256 {got}, expected {sha}")
+
+
+def store(record: ArchiveRecord) -> None:
+    storage = get_storage()
+    pdf = record.staged_pdf if record.staged_pdf is not None else _source_pdf(record)
+    if hashlib.sha256(pdf).hexdigest() != record.sha256:
+        raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
+    man = manifest_bytes(record.manifest)
+    meta = {"record-id": str(record.id), "document-class": record.kind.value}
+    obj = put_once(storage, record.key, pdf, record.sha256, retain_until=record.retention_until,
+                   metadata=meta, legal_hold=record.legal_hold)
+    man_sha = hashlib.sha256(man).hexdigest()
+    put_once(storage, record.manifest_key, man, man_sha, retain_until=record.retention_until,
+             content_type="application/json", metadata=meta, legal_hold=record.legal_hold)
+    read_back(storage, record.key, record.sha256)
+    read_back(storage, record.manifest_key, man_sha)
+    now = utcnow()
+    record.version_id, record.manifest_sha256 = obj.version_id, man_sha
+    record.status, record.archived_at, record.staged_pdf, record.last_error = RecordStatus.archived, now, None, None
+    record.attempts += 1
+    record.last_attempt_at = now
+    session.add(RecordVersion(record=record, number=1, reason="ingest", backend=storage.scheme, key=record.key,
+                              sha256=record.sha256, size=record.size, version_id=obj.version_id,
+                              manifest_key=record.manifest_key, manifest_sha256=man_sha,
+                              timestamp_at=record.timestamp_at, timestamp_expires_at=record.timestamp_expires_at,
+                              created_at=now))
+    session.flush()
+    audit.record("archive.ingest", record, key=record.key, sha256=record.sha256, retention_until=record.retention_until,
+                 timestamp=record.timestamp_at is not None)
+    log.info("archive: record %s archived as %s", record.id, record.key)
+    _after_archived(record)
+
+
+def _after_archived(record: ArchiveRecord) -> None:
+    """A disposal act, once archived itself, lets its records be deleted."""
+    if record.kind is RecordKind.disposal_act and record.source_id is not None:
+        from app.jobs import enqueue_after_commit
+        from archive.tasks import execute_disposal
+        enqueue_after_commit(execute_disposal, record.source_id, queue_name="archive",
+                             job_id=f"disposal-{record.source_id}")
+
+
+# ---- B-LTA renewal ---------------------------------------------------------------------------------------------------
+
+def renew(record: ArchiveRecord) -> RecordVersion:
+    """A new document timestamp over the current object, written as a new object (new key); the old
+    one stays. The record then points at the new version."""
+    from archive import lta
+    from archive.verify import configured_trust_roots
+    tsa = current_app.config.get("TSA_URL")
+    if not tsa:
+        raise IngestError("Не настроена служба штампов времени (TSA_URL): продление невозможно.")
+    if record.status is not RecordStatus.archived:
+        raise IngestError(f"Запись {record.id} не в архиве.")
+    storage = get_storage()
+    current = storage.get(record.key)
+    if hashlib.sha256(current).hexdigest() != record.sha256:
+        raise IngestError(f"Запись {record.id}: объект {record.key} изменён — продление остановлено, "
+                          "нужна проверка целостности.")
+    stamped = lta.renew_archive_timestamp(current, tsa, list(configured_trust_roots()))
+    sha = hashlib.sha256(stamped.pdf).hexdigest()
+    key = object_key(record.id, sha)
+    meta = {"record-id": str(record.id), "document-class": record.kind.value}
+    obj = put_once(storage, key, stamped.pdf, sha, retain_until=record.retention_until, metadata=meta,
+                   legal_hold=record.legal_hold)
+    number = max((v.number for v in record.versions), default=0) + 1
+    previous = {"key": record.key, "sha256": record.sha256}
+    manifest = {**(record.manifest or {}), "sha256": sha, "size": len(stamped.pdf), "object_key": key,
+                "version": number, "previous": previous, "prepared_at": utcnow().isoformat(),
+                "archive_timestamp": {"time": stamped.timestamp_at.isoformat(),
+                                      "tsa_certificate_expires": stamped.expires_at.isoformat(), "tsa": tsa},
+                "software": software_version()}
+    man, man_key = manifest_bytes(manifest), object_key(record.id, sha, ".json")
+    man_sha = hashlib.sha256(man).hexdigest()
+    put_once(storage, man_key, man, man_sha, retain_until=record.retention_until, content_type="application/json",
+             metadata=meta, legal_hold=record.legal_hold)
+    read_back(storage, key, sha)
+    read_back(storage, man_key, man_sha)
+    version = RecordVersion(record=record, number=number, reason="lta_renewal", backend=storage.scheme, key=key,
+                            sha256=sha, size=len(stamped.pdf), version_id=obj.version_id, manifest_key=man_key,
+                            manifest_sha256=man_sha, timestamp_at=stamped.timestamp_at,
+                            timestamp_expires_at=stamped.expires_at)
+    session.add(version)
+    before = previous
+    record.key, record.sha256, record.size, record.version_id = key, sha, len(stamped.pdf), obj.version_id
+    record.manifest, record.manifest_key, record.manifest_sha256 = manifest, man_key, man_sha
+    record.timestamp_at, record.timestamp_expires_at = stamped.timestamp_at, stamped.expires_at
+    session.flush()
+    audit.record("archive.lta_renewal", record, before=before, after={"key": key, "sha256": sha},
+                 version=number)
+    return version

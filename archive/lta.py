@@ -1,0 +1,333 @@
+"""PDF-level work for the archive, no database: who signed, and PAdES B-LTA (validation data in the
+DSS plus a document timestamp), first at ingest and then renewed before the timestamp's
+certificate expires.
+
+Each document timestamp is an incremental update, so the earlier bytes stay intact inside the new
+file and every signature made before stays valid (modification level LTA_UPDATES).
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from io import BytesIO
+
+from asn1crypto import x509
+
+log = logging.getLogger(__name__)
+
+# Bytes of hex reserved for a document timestamp token (a TSA answer with its chain is 3-6 KB DER).
+TIMESTAMP_RESERVED = 24 * 1024
+
+
+class ArchiveTimestampError(Exception):
+    """The document timestamp could not be added (the TSA is down or refused). Russian message."""
+
+
+@dataclass
+class Stamped:
+    pdf: bytes
+    timestamp_at: datetime | None = None
+    expires_at: datetime | None = None            # the TSA certificate's end of validity
+    notes: list[str] = field(default_factory=list)   # what could not be collected, in Russian
+    signers: list[dict] | None = None             # signer_info of the document (read on the way)
+
+
+def signer_info(pdf: bytes, field_names: list[str] | None = None) -> list[dict]:
+    """The signatures in signing order: role (field), name, certificate serial, time (from the
+    signature's timestamp if there is one, else as claimed). Reads; checks nothing.
+
+    With `field_names` (a document whose fields are known, such as a summary sheet: teacher, then
+    director) the CMS blobs are taken straight from the /ByteRange gaps, which is much faster than
+    pyHanko's parser (it reads the 32 KB hex of every /Contents a character at a time); anything
+    unexpected falls back to the full parse."""
+    if field_names:
+        try:
+            quick = _quick_signers(pdf, field_names)
+        except (ValueError, KeyError, TypeError):
+            quick = None
+        if quick is not None:
+            return quick
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    return _signers(PdfFileReader(BytesIO(pdf), strict=False).embedded_regular_signatures)
+
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
+    from asn1crypto import cms
+
+    from signing.pades import ROLE_LABELS, _owner, _serial
+    blobs = []
+    for m in _BYTE_RANGE.finditer(pdf):
+        a, b, c, d = map(int, m.groups())
+        if a != 0 or not 0 < b < c <= len(pdf) or c + d > len(pdf):
+            return None
+        gap = pdf[b:c]
+        if gap[:1] != b"<" or gap[-1:] != b">":
+            return None
+        info = cms.ContentInfo.load(bytes.fromhex(gap[1:-1].decode("ascii")), strict=False)
+        if info["content_type"].native != "signed_data":
+            return None
+        blobs.append((b, info["content"], _claimed_time(pdf, m.start(), b, c)))
+    regular = [(sd, claimed) for _, sd, claimed in sorted(blobs, key=lambda x: x[0])
+               if sd["encap_content_info"]["content_type"].native == "data"]
+    if len(regular) != len(field_names) or len(blobs) != len(regular):
+        return None
+    out = []
+    for name, (sd, claimed) in zip(field_names, regular):
+        signer = sd["signer_infos"][0]
+        sid = signer["sid"]
+        certs = [c.chosen for c in sd["certificates"]]
+        if sid.name == "issuer_and_serial_number":
+            cert = next(c for c in certs if c.serial_number == sid.chosen["serial_number"].native
+                        and c.issuer == sid.chosen["issuer"])
+        else:
+            cert = next(c for c in certs if c.key_identifier == sid.chosen.native)
+        when = None
+        if signer["unsigned_attrs"].native is not None:
+            for attr in signer["unsigned_attrs"]:
+                if attr["type"].native == "signature_time_stamp_token":
+                    when = attr["values"][0]["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+        if when is None and signer["signed_attrs"].native is not None:
+            for attr in signer["signed_attrs"]:
+                if attr["type"].native == "signing_time":
+                    when = attr["values"][0].native
+        when = when or claimed
+        if when is None:
+            return None
+        out.append({"field": name, "role": ROLE_LABELS.get(name, name), "name": _owner(cert),
+                    "serial": _serial(cert), "signed_at": when.isoformat() if when else None})
+    return out
+
+
+_CLAIMED = re.compile(rb"/M\s*\(((?:[^()\\]|\\.)*)\)")
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)")
+
+
+def _pdf_literal(raw: bytes) -> str:
+    """A PDF literal string's escapes undone (pyHanko writes the ':' of "D:" as \\072)."""
+    def one(m):
+        g = m.group(1)
+        return bytes([int(g, 8) & 0xFF]) if g[:1].isdigit() else g
+    return _ESCAPE.sub(one, raw).decode("latin-1")
+
+
+def _claimed_time(pdf: bytes, at: int, gap_start: int, gap_end: int) -> datetime | None:
+    """/M of the signature dictionary around offset `at` (outside the /Contents gap)."""
+    from pyhanko.pdf_utils.generic import parse_pdf_date
+    start = pdf.rfind(b" obj", 0, at)
+    end = pdf.find(b"endobj", gap_end)
+    if start < 0 or end < 0:
+        return None
+    for part in (pdf[start:gap_start], pdf[gap_end:end]):
+        if m := _CLAIMED.search(part):
+            return parse_pdf_date(_pdf_literal(m.group(1)), strict=False)
+    return None
+
+
+def _signers(signatures) -> list[dict]:
+    from signing.pades import ROLE_LABELS, _owner, _serial
+    out = []
+    for sig in signatures:
+        cert = sig.signer_cert
+        when = _signature_time(sig) or sig.self_reported_timestamp
+        out.append({"field": sig.field_name, "role": ROLE_LABELS.get(sig.field_name, sig.field_name),
+                    "name": _owner(cert), "serial": _serial(cert),
+                    "signed_at": when.isoformat() if when else None})
+    return out
+
+
+def _signature_time(sig) -> datetime | None:
+    attrs = sig.signer_info["unsigned_attrs"]
+    if attrs.native is None:
+        return None
+    for attr in attrs:
+        if attr["type"].native == "signature_time_stamp_token":
+            tst = attr["values"][0]["content"]["encap_content_info"]["content"].parsed
+            return tst["gen_time"].native
+    return None
+
+
+def last_document_timestamp(pdf: bytes) -> tuple[datetime, datetime] | None:
+    """(time, TSA certificate end) of the newest document timestamp, if any."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    reader = PdfFileReader(BytesIO(pdf), strict=False)
+    stamps = reader.embedded_timestamp_signatures
+    if not stamps:
+        return None
+    return _token_times(stamps[-1].signed_data)
+
+
+def _token_times(signed_data) -> tuple[datetime, datetime]:
+    """(time, TSA certificate end) of a timestamp token's SignedData."""
+    tst = signed_data["encap_content_info"]["content"].parsed
+    sid = signed_data["signer_infos"][0]["sid"]
+    certs = [c.chosen for c in signed_data["certificates"]]
+    if sid.name == "issuer_and_serial_number":
+        cert = next(c for c in certs if c.serial_number == sid.chosen["serial_number"].native
+                    and c.issuer == sid.chosen["issuer"])
+    else:
+        cert = next(c for c in certs if c.key_identifier == sid.chosen.native)
+    return tst["gen_time"].native, cert["tbs_certificate"]["validity"]["not_after"].native
+
+
+# Revocation data fetched for one ingest serves the next ones for a few minutes: a school's sheets
+# are signed by the same teacher, director and TSA, so their OCSP answers and CRLs are the same. Per
+# thread (a validation context is not meant to be shared between threads).
+VC_TTL_SECONDS = 300
+_local = threading.local()
+
+
+def _validation_context(trust_roots: list[x509.Certificate]):
+    from pyhanko_certvalidator import ValidationContext
+    key = tuple(sorted(c.sha256 for c in trust_roots))
+    cached = getattr(_local, "vc", None)
+    now = time.monotonic()
+    if cached is not None and cached[0] == key and now - cached[1] < VC_TTL_SECONDS:
+        return cached[2]
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+    from pyhanko_certvalidator.fetchers.api import OwnedFetcherBackend
+    # soft-fail: an unreachable OCSP responder must not stop the archive copy; the notes say
+    # what is missing, and the verification report will show it.
+    vc = ValidationContext(trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="soft-fail",
+                           fetcher_backend=OwnedFetcherBackend(AIOHttpFetcherBackend(session=_session())))
+    _local.vc = (key, now, vc)
+    return vc
+
+
+def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certificate]) -> Stamped:
+    """B-LTA at ingest: validation data (certificates, OCSP, CRL) for every signature and its
+    timestamp goes into the DSS, then a document timestamp covers the whole file, all in one
+    incremental revision."""
+    from pyhanko.sign._session_scope import run_and_release
+
+    from signing.pades import _run
+    vc = _validation_context(trust_roots)
+    return _run(run_and_release(_add(pdf, tsa_url, vc), vc))
+
+
+async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
+    from pyhanko.sign.validation.dss import collect_validation_info
+    from pyhanko_certvalidator import errors as cv_errors
+
+    from signing.pades import _owner
+    reader = PdfFileReader(BytesIO(pdf))
+    signatures = reader.embedded_regular_signatures
+    paths, notes = [], []
+    for sig in signatures:
+        try:
+            paths += await collect_validation_info(sig, vc)
+        except (cv_errors.PathBuildingError, cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as e:
+            notes.append(f"подпись {sig.field_name} ({_owner(sig.signer_cert)}): данные для проверки не собраны — "
+                         f"{type(e).__name__}")
+    timestamper = _timestamper(tsa_url)
+    stamper = PdfTimeStamper(timestamper, field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
+                             readable_field_name="Штамп времени архива")
+    try:
+        out = await stamper.async_timestamp_pdf(
+            IncrementalPdfFileWriter.from_reader(reader), "sha256", validation_context=vc, validation_paths=paths,
+            bytes_reserved=TIMESTAMP_RESERVED,
+            dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False))
+    except _TsaFailed as e:
+        raise ArchiveTimestampError(f"Служба штампов времени недоступна ({tsa_url}): {e}") from None
+    finally:
+        await timestamper.session.close()
+    when, expires = _token_times(timestamper.last_token["content"])   # no second parse of the output
+    return Stamped(pdf=out.getvalue(), timestamp_at=when, expires_at=expires, notes=notes,
+                   signers=_signers(signatures))
+
+
+def renew_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certificate]) -> Stamped:
+    """B-LTA renewal: validate the last document timestamp, add its validation data, and cover
+    everything with a new document timestamp (pyHanko's archival timestamp chain)."""
+    from pyhanko.sign._session_scope import run_and_release
+
+    from signing.pades import _run
+    vc = _validation_context(trust_roots)
+    return _run(run_and_release(_renew(pdf, tsa_url, vc), vc))
+
+
+async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.general import SigningError
+    reader = PdfFileReader(BytesIO(pdf))
+    if not reader.embedded_timestamp_signatures:       # archived without a TSA: the first stamp
+        return await _add(pdf, tsa_url, vc)
+    stamper = PdfTimeStamper(_timestamper(tsa_url), field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
+                             readable_field_name="Штамп времени архива")
+    timestamper = stamper.default_timestamper
+    try:
+        out = await stamper.async_update_archival_timestamp_chain(reader, vc, in_place=False)
+    except _TsaFailed as e:
+        raise ArchiveTimestampError(f"Служба штампов времени недоступна ({tsa_url}): {e}") from None
+    except SigningError as e:
+        raise ArchiveTimestampError(f"Прежний штамп времени архива не прошёл проверку: {e}") from None
+    finally:
+        await timestamper.session.close()
+    data = out.getvalue()
+    when, expires = last_document_timestamp(data)
+    return Stamped(pdf=data, timestamp_at=when, expires_at=expires)
+
+
+class _TsaFailed(Exception):
+    pass
+
+
+@functools.cache
+def _ssl_context():
+    """One CA bundle load per process (aiohttp's default loads certifi's for every session)."""
+    import ssl
+
+    import certifi
+    return ssl.create_default_context(cafile=os.environ.get("SSL_CERT_FILE") or certifi.where())
+
+
+def _session():
+    """A lazily opened HTTP session (bound to the event loop of the operation, closed at its end)."""
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
+
+    class Session(LazySession):
+        def get_session(self):
+            import aiohttp
+            if self._session is None:
+                self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_ssl_context()))
+            return self._session
+    return Session()
+
+
+def _timestamper(url: str):
+    from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+
+    class Strict(HTTPTimeStamper):
+        """A TSA failure is an error, never a silently unstamped archive copy."""
+
+        @property
+        def session(self):
+            return self._session
+
+        async def async_request_tsa_response(self, req):
+            try:
+                return await super().async_request_tsa_response(req)
+            except (TimestampRequestError, OSError, asyncio.TimeoutError) as e:
+                raise _TsaFailed(str(e.__cause__ or e)) from e
+
+        async def async_timestamp(self, message_digest, md_algorithm):
+            try:
+                self.last_token = await super().async_timestamp(message_digest, md_algorithm)
+            except TimestampRequestError as e:
+                raise _TsaFailed(str(e)) from e
+            return self.last_token
+    return Strict(url, timeout=10, session=_session())

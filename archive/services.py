@@ -1,0 +1,244 @@
+"""Archive operations: register documents for ingest, scope, the access log, legal holds, retention.
+
+Services flush, never commit. Pupils' names never go to logs, the audit log or the access log.
+"""
+import datetime as dt
+import logging
+from pathlib import Path
+
+from flask import current_app, has_request_context, request
+from rq import Retry
+from sqlalchemy import false, or_, select
+
+from app import audit
+from app.auth.access import scopes
+from app.db import session, utcnow
+from archive.models import (DEFAULT_RETENTION_YEARS, AccessLog, ArchiveRecord, Hold, RecordKind, RecordStatus,
+                            RetentionRule)
+from workflow.models import Organisation, OrgKind
+
+log = logging.getLogger(__name__)
+
+# Storage down: RQ retries with backoff; after the last one the record stays pending (dashboard) and
+# the scheduled `resume_pending` job queues it again.
+INGEST_RETRY = Retry(max=8, interval=[10, 30, 60, 120, 300, 600, 1800, 3600])
+SOURCE_SHEET = "summary_sheet"
+
+
+class ArchiveError(ValueError):
+    """An archive operation that is not allowed now; the message (Russian) says why."""
+
+
+# ---- retention ----------------------------------------------------------------------------------------------
+
+def retention_years(kind: RecordKind) -> int:
+    rule = session.get(RetentionRule, kind)
+    return rule.years if rule is not None else DEFAULT_RETENTION_YEARS[kind]
+
+
+def retention_until(years: int, archived: dt.date) -> dt.date:
+    """Counted from 1 January of the year after the document came to the archive."""
+    return dt.date(archived.year + 1 + years, 1, 1)
+
+
+def set_retention(kind: RecordKind, years: int, basis: str, *, actor) -> RetentionRule:
+    """Change the rule for new records. Records already archived keep the date they were locked with
+    (an S3 retention can be extended, never shortened)."""
+    if not 1 <= years <= 100:
+        raise ArchiveError(f"Срок хранения «{kind.label}»: от 1 до 100 лет.")
+    rule = session.get(RetentionRule, kind) or RetentionRule(kind=kind)
+    before = {"years": rule.years, "basis": rule.basis}
+    rule.years, rule.basis, rule.updated_at, rule.updated_by_id = years, basis.strip(), utcnow(), actor.id
+    session.add(rule)
+    session.flush()
+    audit.record("archive.retention", object_type="RetentionRule", object_id=kind.value, actor=actor,
+                 before=before, after={"years": years, "basis": rule.basis})
+    return rule
+
+
+# ---- registering documents -----------------------------------------------------------------------------------
+
+def _org_chain(org: Organisation) -> dict:
+    chain = org.ancestors() + [org]
+    return {
+        "region": next((o for o in chain if o.kind is OrgKind.region), None),
+        "municipality": next((o for o in chain if o.kind is OrgKind.municipality), None),
+        "school": next((o for o in chain if o.kind is OrgKind.school), None),
+    }
+
+
+def record_for(source_type: str, source_id: int) -> ArchiveRecord | None:
+    return session.scalar(select(ArchiveRecord).where(ArchiveRecord.source_type == source_type,
+                                                      ArchiveRecord.source_id == source_id))
+
+
+def register_sheet(sheet) -> ArchiveRecord:
+    """The hook run when the director has signed (same transaction): a pending record now, the
+    ingest job after the commit. Idempotent per sheet version."""
+    from app.jobs import enqueue_after_commit
+    from archive.tasks import ingest_sheet
+    record = record_for(SOURCE_SHEET, sheet.id)
+    if record is None:
+        chain = _org_chain(sheet.school)
+        record = ArchiveRecord(
+            kind=RecordKind.summary_sheet, source_type=SOURCE_SHEET, source_id=sheet.id,
+            document_id=sheet.document_id, title=f"Сводная ведомость {sheet.label}",
+            organisation_id=sheet.school_id, org_path=sheet.school.path, school_id=sheet.school_id,
+            municipality_id=chain["municipality"].id if chain["municipality"] else None,
+            region_id=chain["region"].id if chain["region"] else None,
+            school_year=sheet.school_year, class_name=sheet.class_name, class_label=sheet.class_label,
+            source_sha256=sheet.pdf_sha256, status=RecordStatus.pending)
+        session.add(record)
+        session.flush()
+        log.info("archive: record %s pending for sheet %s", record.id, sheet.id)
+    if record.status is RecordStatus.pending:
+        enqueue_after_commit(ingest_sheet, sheet.id, queue_name="archive", job_id=f"ingest-sheet-{sheet.id}",
+                             retry=INGEST_RETRY)
+    return record
+
+
+def register_document(kind: RecordKind, pdf: bytes, *, source_type: str, source_id: int | None,
+                      organisation: Organisation, title: str, school_year: str | None = None) -> ArchiveRecord:
+    """Hand any other final PDF (a readiness statement, an order's attachment, a disposal act) to the
+    archive: a pending record with the bytes staged, the ingest job after the commit."""
+    import hashlib
+
+    from app.jobs import enqueue_after_commit
+    from archive.tasks import ingest_record
+    chain = _org_chain(organisation)
+    record = ArchiveRecord(
+        kind=kind, source_type=source_type, source_id=source_id, title=title[:500],
+        organisation_id=organisation.id, org_path=organisation.path,
+        school_id=chain["school"].id if chain["school"] else None,
+        municipality_id=chain["municipality"].id if chain["municipality"] else None,
+        region_id=chain["region"].id if chain["region"] else None,
+        school_year=school_year, staged_pdf=pdf, source_sha256=hashlib.sha256(pdf).hexdigest(),
+        status=RecordStatus.pending)
+    session.add(record)
+    session.flush()
+    enqueue_after_commit(ingest_record, record.id, queue_name="archive", job_id=f"ingest-record-{record.id}",
+                         retry=INGEST_RETRY)
+    return record
+
+
+def requeue(record: ArchiveRecord) -> bool:
+    """Queue the ingest of a pending record again (dashboard button, scheduled sweep). False if its job
+    is still waiting or running. A finished or failed job of the same id is replaced."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from app.jobs import enqueue_after_commit, redis_connection
+    from archive.tasks import ingest_record, ingest_sheet
+    if record.status is not RecordStatus.pending:
+        return False
+    if record.source_type == SOURCE_SHEET:
+        func, arg, job_id = ingest_sheet, record.source_id, f"ingest-sheet-{record.source_id}"
+    else:
+        func, arg, job_id = ingest_record, record.id, f"ingest-record-{record.id}"
+    try:
+        job = Job.fetch(job_id, connection=redis_connection())
+    except NoSuchJobError:
+        job = None
+    if job is not None:
+        if job.get_status(refresh=True) in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED,
+                                            JobStatus.DEFERRED):
+            return False
+        job.delete()
+    enqueue_after_commit(func, arg, queue_name="archive", job_id=job_id, retry=INGEST_RETRY)
+    return True
+
+
+# ---- scope ----------------------------------------------------------------------------------------------------
+
+def scope_condition(user, action: str = "archive.view"):
+    """Records of the organisations whose subtrees `user` may do `action` in."""
+    roots = scopes(user, action)
+    if not roots:
+        return false()
+    return or_(*[ArchiveRecord.org_path.startswith(o.path, autoescape=True) for o in roots])
+
+
+def may(user, action: str, record: ArchiveRecord) -> bool:
+    return any(record.org_path.startswith(o.path) for o in scopes(user, action))
+
+
+# ---- access log -----------------------------------------------------------------------------------------------
+
+def log_access(record: ArchiveRecord, action: str, purpose: str, *, user, **details) -> AccessLog:
+    """Append to the access log (and the hash-chained audit log). The purpose is required."""
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise ArchiveError("Укажите цель обращения к документу: она записывается в журнал доступа.")
+    entry = AccessLog(user_id=getattr(user, "id", None), user_label=getattr(user, "login", None) or "system",
+                      record_id=record.id, action=action, purpose=purpose[:2000],
+                      ip=request.remote_addr if has_request_context() else None, details=details, at=utcnow())
+    session.add(entry)
+    session.flush()
+    audit.record(f"archive.{action}", record, actor=user, purpose=purpose[:2000], **details)
+    return entry
+
+
+# ---- legal holds ----------------------------------------------------------------------------------------------
+
+def object_keys(record: ArchiveRecord) -> list[str]:
+    """Every object of a record: all versions and the manifest."""
+    keys = []
+    for v in record.versions:
+        keys += [v.key] + ([v.manifest_key] if v.manifest_key else [])
+    for k in (record.key, record.manifest_key):
+        if k and k not in keys:
+            keys.append(k)
+    return keys
+
+
+def place_hold(record: ArchiveRecord, reason: str, *, actor) -> Hold:
+    """A legal hold: the record cannot be disposed of; on S3 the server refuses deletes as well."""
+    from archive import get_storage
+    from archive.storage import StorageError
+    reason = (reason or "").strip()
+    if not reason:
+        raise ArchiveError("Укажите основание для приостановки уничтожения (судебный запрос, проверка…).")
+    if record.status is RecordStatus.disposed:
+        raise ArchiveError("Документ уже уничтожен по акту.")
+    if record.status is RecordStatus.archived:
+        try:
+            storage = get_storage()
+            for key in object_keys(record):
+                storage.set_legal_hold(key, True)
+        except StorageError as e:
+            raise ArchiveError(f"Хранилище не приняло запрет на удаление: {e}. Повторите позже.") from None
+    hold = Hold(record=record, reason=reason, placed_by_id=actor.id, placed_at=utcnow())
+    record.legal_hold = True
+    session.add(hold)
+    session.flush()
+    audit.record("archive.hold", record, actor=actor, hold_id=hold.id, reason=reason)
+    return hold
+
+
+def lift_hold(hold: Hold, reason: str, *, actor) -> None:
+    from archive import get_storage
+    from archive.storage import StorageError
+    reason = (reason or "").strip()
+    if not reason:
+        raise ArchiveError("Укажите основание для снятия запрета.")
+    if not hold.active:
+        raise ArchiveError("Запрет уже снят.")
+    record = hold.record
+    hold.lifted_at, hold.lifted_by_id, hold.lift_reason = utcnow(), actor.id, reason
+    still = any(h.active for h in record.holds if h is not hold)
+    if not still and record.status is RecordStatus.archived:
+        try:
+            storage = get_storage()
+            for key in object_keys(record):
+                storage.set_legal_hold(key, False)
+        except StorageError as e:
+            raise ArchiveError(f"Хранилище не сняло запрет: {e}. Повторите позже.") from None
+    record.legal_hold = still
+    session.flush()
+    audit.record("archive.hold_lift", record, actor=actor, hold_id=hold.id, reason=reason)
+
+
+# ---- configuration helpers ---------------------------------------------------------------------------------------
+
+def instance_demo_pki() -> Path:
+    return Path(current_app.instance_path) / "demo-pki"

@@ -1,0 +1,89 @@
+"""Fixity on the real SeaweedFS: an object changed or removed through the storage's own S3 API (the
+raw client, with the storage's credentials: a new version under the same key, a delete marker) is
+found by the fixity job and by `flask archive fixity`, and shown to archivists."""
+import io
+
+from minio import Minio
+
+from app import db
+from app.db import session
+from archive import fixity, get_storage
+from archive.models import RecordStatus
+from tests.conftest import S3_KEY, S3_SECRET
+
+
+def _archived(tree, sign_sheet, run_jobs, *names):
+    from archive.services import record_for
+    sheets = [sign_sheet(tree["a"], n) for n in names]
+    db.commit()
+    run_jobs()
+    records = [record_for("summary_sheet", s.id) for s in sheets]
+    assert all(r.status is RecordStatus.archived for r in records)
+    return records
+
+
+def test_fixity_finds_a_changed_and_a_missing_object(app, servers, tree, people, sign_sheet, run_jobs, client,
+                                                    logged_in):
+    ok, changed, missing = _archived(tree, sign_sheet, run_jobs, "5А", "5Б", "5В")
+    storage = get_storage()
+    raw = Minio(servers["s3_endpoint"], access_key=S3_KEY, secret_key=S3_SECRET, secure=False)
+    forged = b"%PDF-1.7\n% not the signed sheet\n%%EOF\n"
+    raw.put_object(storage.bucket, storage.prefix + changed.key, io.BytesIO(forged), len(forged))
+    raw.remove_object(storage.bucket, storage.prefix + missing.manifest_key)     # a delete marker hides it
+    run = fixity.run(record_ids=[ok.id, changed.id, missing.id], trigger="test")
+    assert (run.checked, run.ok, run.changed, run.missing) == (3, 1, 1, 1)
+    assert ok.fixity_ok is True
+    assert changed.fixity_ok is False and "не совпадает" in changed.fixity_message
+    assert "исходная версия объекта цела" in changed.fixity_message     # the locked original survives
+    assert missing.fixity_ok is False and "отсутствует" in missing.fixity_message
+    assert {(p["record_id"], p["problem"]) for p in run.problems} == {(changed.id, "changed"), (missing.id, "missing")}
+    # archivists see it
+    logged_in(people.archivist)
+    page = client.get("/archive/status").get_data(as_text=True)
+    assert f">{changed.id}</a>" in page and f">{missing.id}</a>" in page and "Нарушения целостности" in page
+    # a changed object is not handed out as the archive copy
+    from tests.helpers import csrf_token
+    resp = client.post(f"/archive/records/{changed.id}/download",
+                       data={"csrf_token": csrf_token(client, "/archive"), "purpose": "запрос суда"})
+    assert resp.status_code == 409 and "не совпадает с контрольной суммой" in resp.get_data(as_text=True)
+
+
+def test_fixity_cli_prints_a_summary_and_fails_on_problems(app, servers, tree, people, sign_sheet, run_jobs):
+    (record,) = _archived(tree, sign_sheet, run_jobs, "6А")
+    runner = app.test_cli_runner()
+    # everything archived is checked, the longest unchecked first
+    out = runner.invoke(args=["archive", "fixity"])
+    assert out.exit_code == 0, out.output
+    assert "изменено: 0; отсутствует: 0" in out.output
+    storage = get_storage()
+    raw = Minio(servers["s3_endpoint"], access_key=S3_KEY, secret_key=S3_SECRET, secure=False)
+    raw.remove_object(storage.bucket, storage.prefix + record.key)
+    session.expire_all()
+    out = runner.invoke(args=["archive", "fixity"])
+    assert out.exit_code == 1, out.output
+    assert "отсутствует: 1" in out.output and f"запись № {record.id}" in out.output
+
+
+def test_scheduled_fixity_takes_the_longest_unchecked_first(app, tree, people, sign_sheet, run_jobs):
+    a, b = _archived(tree, sign_sheet, run_jobs, "4А", "4Б")
+    fixity.run(record_ids=[a.id], trigger="test")
+    from archive.tasks import fixity_batch
+    before = a.last_fixity_at
+    result = fixity_batch(limit=1)
+    assert result["checked"] == 1
+    assert b.last_fixity_at is not None and a.last_fixity_at == before
+
+
+def test_the_periodic_jobs_are_scheduled_once_and_reschedule_themselves(app, db, redis_conn):
+    import datetime as dt
+
+    from app.jobs import queue
+    from archive import tasks
+    now = dt.datetime(2026, 11, 25, 10, 7, tzinfo=dt.timezone.utc)
+    ids = tasks.schedule(app, now=now)
+    assert ids == ["archive-fixity-202611251100", "archive-renew-202611260000", "archive-sweep-202611251015"]
+    assert tasks.schedule(app, now=now) == ids                     # idempotent: a second worker adds nothing
+    registry = queue("archive").scheduled_job_registry
+    assert sorted(registry.get_job_ids()) == sorted(ids)
+    tasks.periodic("sweep")                                        # runs, then puts the next slot in place
+    assert len(registry.get_job_ids()) == 4

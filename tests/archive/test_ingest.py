@@ -1,0 +1,181 @@
+"""Ingest on the real SeaweedFS: a signed sheet becomes an archived record only once the object and
+its manifest are stored and read back; B-LTA with a TSA; retries when the storage is down."""
+import hashlib
+import json
+
+import pytest
+
+from app.db import session
+from archive import get_storage
+from archive.models import RecordStatus
+
+
+def _record(sheet):
+    from archive.services import record_for
+    return record_for("summary_sheet", sheet.id)
+
+
+def test_signed_sheet_is_archived_with_manifest_and_retention(app, tree, people, sign_sheet, run_jobs, trusting):
+    sheet = sign_sheet(tree["a"], "7А")
+    record = _record(sheet)
+    assert record is not None and record.status is RecordStatus.pending
+    from app import db
+    db.commit()
+    run_jobs()
+    session.refresh(record)
+    assert record.status is RecordStatus.archived, record.last_error
+    storage = get_storage()
+    assert storage.get(record.key) == sheet.pdf            # no TSA: the object is the signed sheet as is
+    assert record.sha256 == record.source_sha256 == sheet.pdf_sha256
+    head = storage.head(record.key)
+    assert head.retain_until == record.retention_until and record.retention_until.year >= 2052
+    manifest = json.loads(storage.get(record.manifest_key))
+    assert manifest["sha256"] == record.sha256 and manifest["document_class"] == "summary_sheet"
+    assert [s["role"] for s in manifest["signers"]] == ["Классный руководитель", "Директор"]
+    assert "Иванова Анна" not in storage.get(record.manifest_key).decode()   # no pupils in the manifest
+    assert record.versions[0].sha256 == record.sha256
+
+
+def test_with_a_tsa_the_archive_copy_is_b_lta_and_verifies(app, tree, people, sign_sheet, run_jobs, tsa):
+    from app import db
+    from archive.verify import verify_bytes
+    sheet = sign_sheet(tree["a"], "8Б")
+    db.commit()
+    run_jobs()
+    record = _record(sheet)
+    assert record.status is RecordStatus.archived, record.last_error
+    stored = get_storage().get(record.key)
+    assert stored != sheet.pdf and stored.startswith(sheet.pdf)      # an incremental update on top
+    assert record.source_sha256 == sheet.pdf_sha256 and record.sha256 == hashlib.sha256(stored).hexdigest()
+    assert record.timestamp_at is not None and record.timestamp_expires_at.year == 2040
+    v = verify_bytes(stored)
+    assert v.ok, v.lines_ru()
+    assert [s.kind for s in v.signatures] == ["signature", "signature", "archive_timestamp"]
+    assert any(c.label.startswith("Долгосрочная") and c.ok for c in v.checks), v.lines_ru()
+    assert v.record_id == record.id
+    # the validation job ran after the ingest and kept its report with the record
+    from archive.models import ValidationReport
+    reports = session.query(ValidationReport).filter_by(record_id=record.id).all()
+    assert [r.source for r in reports] == ["ingest"] and reports[0].ok, reports[0].summary if reports else None
+    # the sheet as signed (before the archive timestamp) is recognised as the original
+    original = verify_bytes(sheet.pdf)
+    assert original.ok and "подписанным подлинником" in " ".join(c.text for c in original.checks)
+
+
+def test_ingest_with_storage_stopped_finishes_once_it_is_back(app, tree, people, sign_sheet, run_jobs, redis_conn,
+                                                              client, logged_in, tmp_path):
+    """A SeaweedFS of this test's own is stopped: the record stays pending (shown on the status page),
+    the job is retried; once the server is back the retry stores the same bytes and the record is archived."""
+    from rq.job import Job
+
+    from app import db, embedded
+    from app.jobs import queue
+    from archive.storage import storage_from_url
+    from tests.conftest import S3_KEY, S3_SECRET
+    ports = embedded.free_ports(10)
+    start = lambda: embedded.start_seaweed(tmp_path / "weed", ports, S3_KEY, S3_SECRET, fast_stop=True,
+                                           max_volumes=8, volume_mb=16)
+    stop = start()
+    own = storage_from_url(f"s3://{S3_KEY}:{S3_SECRET}@127.0.0.1:{ports[embedded.S3_PORT_INDEX]}/down-test?secure=0")
+    own.ping()                                  # the Object Lock bucket exists
+    saved = app.extensions.get("archive")
+    app.extensions["archive"] = own
+    try:
+        stop()
+        stop = None
+        sheet = sign_sheet(tree["a"], "9В")
+        db.commit()
+        run_jobs()
+        record = _record(sheet)
+        session.refresh(record)
+        assert record.status is RecordStatus.pending and record.attempts == 1
+        assert "Хранилище недоступно" in record.last_error
+        assert record.key and record.prepared_at               # staged: the retry writes these very bytes
+        staged_key = record.key
+        q = queue("archive")
+        assert q.scheduled_job_registry.get_job_ids() == [f"ingest-sheet-{sheet.id}"]   # retried with backoff
+        logged_in(people.archivist)
+        page = client.get("/archive/status").get_data(as_text=True)
+        assert "Ожидают передачи в архив (1)" in page and "Хранилище недоступно" in page
+        stop = start()                                             # the storage comes back
+        for job_id in q.scheduled_job_registry.get_job_ids():      # what the scheduler does when the retry is due
+            q.scheduled_job_registry.remove(job_id)
+            q.enqueue_job(Job.fetch(job_id, connection=redis_conn))
+        run_jobs()
+        session.refresh(record)
+        assert record.status is RecordStatus.archived and record.key == staged_key and record.last_error is None
+        assert hashlib.sha256(own.get(record.key)).hexdigest() == record.sha256
+        assert "Ожидают передачи в архив (0)" in client.get("/archive/status").get_data(as_text=True)
+    finally:
+        app.extensions.pop("archive", None)
+        if saved is not None:
+            app.extensions["archive"] = saved
+        if stop:
+            stop()
+
+
+def test_a_retried_put_of_the_same_bytes_is_idempotent(app, tree, people, sign_sheet):
+    """A worker killed after the put but before the commit: the rerun finds the key holding the same
+    SHA-256 and completes."""
+    from app import db
+    from archive import ingest
+    from archive.storage import ObjectExists
+    sheet = sign_sheet(tree["a"], "10А")
+    record = _record(sheet)
+    ingest.prepare(record)
+    db.commit()
+    storage = get_storage()
+    storage.put(record.key, sheet.pdf, retain_until=record.retention_until)   # the killed attempt's write
+    assert ingest.ingest(record) and record.status is RecordStatus.archived
+    try:
+        storage.put(record.key, b"%PDF-other", retain_until=record.retention_until)
+    except ObjectExists:
+        pass
+    else:
+        raise AssertionError("a key is written once")
+
+
+def test_an_archived_object_cannot_be_deleted_or_overwritten_before_its_retention_date(app, servers, tree, people,
+                                                                                      sign_sheet, run_jobs):
+    """The server refuses: our wrapper, and the raw S3 API with the storage's own credentials."""
+
+    from minio import Minio
+    from minio.error import S3Error
+
+    from app import db
+    from archive.storage import ObjectExists, ObjectLocked
+    from tests.conftest import S3_KEY, S3_SECRET
+    sheet = sign_sheet(tree["a"], "11А")
+    db.commit()
+    run_jobs()
+    record = _record(sheet)
+    assert record.status is RecordStatus.archived
+    storage = get_storage()
+    for key in (record.key, record.manifest_key):
+        with pytest.raises(ObjectLocked):
+            storage.delete(key)
+        with pytest.raises(ObjectExists):
+            storage.put(key, b"forged", retain_until=record.retention_until)
+    raw = Minio(servers["s3_endpoint"], access_key=S3_KEY, secret_key=S3_SECRET, secure=False)
+    with pytest.raises(S3Error) as refused:
+        raw.remove_object(storage.bucket, storage.prefix + record.key, version_id=record.version_id)
+    assert refused.value.code == "AccessDenied"
+    from minio.commonconfig import GOVERNANCE
+    from minio.retention import Retention
+    import datetime as dt
+    with pytest.raises(S3Error):            # shortening the COMPLIANCE retention is refused too
+        raw.set_object_retention(storage.bucket, storage.prefix + record.key, Retention(
+            GOVERNANCE, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)), version_id=record.version_id)
+    assert storage.get(record.key, version_id=record.version_id) == sheet.pdf
+
+
+@pytest.mark.parametrize("with_tsa", [False, True], ids=["B-B", "B-T"])
+def test_quick_signer_reading_agrees_with_the_full_parse(app, tree, people, sign_sheet, trusting, request, with_tsa):
+    from archive import lta
+    if with_tsa:
+        request.getfixturevalue("tsa")
+    for sheet in (sign_sheet(tree["a"], "3А"), sign_sheet(tree["a"], "3Б", director_label="revoked")):
+        full = lta.signer_info(sheet.pdf)
+        assert lta.signer_info(sheet.pdf, ["ClassTeacher", "Director"]) == full
+        assert [s["field"] for s in full] == ["ClassTeacher", "Director"] and all(s["signed_at"] for s in full)
+    assert lta.signer_info(sheet.pdf, ["OnlyOne"]) == full          # unexpected shape: the full parse decides

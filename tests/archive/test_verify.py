@@ -1,0 +1,217 @@
+"""Verification of any PDF — the upload form, `flask archive verify FILE`, the stored copy: a good
+archived sheet passes; a tampered copy, a revoked signer, a signer from an untrusted CA, a PDF that
+is not ours, a broken file and a file that is not a PDF each get a clear Russian answer."""
+import io
+import json
+
+import pytest
+
+from app import db
+from archive import get_storage
+from archive.models import RecordStatus, ValidationReport
+from archive.verify import verify_bytes
+from tests.archive.conftest import signer
+from tests.helpers import csrf_token
+
+
+def _archived(tree, sign_sheet, run_jobs, name, **kw):
+    from archive.services import record_for
+    sheet = sign_sheet(tree["a"], name, **kw)
+    db.commit()
+    run_jobs()
+    record = record_for("summary_sheet", sheet.id)
+    assert record.status is RecordStatus.archived, record.last_error
+    return sheet, record
+
+
+def _tamper(pdf: bytes) -> bytes:
+    """One byte changed inside the signed range, the file still parses."""
+    out = bytearray(pdf)
+    at = pdf.index(b"/Producer") + 3
+    out[at] ^= 0x01
+    return bytes(out)
+
+
+def test_an_archived_sheet_verifies_and_a_tampered_copy_fails(app, tree, people, sign_sheet, run_jobs, tsa):
+    sheet, record = _archived(tree, sign_sheet, run_jobs, "7А")
+    stored = get_storage().get(record.key)
+    good = verify_bytes(stored, filename="copy.pdf")
+    assert good.ok, good.lines_ru()
+    labels = {c.label: c.ok for s in good.signatures if s.kind == "signature" for c in s.checks}
+    assert labels == {"Целостность": True, "Подписант": True, "Цепочка сертификатов": True, "Статус отзыва": True,
+                      "Штамп времени подписи": True, "Охват": True}
+    bad = verify_bytes(_tamper(stored), filename="tampered.pdf")
+    assert not bad.ok
+    assert any("изменён после подписания" in s.summary for s in bad.signatures), bad.lines_ru()
+    assert any(c.label == "Архив" and c.ok is False for c in bad.checks)     # no record has this hash
+    assert "ИТОГ: ПРОВЕРКА НЕ ПРОЙДЕНА" in bad.lines_ru()[-1]
+
+
+def test_a_revoked_signer_fails(app, tree, people, sign_sheet, run_jobs, tsa):
+    sheet, record = _archived(tree, sign_sheet, run_jobs, "7Б", director_label="revoked")
+    for data in (sheet.pdf, get_storage().get(record.key)):
+        v = verify_bytes(data)
+        assert not v.ok
+        director = next(s for s in v.signatures if s.field == "Director")
+        assert "сертификат отозван" in director.summary
+        assert ("Статус отзыва", False) in [(c.label, c.ok) for c in director.checks]
+        teacher = next(s for s in v.signatures if s.field == "ClassTeacher")
+        assert teacher.ok                      # the other signature is still fine
+
+
+def test_a_signer_from_another_ca_is_untrusted(app, tree, people, pki, trusting, tmp_path):
+    from signing import demo_pki, pades, services
+    from tests.archive.conftest import YEAR, class_marks, signer
+    demo_pki.make(tmp_path, {"stranger": "Посторонний Подписант"}, "pass-1234")
+    (sheet,) = services.import_classes(tree["a"], YEAR, {"3А": class_marks("3А")}, actor=people.director)
+    services.render_pdf(sheet, actor=people.director)
+    services.sign(sheet, "teacher", signer(pki, "teacher"), actor=people.teacher)
+    services.sign(sheet, "director", pades.PKCS12Signer((tmp_path / "stranger.p12").read_bytes(), "pass-1234"),
+                  actor=people.director)
+    v = verify_bytes(sheet.pdf, allow_fetching=False)
+    director = next(s for s in v.signatures if s.field == "Director")
+    assert not v.ok and not director.ok
+    assert "недоверенным УЦ" in director.summary, director.summary
+
+
+@pytest.mark.parametrize("data, expected", [
+    (b"just some text, not a document", "не является PDF"),
+    (b"%PDF-1.7\n1 0 obj <</Type /Catalog>> garbage without xref", "повреждён"),
+])
+def test_not_a_pdf_or_a_broken_one_gets_a_clear_answer(app, db, data, expected):
+    v = verify_bytes(data, filename="x.pdf")
+    assert not v.ok and expected in v.summary
+
+
+def test_a_pdf_that_is_not_ours_is_said_so(app, db, trusting):
+    from reportlab.pdfgen.canvas import Canvas
+    out = io.BytesIO()
+    c = Canvas(out)
+    c.drawString(100, 750, "Hello")
+    c.save()
+    v = verify_bytes(out.getvalue())
+    assert not v.ok
+    assert v.document.text == "выпущен не этой системой"
+    assert "нет электронных подписей" in v.summary
+
+
+def test_truncated_sheet_is_a_clear_failure(app, tree, people, sign_sheet, run_jobs, trusting):
+    sheet, _ = _archived(tree, sign_sheet, run_jobs, "7В")
+    v = verify_bytes(sheet.pdf[: len(sheet.pdf) // 2])
+    assert not v.ok and v.summary
+
+
+def test_cli_verify_exits_non_zero_on_failure_and_writes_json(app, tree, people, sign_sheet, run_jobs, tsa, tmp_path):
+    sheet, record = _archived(tree, sign_sheet, run_jobs, "8А")
+    good, bad = tmp_path / "good.pdf", tmp_path / "bad.pdf"
+    good.write_bytes(get_storage().get(record.key))
+    bad.write_bytes(_tamper(good.read_bytes()))
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["archive", "verify", str(good), "--json", str(tmp_path / "r.json")])
+    assert out.exit_code == 0, out.output
+    assert "ИТОГ: ПРОВЕРКА ПРОЙДЕНА" in out.output and f"записи № {record.id}" in out.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["ok"] and report["sha256"] == record.sha256 and report["record_id"] == record.id
+    out = runner.invoke(args=["archive", "verify", str(bad)])
+    assert out.exit_code == 1 and "ПРОВЕРКА НЕ ПРОЙДЕНА" in out.output
+    (tmp_path / "note.txt").write_text("не PDF")
+    out = runner.invoke(args=["archive", "verify", str(tmp_path / "note.txt")])
+    assert out.exit_code == 1 and "не является PDF" in out.output and "Traceback" not in out.output
+    out = runner.invoke(args=["archive", "verify", str(tmp_path / "absent.pdf")])
+    assert out.exit_code != 0 and "не прочитан" in out.output
+    stored = db_reports(record.id)
+    assert [r.source for r in stored if r.source == "cli"] == ["cli"]      # kept with the record
+
+
+def db_reports(record_id):
+    from app.db import session
+    return session.query(ValidationReport).filter_by(record_id=record_id).order_by(ValidationReport.id).all()
+
+
+def test_upload_form_shows_the_report_stores_it_and_offers_json(app, client, logged_in, tree, people, sign_sheet,
+                                                                run_jobs, tsa):
+    sheet, record = _archived(tree, sign_sheet, run_jobs, "9А")
+    logged_in(people.archivist)
+    data = get_storage().get(record.key)
+    resp = client.post("/archive/verify", content_type="multipart/form-data",
+                       data={"csrf_token": csrf_token(client, "/archive/verify"),
+                             "file": (io.BytesIO(data), "vedomost.pdf")})
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Проверка пройдена" in page and "Цепочка сертификатов" in page and f"№ {record.id}" in page
+    rep = db_reports(record.id)[-1]
+    assert rep.source == "upload" and rep.ok and rep.filename == "vedomost.pdf"
+    js = client.get(f"/archive/reports/{rep.id}.json")
+    assert js.status_code == 200 and js.json["sha256"] == record.sha256
+    # the record page lists it in the validation history
+    assert "загруженный файл: vedomost.pdf" in client.get(f"/archive/records/{record.id}").get_data(as_text=True)
+    # a file that is not a PDF: a clear answer, not a traceback
+    resp = client.post("/archive/verify", content_type="multipart/form-data",
+                       data={"csrf_token": csrf_token(client, "/archive/verify"),
+                             "file": (io.BytesIO(b"MZ\x90\x00binary"), "program.exe")})
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Проверка НЕ пройдена" in page and "не является PDF" in page
+    # someone else's upload report is not shown to others
+    other = client.post("/logout", data={"csrf_token": csrf_token(client, "/archive")})
+    assert other.status_code == 302
+    logged_in(people.archivist_m2)
+    assert client.get(resp.headers["Location"]).status_code == 403
+
+
+def test_the_default_configuration_trusts_the_instance_demo_ca_and_no_other(app, tree, people, run_jobs, tmp_path,
+                                                                             monkeypatch, pki):
+    """As after `flask serve`: TRUST_ROOTS unset, the demo CA in instance/demo-pki; sheets signed with
+    its keys verify, a test-PKI signature is untrusted; the demo seal signs inventories."""
+    from signing import demo_pki, pades, services
+    from tests.archive.conftest import YEAR, class_marks
+    from archive.services import record_for
+    from app.demo import DEMO_PASSWORD
+    demo_pki.make(tmp_path / "demo-pki", {"teacher": "Учитель Демо", "director": "Директор Демо"}, DEMO_PASSWORD,
+                  seal="Электронный архив (демо-печать)")
+    monkeypatch.setattr(app, "instance_path", str(tmp_path))
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", None)
+    key = lambda who: pades.PKCS12Signer((tmp_path / "demo-pki" / f"{who}.p12").read_bytes(), DEMO_PASSWORD)
+    (sheet,) = services.import_classes(tree["a"], YEAR, {"2А": class_marks("2А")}, actor=people.director)
+    services.render_pdf(sheet, actor=people.director)
+    services.sign(sheet, "teacher", key("teacher"), actor=people.teacher)
+    services.sign(sheet, "director", key("director"), actor=people.director)
+    db.commit()
+    run_jobs()
+    assert record_for("summary_sheet", sheet.id).status is RecordStatus.archived
+    v = verify_bytes(sheet.pdf)
+    assert v.ok, v.lines_ru()
+    assert v.trust_roots == ["Демо-УЦ: не для реальных документов"]
+    revocation = [c for s in v.signatures for c in s.checks if c.label == "Статус отзыва"]
+    assert all(c.ok is None and "нет адресов OCSP/CRL" in c.text for c in revocation)
+    (other,) = services.import_classes(tree["a"], YEAR, {"2Б": class_marks("2Б")}, actor=people.director)
+    services.render_pdf(other, actor=people.director)
+    services.sign(other, "teacher", signer(pki, "teacher"), actor=people.teacher)
+    v = verify_bytes(other.pdf, match_archive=False)
+    assert not v.ok and "недоверенным УЦ" in v.signatures[0].summary
+    from archive.documents import seal_signer
+    from signing.pades import _owner
+    assert _owner(seal_signer().certificate) == "Электронный архив (демо-печать)"
+
+
+def test_a_responder_that_has_gone_away_is_a_warning_not_a_failure(app, db, tmp_path):
+    """As for sheets kept by benchmarks/year_end.py --keep: their TSA and OCSP/CRL servers are gone
+    when they are verified. Revocation cannot be checked — said so — and the signatures still hold."""
+
+    from signing.pades import PKCS12Signer, prepare_fields, sign
+    from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, render
+    from tests.signing import pki as test_pki
+    from tests.signing.sample import make_sheet
+    gone = test_pki.start(tmp_path / "pki")
+    try:
+        rendered = render(make_sheet(pupils=4, subjects=3))
+        pdf = prepare_fields(rendered.pdf, rendered.layout)
+        key = lambda label: PKCS12Signer(gone.pkcs12(label), test_pki.PASSPHRASE)
+        pdf = sign(pdf, CLASS_TEACHER_FIELD, key("teacher"), certify=True, timestamper_url=gone.tsa_url)
+        pdf = sign(pdf, DIRECTOR_FIELD, key("director"), timestamper_url=gone.tsa_url)
+        root = gone.root
+    finally:
+        gone.close()
+    v = verify_bytes(pdf, trust_roots=[root], match_archive=False)
+    assert v.ok, v.lines_ru()
+    revocation = [c for s in v.signatures for c in s.checks if c.label == "Статус отзыва"]
+    assert all(c.ok is None and "служба OCSP/CRL недоступна" in c.text for c in revocation)
