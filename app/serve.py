@@ -12,7 +12,6 @@ import secrets
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import click
 

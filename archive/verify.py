@@ -17,40 +17,17 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from io import BytesIO
-from pathlib import Path
 
-from asn1crypto import pem, x509
+from asn1crypto import x509
 from flask import current_app
+
+# TRUST_ROOTS, or the instance's demo CA by default: one definition, in signing/trust.py.
+from signing.trust import trust_roots as configured_trust_roots
 
 log = logging.getLogger(__name__)
 
 MAX_FILE = 60 * 1024 * 1024
 GOOD_LEVELS = {None, "NONE", "LTA_UPDATES", "FORM_FILLING"}
-
-
-# ---- trust roots --------------------------------------------------------------------------------------------------
-
-def _load_pem(paths: str) -> tuple[x509.Certificate, ...]:
-    certs = []
-    for p in filter(None, paths.split(":")):
-        data = Path(p).read_bytes()
-        blobs = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
-        certs += [x509.Certificate.load(b) for b in blobs]
-    return tuple(certs)
-
-
-def trust_roots_source() -> str:
-    """TRUST_ROOTS, or the instance's demo CA when nothing is configured (the default run)."""
-    configured = current_app.config.get("TRUST_ROOTS")
-    if configured:
-        return configured
-    demo = Path(current_app.instance_path) / "demo-pki" / "ca.pem"
-    return str(demo) if demo.exists() else ""
-
-
-def configured_trust_roots() -> tuple[x509.Certificate, ...]:
-    source = trust_roots_source()
-    return _load_pem(source) if source else ()
 
 
 # ---- the report ---------------------------------------------------------------------------------------------------

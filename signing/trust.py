@@ -1,4 +1,7 @@
-"""The certification authorities whose signatures this installation trusts (TRUST_ROOTS)."""
+"""The certification authorities whose signatures this installation trusts.
+
+TRUST_ROOTS (PEM/DER files, ":"-separated) when configured; otherwise the instance's demo CA,
+which `flask serve` makes with the demo data — and then nothing else is trusted."""
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,5 +19,14 @@ def _load(paths: str) -> tuple[x509.Certificate, ...]:
     return tuple(certs)
 
 
+def trust_roots_source() -> str:
+    configured = current_app.config.get("TRUST_ROOTS")
+    if configured:
+        return configured
+    demo = Path(current_app.instance_path) / "demo-pki" / "ca.pem"
+    return str(demo) if demo.exists() else ""
+
+
 def trust_roots() -> tuple[x509.Certificate, ...]:
-    return _load(current_app.config.get("TRUST_ROOTS") or "")
+    source = trust_roots_source()
+    return _load(source) if source else ()

@@ -17,7 +17,7 @@ SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 CHROMIUM = "/usr/bin/chromium"
 
 
-def make_live_app(servers, database: str, secret: str):
+def make_live_app(servers, database: str, secret: str, **config):
     """An app on its own, migrated database (committed data, no rollback) on the session's servers."""
     from alembic import command
 
@@ -26,7 +26,7 @@ def make_live_app(servers, database: str, secret: str):
     url = embedded.create_database(servers["pg_url"], database)
     command.upgrade(alembic_config(url), "head")
     return create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
-                       "ARCHIVE_URL": s3_url(servers, "jt-browser-archive"), "SECRET_KEY": secret})
+                       "ARCHIVE_URL": s3_url(servers, "jt-browser-archive"), "SECRET_KEY": secret, **config})
 
 
 @contextlib.contextmanager
@@ -42,8 +42,9 @@ def serving(app):
         thread.join(10)
 
 
-def new_page(browser, base_url):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 900}, locale="ru-RU")
+def new_page(browser, base_url, **options):
+    context = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 900}, locale="ru-RU",
+                                  **options)
     return context, context.new_page()
 
 

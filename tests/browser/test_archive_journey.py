@@ -2,19 +2,15 @@
 of it: «Шешеринов» finds «Шешеринова»), downloads it with a purpose (logged), and verifies the
 downloaded file. Screenshots go to docs/screens/archive-*.png.
 
-Its own live server on its own database (migrated to all heads), on the session's PostgreSQL, Redis
+Its own live server on its own database, on the session's PostgreSQL, Redis
 and S3; the demo region; a demo CA of this test trusted (TRUST_ROOTS), as after `flask serve`.
 """
 import hashlib
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
-from werkzeug.serving import make_server
-
-from app import embedded
-from tests.browser.conftest import shot, sign_in
+from tests.browser.conftest import make_live_app, new_page, serving, shot, sign_in
 from tests.conftest import s3_url
 
 PUPIL = "Шешеринова Дарья Олеговна"
@@ -22,19 +18,12 @@ PUPIL = "Шешеринова Дарья Олеговна"
 
 @pytest.fixture(scope="module")
 def ar_app(servers, tmp_path_factory):
-    from alembic import command
-
-    from app import create_app
-    from app.cli import alembic_config
     from app.demo import DEMO_PASSWORD
     from signing import demo_pki
-    url = embedded.create_database(servers["pg_url"], "jt_browser_archive")
-    command.upgrade(alembic_config(url), "heads")
     pki_dir = tmp_path_factory.mktemp("demo-pki")
     ca = demo_pki.make(pki_dir, {"teacher": "Учитель Демо", "director": "Директор Демо"}, DEMO_PASSWORD)
-    app = create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
-                      "ARCHIVE_URL": s3_url(servers, "jt-browser-archive/archive-journey"),
-                      "SECRET_KEY": "browser-tests-archive", "TRUST_ROOTS": str(ca)})
+    app = make_live_app(servers, "jt_browser_archive", "browser-tests-archive", TRUST_ROOTS=str(ca),
+                        ARCHIVE_URL=s3_url(servers, "jt-browser-archive/archive-journey"))
     app.extensions["demo_pki_dir"] = pki_dir
     yield app
     app.extensions["db_engine"].dispose()
@@ -42,19 +31,13 @@ def ar_app(servers, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ar_url(ar_app):
-    server = make_server("127.0.0.1", 0, ar_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
+    with serving(ar_app) as url:
+        yield url
 
 
 @pytest.fixture
 def ar_page(browser, ar_url):
-    context = browser.new_context(base_url=ar_url, viewport={"width": 1366, "height": 900}, locale="ru-RU",
-                                  accept_downloads=True)
-    pg = context.new_page()
+    context, pg = new_page(browser, ar_url, accept_downloads=True)
     yield pg
     context.close()
 

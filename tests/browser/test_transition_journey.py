@@ -54,7 +54,7 @@ def campaign(tr_app, pki):
     from signing.pades import PKCS12Signer
     from workflow import reports
     from workflow import transition_services as svc
-    from workflow.models import Organisation, OrgKind, StageKind, StatementKind
+    from workflow.models import Organisation, StageKind, StatementKind
     with tr_app.app_context():
         make_demo(schools=40)
         users = {u.login: u for u in session.scalars(select(User))}

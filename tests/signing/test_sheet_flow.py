@@ -7,7 +7,7 @@ import pytest
 
 from app.db import session
 from signing import services
-from signing.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
+from signing.models import BatchStatus, SheetBatch, SheetStatus, SummarySheet
 from tests.helpers import csrf_token
 from tests.signing import pki as test_pki
 from tests.signing.helpers import assert_all_valid, reports
