@@ -912,8 +912,8 @@ def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, si
         pdf, box = render_statement(data)
         prepared = pades.prepare_fields(pdf, SheetLayout(pages=box.page + 1, fields=(box,)))
         try:
-            signed = _outside_event_loop(pades.sign, prepared, DIRECTOR_FIELD, signer,
-                                         timestamper_url=timestamper_url, validation_context=validation_context)
+            signed = pades.sign(prepared, DIRECTOR_FIELD, signer, timestamper_url=timestamper_url,
+                                validation_context=validation_context)
         except pades.SigningError as exc:
             raise TransitionError(str(exc)) from None
         cert = signer.certificate
@@ -943,19 +943,6 @@ def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, si
                         "supersedes_id": st.supersedes_id, "paperless_from": st.paperless_from},
                  campaign_id=c.id, school_id=school.id, reason=reason)
     return st
-
-
-def _outside_event_loop(fn, *args, **kwargs):
-    """pyHanko's signing uses asyncio.run, which cannot run inside a running loop (e.g. a Playwright
-    session in the same thread); run it in a worker thread then."""
-    import asyncio
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return fn(*args, **kwargs)
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(1) as ex:
-        return ex.submit(fn, *args, **kwargs).result()
 
 
 def _archive_statement(st: ReadinessStatement, pdf: bytes) -> None:
