@@ -920,6 +920,7 @@ def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, si
         st.signer_name = str(cert.subject.native.get("common_name") or cert.subject.human_friendly)[:300]
         st.cert_serial = format(cert.serial_number, "X")
         _archive_statement(st, signed)
+        _register_in_archive(st, school, signed)
     except BaseException:
         nested.rollback()
         raise
@@ -962,6 +963,16 @@ def _archive_statement(st: ReadinessStatement, pdf: bytes) -> None:
     if head.sha256 != sha or head.size != len(pdf):
         raise TransitionError("Заявление не сохранено в архиве (контрольная сумма не совпала); повторите подписание.")
     st.archive_backend, st.archive_key, st.sha256, st.size, st.retain_until = storage.scheme, key, sha, len(pdf), retain
+
+
+def _register_in_archive(st: ReadinessStatement, school: Organisation, pdf: bytes) -> None:
+    """Also a record of the legal archive: searchable by archivists, with the archive timestamp
+    (B-LTA) and the fixity checks every record gets. Ingested by a job after the commit."""
+    from archive.models import RecordKind
+    from archive.services import register_document
+    kind = "подтверждение" if st.kind is StatementKind.confirm else "отзыв"
+    register_document(RecordKind.readiness_statement, pdf, source_type="readiness_statement", source_id=st.id,
+                      organisation=school, title=f"Заявление о готовности ({kind}) № {st.id}, {school.name}")
 
 
 def statement_pdf(st: ReadinessStatement) -> bytes:

@@ -103,7 +103,7 @@ def signing_config(app, pki, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "TSA_URL", pki.tsa_url)
 
 
-def test_campaign_walk(client, db, app, tree, people, pki, clock, signing_config):
+def test_campaign_walk(client, db, app, tree, people, pki, clock, signing_config, run_jobs):
     region, m1, m2, dir_a, dir_b = (people[k] for k in ("region", "m1", "m2", "dir_a", "dir_b"))
     a, a2, b, b2, c3 = tree["a"], tree["a2"], tree["b"], tree["b2"], people["c3"]
 
@@ -286,6 +286,13 @@ def test_campaign_walk(client, db, app, tree, people, pki, clock, signing_config
     (bad,) = in_thread(validate, tampered, [pki.root], other_certs=[pki.interm], allow_fetching=True,
                        require_ours=False)
     assert not bad.intact or not bad.valid
+    # it is also a record of the legal archive, ingested (with its archive timestamp) by the job
+    from archive.models import ArchiveRecord, RecordKind, RecordStatus
+    record = db.query(ArchiveRecord).filter_by(kind=RecordKind.readiness_statement, source_id=st.id).one()
+    assert record.status is RecordStatus.pending and record.school_id == a.id
+    run_jobs()
+    db.refresh(record)
+    assert record.status is RecordStatus.archived, record.__dict__
     # the passphrase is nowhere in the audit log
     entries = db.query(AuditEntry).filter(AuditEntry.action.like("transition.readiness.%")).all()
     assert entries and all(test_pki.PASSPHRASE not in str(e.summary) for e in entries)
