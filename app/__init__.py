@@ -31,11 +31,15 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     csrf.init_app(app)
     Babel(app)
     init_auth(app)
+    from app import observability
+    observability.init_app(app)  # request ids, JSON logs, /metrics, ProxyFix
 
     from app import cli, filters, nav
     cli.init_app(app)
     filters.init_app(app)
     nav.init_app(app)
+    from app import security
+    security.init_app(app)
 
     from app.api import bp as api_bp
     from app.health import bp as health_bp

@@ -6,12 +6,12 @@ DEFAULTS = {
     "REDIS_URL": None,
     "ARCHIVE_URL": None,          # s3://KEY:SECRET@host:port/bucket?secure=0  or  file:///path
     "TSA_URL": None,
-    "SECRET_KEY": None,
+    "SECRET_KEY": None,  # nosec B105 # no secret here; None means generate one in instance/
     "SMTP_URL": None,
     "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links
     "TRUST_ROOTS": None,          # PEM file(s) of the CAs whose signatures are trusted, ":"-separated
     "ARCHIVE_SEAL_KEY": None,     # PKCS#12 of the archive's service key (signs export inventories)
-    "ARCHIVE_SEAL_PASSPHRASE": None,
+    "ARCHIVE_SEAL_PASSPHRASE": None,  # nosec B105 # no secret here; set from the environment
     "ARCHIVE_FIXITY_BATCH": 500,  # records re-hashed per hourly fixity run
     "ARCHIVE_LTA_RENEW_DAYS": 365,  # renew the archive timestamp this long before its TSA certificate ends
     "BABEL_DEFAULT_LOCALE": "ru",

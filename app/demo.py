@@ -10,7 +10,7 @@ from app.db import session
 from workflow.models import OrgKind
 from workflow.org_services import create_org
 
-DEMO_PASSWORD = "demo-2026-pass"
+DEMO_PASSWORD = "demo-2026-pass"  # nosec B105 # the published password of the demo users (demo data only)
 MUNICIPALITIES = ["Азнакаевский", "Альметьевский", "Бугульминский", "Елабужский", "Зеленодольский",
                   "Лениногорский", "Мамадышский", "Менделеевский", "Нижнекамский", "Чистопольский",
                   "Арский", "Буинский", "Кукморский", "Лаишевский", "Тетюшский"]
@@ -23,7 +23,7 @@ def make_demo(schools: int = 30, seed: int = 1) -> list[tuple[str, str, str]]:
     """Build the demo region; returns (login, password, role) of the demo users. Flushes, never commits."""
     if session.scalar(select(User.id).where(User.login == "admin")):
         raise ValueError("Демо-данные уже созданы.")
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # nosec B311 # reproducible demo data, not security
     region = create_org(kind=OrgKind.region, code="R16", name="Демонстрационная область", audited=False)
     create_org(kind=OrgKind.institute, code="R16-IRO", parent=region, audited=False,
                name="ГАОУ ДПО «Институт развития образования»")

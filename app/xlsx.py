@@ -5,13 +5,17 @@ from datetime import datetime
 
 from flask import Response
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_cell(value):
-    """Neutralise spreadsheet formula injection: a leading ' makes Excel treat the cell as text."""
+    """Neutralise spreadsheet formula injection: a leading ' makes Excel treat the cell as text.
+    Control characters XLSX cannot hold (pasted from other documents) are dropped, not a failed export."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     if isinstance(value, datetime) and value.tzinfo is not None:

@@ -158,9 +158,12 @@ def verify():
         if upload is None or not upload.filename:
             return render_template("archive/verify.html", error="Выберите файл для проверки."), 400
         data = upload.read(MAX_FILE + 1)
+        # the name as a label only, without the client's path or control characters
+        name = "".join(ch for ch in upload.filename.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable())[:300]
+        name = name if name.strip(". ") else "файл"
         if len(data) > MAX_FILE:
-            return render_template("archive/verify.html", error=f"Файл {upload.filename} больше 60 МБ."), 400
-        result = verify_bytes(data, filename=upload.filename)
+            return render_template("archive/verify.html", error=f"Файл {name} больше 60 МБ."), 400
+        result = verify_bytes(data, filename=name)
         if result.record_id is not None and not services.may(
                 g.user, "archive.view", session.get(ArchiveRecord, result.record_id)):
             hide_record(result)            # matched a record outside the user's scope: say so, name nothing

@@ -301,8 +301,33 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
     audit.record("sheets.batch", batch, actor=actor, kind=kind.value, organisation_id=org.id, count=len(ids))
     if in_process:
         return batch
+    batch_id = batch.id
     if kind is not BatchKind.render:
-        batch_id = batch.id
-        on_commit(lambda: keyvault.put(batch_id, pkcs12=pkcs12, passphrase=passphrase or ""))
-    enqueue_after_commit(run_batch, batch.id, queue_name="signing", job_id=f"sheet-batch-{batch.id}")
+        on_commit(lambda: _unqueued_on_error(batch_id, lambda: keyvault.put(batch_id, pkcs12=pkcs12,
+                                                                              passphrase=passphrase or "")))
+    on_commit(lambda: _unqueued_on_error(batch_id, lambda: enqueue_after_commit(
+        run_batch, batch_id, queue_name="signing", job_id=f"sheet-batch-{batch_id}")))
     return batch
+
+
+def _unqueued_on_error(batch_id: int, send) -> None:
+    """After the batch's commit: hand it to the queue, or — Redis unreachable — mark it failed with a
+    clear message, so it never waits "queued" forever; its sheets still wait, so it can be started again."""
+    from redis.exceptions import RedisError
+
+    from app import db
+    from signing.models import BatchStatus, SheetBatch
+    batch = session.get(SheetBatch, batch_id)
+    if batch is None or batch.status is not BatchStatus.queued:
+        return                                     # an earlier step of this hand-over failed already
+    try:
+        send()
+        db.commit()                                # runs the enqueue that `send` registered, if any
+    except RedisError as exc:
+        log.warning("batch %s not queued: %s", batch_id, type(exc).__name__)
+        db.rollback()
+        batch = session.get(SheetBatch, batch_id)
+        batch.status, batch.finished_at = BatchStatus.failed, utcnow()
+        batch.errors = [*batch.errors, {"sheet_id": None, "message":
+                        "Очередь заданий недоступна, пакет не запущен. Запустите его ещё раз."}]
+        db.commit()

@@ -640,8 +640,9 @@ def mark_overdue(day: dt.date | None = None) -> int:
 # ---- evidence files -------------------------------------------------------------------------------------
 
 def _safe_name(name: str) -> str:
-    name = (name or "файл").replace("\\", "/").rsplit("/", 1)[-1].strip() or "файл"
-    return "".join(c for c in name if c.isprintable())[:300]
+    name = (name or "файл").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(c for c in name if c.isprintable())[:300]
+    return name if name.strip(". ") else "файл"   # "..", "." or nothing: not a file name
 
 
 def evidence_key(sha256: str) -> str:

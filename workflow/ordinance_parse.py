@@ -28,6 +28,7 @@ __all__ = ["parse_text", "parse_docx", "parse_file", "split_executors"]
 
 KINDS = {"ПРИКАЗ": "приказ", "ПИСЬМО": "письмо", "РЕШЕНИЕ": "решение", "РАСПОРЯЖЕНИЕ": "распоряжение"}
 ORDER_KINDS = ("приказ", "решение", "распоряжение")
+DOCX_MAX_UNPACKED = 64 * 1024 * 1024   # sum of a .docx's unpacked parts (zip bombs)
 
 # Names: «Н.Е.Астафьева», «А.И. Кузнецов», «Шешерина Г.А.», «Выдря Н.М.»
 _SURNAME = r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?"
@@ -96,8 +97,26 @@ def parse_docx(fp: str | Path | BinaryIO) -> dict:
     them, so both sources go through the same parser.
     """
     import docx  # python-docx; imported here so that text-only use needs nothing
+    import zipfile
 
-    document = docx.Document(fp)
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
+
+    bad = "файл повреждён или не является документом .docx"
+    try:
+        with zipfile.ZipFile(fp) as archive:   # a zip bomb is refused before anything is unpacked
+            unpacked = sum(i.file_size for i in archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+        raise ValueError(bad.capitalize() + ".") from None
+    if unpacked > DOCX_MAX_UNPACKED:
+        raise ValueError(f"Документ .docx в распакованном виде больше {DOCX_MAX_UNPACKED // (1024 * 1024)} МБ: "
+                         "это не похоже на приказ — проверьте файл.")
+    if hasattr(fp, "seek"):
+        fp.seek(0)
+    try:
+        document = docx.Document(fp)
+    except (PackageNotFoundError, KeyError, zipfile.BadZipFile, etree.LxmlError, ValueError, OSError):
+        raise ValueError(bad.capitalize() + " (или его XML не читается).") from None
     return parse_text("\n".join(_docx_lines(document)))
 
 

@@ -93,7 +93,7 @@ def new():
             else:
                 raise ValueError("Загрузите файл .txt или .docx или вставьте текст документа.")
         except ValueError as exc:
-            error = str(exc)
+            error = str(exc) if not filename or filename in str(exc) else f"Файл {filename}: {exc}"
         except Exception:   # a broken .docx and the like: say which file, keep the details in the log
             error = f"Не удалось прочитать файл {filename or ''}: это не текст и не документ .docx."
         else:

@@ -198,7 +198,8 @@ def _clean_cell(value: str) -> str:
 
 
 def _display_name(filename: str) -> str:
-    return PurePath((filename or "").replace("\\", "/")).name or "файл"
+    name = "".join(ch for ch in PurePath((filename or "").replace("\\", "/")).name if ch.isprintable())
+    return name if name.strip(". ") else "файл"
 
 
 def _max_rows() -> int:

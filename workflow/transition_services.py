@@ -688,7 +688,8 @@ def submit_evidence(c: Campaign, school: Organisation, stage: StageDef, data: di
     stored = None
     if file is not None:
         name, raw = file
-        name = PurePath((name or "").replace("\\", "/")).name or "файл"
+        name = "".join(ch for ch in PurePath((name or "").replace("\\", "/")).name if ch.isprintable())
+        name = name if name.strip(". ") else "файл"   # "..", "." or nothing: not a file name
         suffix = PurePath(name).suffix.lower()
         if len(raw) > MAX_EVIDENCE_FILE:
             errors.append(f"Файл «{name}» больше {MAX_EVIDENCE_FILE // (1024 * 1024)} МБ.")

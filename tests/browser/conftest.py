@@ -72,8 +72,10 @@ def demo(live_app):
     return DEMO_PASSWORD
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Per module: Playwright's sync API keeps an event loop running in this thread while it is
+    # open, and every later asyncio.run() in the session (pyHanko) would refuse to start.
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True,

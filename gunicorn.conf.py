@@ -1,0 +1,64 @@
+"""gunicorn settings for a web node: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Everything can be overridden from the environment (systemd EnvironmentFile, docker -e):
+  JT_BIND          address to listen on                     default 127.0.0.1:8000 (the proxy is in front)
+  WEB_CONCURRENCY  worker processes                         default 2 × CPU + 1, at most 8
+  JT_THREADS       threads per worker                       default 4 (gthread: slow uploads do not block)
+  JT_TIMEOUT       seconds before a silent worker is killed default 120 (large XLSX/ZIP exports)
+  PROMETHEUS_MULTIPROC_DIR  where workers share metrics     default a fresh directory under /tmp
+TLS ends at the proxy; set PROXY_FIX=1 (one proxy) so X-Forwarded-* are honoured, see docs/operations.md.
+"""
+import multiprocessing
+import os
+import tempfile
+
+bind = os.environ.get("JT_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * multiprocessing.cpu_count() + 1, 8))
+worker_class = "gthread"
+threads = int(os.environ.get("JT_THREADS", "4"))
+timeout = int(os.environ.get("JT_TIMEOUT", "120"))
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000            # recycle workers now and then (memory held by large PDFs/XLSX)
+max_requests_jitter = 200
+preload_app = False            # each worker builds its own app (and database pool) after the fork
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = None               # the app logs each request as JSON, with its request id (app/observability.py)
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+limit_request_field_size = 16380
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jt-metrics-")
+
+
+def on_starting(server):
+    # Files from a previous run would be merged into this run's figures.
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(path, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn's own lines (start, worker boot/exit, errors) in the same JSON shape as the app's.
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False,
+                               "qualname": "gunicorn.error"},
+            "gunicorn.access": {"level": "INFO", "handlers": ["error_console"], "propagate": False,
+                                "qualname": "gunicorn.access"},
+        },
+        "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
+                                       "stream": "ext://sys.stderr"}},
+        "formatters": {"json": {"()": "app.observability.JsonFormatter"}},
+    }
