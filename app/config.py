@@ -25,17 +25,37 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_SECONDS": 15 * 60,
     "ORG_IMPORT_MAX_ROWS": 20000,
+    "MARKS_IMPORT_MAX_ROWS": 200_000,
+    "EVIDENCE_RETENTION_YEARS": 5,
+    "ARCHIVE_VERIFY_FETCH": True,     # verification may fetch OCSP/CRL over the network
+    "DIGEST_DAYS_AHEAD": 3,           # the daily digest lists what is due within this many days
+    "MAIL_FROM": "journals@localhost",
 }
 
-ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "ARCHIVE_URL", "TSA_URL", "SECRET_KEY", "SMTP_URL", "PUBLIC_URL",
-            "TRUST_ROOTS", "ARCHIVE_SEAL_KEY", "ARCHIVE_SEAL_PASSPHRASE")
-BOOL_ENV_KEYS = ("SESSION_COOKIE_SECURE",)
+# Read from the environment as given; everything else in DEFAULTS is converted to its default's type.
+NOT_FROM_ENV = ("BABEL_DEFAULT_LOCALE", "SESSION_COOKIE_HTTPONLY", "WTF_CSRF_TIME_LIMIT")
+TRUE = ("1", "true", "yes", "on")
+
+
+class ConfigError(ValueError):
+    pass
 
 
 def settings_from_env(environ=os.environ) -> dict:
-    """The subset of settings given in the environment; unset ones keep their defaults."""
-    found = {k: environ[k] for k in ENV_KEYS if environ.get(k)}
-    for key in BOOL_ENV_KEYS:
-        if key in environ:
-            found[key] = environ[key].lower() in ("1", "true", "yes", "on")
+    """The settings given in the environment (names as in DEFAULTS); unset ones keep their defaults.
+    A value that does not fit its setting's type is an error naming the variable."""
+    found = {}
+    for key, default in DEFAULTS.items():
+        raw = environ.get(key)
+        if key in NOT_FROM_ENV or raw is None or raw == "":
+            continue
+        if isinstance(default, bool):
+            found[key] = raw.strip().lower() in TRUE
+        elif isinstance(default, int):
+            try:
+                found[key] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{key}: ожидается целое число, получено «{raw}»") from None
+        else:
+            found[key] = raw
     return found

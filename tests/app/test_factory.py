@@ -29,3 +29,15 @@ def test_alembic_models_match_migrations(database_url):
     from alembic import command
     from app.cli import alembic_config
     command.check(alembic_config(database_url))   # raises if models and migrations differ
+
+
+def test_every_setting_can_come_from_the_environment():
+    import pytest
+
+    from app.config import ConfigError, settings_from_env
+    s = settings_from_env({"LOGIN_MAX_FAILURES": "7", "ARCHIVE_VERIFY_FETCH": "false", "MAIL_FROM": "a@b.ru",
+                           "MARKS_IMPORT_MAX_ROWS": "1000", "TESTING": "1"})
+    assert s == {"LOGIN_MAX_FAILURES": 7, "ARCHIVE_VERIFY_FETCH": False, "MAIL_FROM": "a@b.ru",
+                 "MARKS_IMPORT_MAX_ROWS": 1000}      # TESTING is not a setting of the service
+    with pytest.raises(ConfigError, match="LOGIN_MAX_FAILURES"):
+        settings_from_env({"LOGIN_MAX_FAILURES": "пять"})
