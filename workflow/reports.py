@@ -310,6 +310,12 @@ def submission_for(form: ReportForm, org: Organisation, period: Period) -> Repor
                                                          ReportSubmission.period_start == period.start))
 
 
+def submissions_by_org(form: ReportForm, period: Period) -> dict[int, ReportSubmission]:
+    """This period's submissions of a form, by organisation id (pages and API alike)."""
+    return {s.organisation_id: s for s in session.scalars(select(ReportSubmission).where(
+        ReportSubmission.form_id == form.id, ReportSubmission.period_start == period.start))}
+
+
 def validate_values(form: ReportForm, raw: dict, *, require: bool, files: dict | None = None,
                     existing: dict | None = None) -> tuple[dict, list[str]]:
     """Typed values from form strings or JSON, and the errors, each naming the field by its label.

@@ -21,7 +21,6 @@ access checks as the pages).
     GET  /reports/forms/{id}/rollup                                  SUM/AVG per municipality and period
 """
 from flask import Blueprint, abort, g, jsonify, request
-from sqlalchemy import select
 
 from app.auth.access import can, require
 from app.db import session
@@ -287,8 +286,7 @@ def _period(form, key):
 def report_submissions(form_id: int):
     form = get_form(form_id)
     period = _period(form, request.args.get("period"))
-    subs = {s.organisation_id: s for s in session.scalars(select(ReportSubmission).where(
-        ReportSubmission.form_id == form.id, ReportSubmission.period_start == period.start))}
+    subs = rep.submissions_by_org(form, period)
     return jsonify(period=period.key, due_date=_d(period.due),
                    items=[submission_json(form, o, period, subs.get(o.id))
                           for o in rep.expected_orgs(form, report_scopes())])

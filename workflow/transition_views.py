@@ -569,8 +569,7 @@ def report_form(form_id: int):
     form = get_form(form_id)
     period = _period_arg(form, request.args.get("period"))
     orgs = rep.expected_orgs(form, report_scopes())
-    subs = {s.organisation_id: s for s in session.scalars(select(ReportSubmission).where(
-        ReportSubmission.form_id == form.id, ReportSubmission.period_start == period.start))}
+    subs = rep.submissions_by_org(form, period)
     rows = [(o, subs.get(o.id), rep.submission_state(subs.get(o.id), period)) for o in orgs]
     return render_template("transitions/report_form.html", form=form, period=period, rows=rows,
                            periods=rep.periods(form), types=rep.FIELD_TYPES, kinds=rep.SUBMITTER_KINDS,
