@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy import and_, func, or_, select
 
 from app.auth.access import can, has_any, require, scope_condition, scopes
+from app.auth.views import is_same_site
 from app.db import session, utcnow
 from app.xlsx import xlsx_response
 from workflow import assignment_services as svc
@@ -569,7 +570,7 @@ def accept(occ_id: int):
     except svc.AssignmentError as exc:
         return _render_occurrence(occ, 400, error=str(exc))
     flash("Принято.", "success")
-    return redirect(request.form.get("next") if _safe_next(request.form.get("next"))
+    return redirect(request.form.get("next") if is_same_site(request.form.get("next"))
                     else url_for("assignments.occurrence", occ_id=occ.id))
 
 
@@ -598,10 +599,6 @@ def extend(occ_id: int):
         return _render_occurrence(occ, 400, error=str(exc))
     flash(f"Срок продлён до {occ.due_date:%d.%m.%Y}.", "success")
     return redirect(url_for("assignments.occurrence", occ_id=occ.id))
-
-
-def _safe_next(url: str | None) -> bool:
-    return bool(url) and url.startswith("/") and not url.startswith("//")
 
 
 @bp.route("/assignments/evidence/<int:evidence_id>")

@@ -22,11 +22,15 @@ class TokenForm(FlaskForm):
     name = StringField("Название токена", validators=[DataRequired("Введите название."), Length(max=200)])
 
 
+def is_same_site(target: str | None) -> bool:
+    """A relative path on this site, so a `next` parameter cannot redirect elsewhere
+    ("//host" and "/\\host" are other hosts to a browser)."""
+    return bool(target) and target.startswith("/") and not target.startswith(("//", "/\\")) \
+        and not urlsplit(target).netloc
+
+
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths, so the login page cannot be used to redirect elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("home.index")
+    return target if is_same_site(target) else url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -63,7 +63,8 @@ def test_session_cookie_flags(client, make_user):
 
 def test_login_redirects_only_within_the_site(client, make_user):
     user = make_user()
-    for target, expected in (("/orgs", "/orgs"), ("https://evil.example/", "/"), ("//evil.example", "/")):
+    for target, expected in (("/orgs", "/orgs"), ("https://evil.example/", "/"), ("//evil.example", "/"),
+                             ("/\\evil.example", "/")):
         resp = client.post(f"/login?next={target}", data={"login": user.login, "password": PASSWORD,
                                                             "csrf_token": csrf_token(client)})
         assert resp.headers["Location"] == expected
