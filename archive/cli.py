@@ -90,8 +90,21 @@ def renew_cmd(limit: int):
 
 @archive_cli.command("reconcile", help="Сверить хранилище с базой: объекты без записей (например, после "
                                        "восстановления старой копии базы) и записи без объектов.")
-def reconcile_cmd():
+@click.option("--rebuild", is_flag=True, help="Восстановить записи (и версии) по манифестам объектов без записей.")
+@click.option("--record", "record_ids", type=int, multiple=True, help="Только эти записи (номер; можно повторять).")
+def reconcile_cmd(rebuild: bool, record_ids: tuple[int, ...]):
+    from app import db
     from archive import reconcile
+    if rebuild:
+        done = reconcile.rebuild(set(record_ids) or None)
+        db.commit()
+        click.echo(f"Восстановлено записей: {len(done.records)}; версий: {len(done.versions)}.")
+        for record_id in done.records:
+            click.echo(f"  запись № {record_id} восстановлена по манифесту")
+        for record_id, number in done.versions:
+            click.echo(f"  запись № {record_id}: версия {number} восстановлена по манифесту")
+        for key, why in done.problems:
+            click.echo(f"  не восстановлено: {key}: {why}")
     report = reconcile.compare()
     click.echo(f"Записей в архиве: {report.records}; объектов в хранилище: {report.objects}.")
     for key in report.orphans:

@@ -6,8 +6,9 @@ one (deleted, or hidden behind a delete marker) is reported. For a changed S3 ob
 also reads the version the archive wrote, to say whether the original bytes survive.
 
 Scheduled runs take the records checked longest ago first, in batches (STYLE §6); the CLI checks
-them all. Problems go to the record (fixity_ok, fixity_message), the run row, the audit log and
-the archivists' status page. Nothing here changes or repairs an object.
+them all. Problems go to the record (fixity_ok, fixity_message), the run row, the audit log, the
+archivists' status page and — once per newly broken record, not on every re-check — the inbox of
+each archivist whose organisations hold it. Nothing here changes or repairs an object.
 """
 import hashlib
 import logging
@@ -104,6 +105,7 @@ def run(*, limit: int | None = None, record_ids: list[int] | None = None, trigge
     fr = FixityRun(started_at=utcnow(), trigger=trigger, problems=[])
     session.add(fr)
     problems = []
+    newly_broken: list[ArchiveRecord] = []
     for record in session.scalars(stmt):
         check = check_record(record, storage)
         fr.checked += 1
@@ -125,10 +127,34 @@ def run(*, limit: int | None = None, record_ids: list[int] | None = None, trigge
             if not check.ok and was_ok is not False:
                 log.warning("archive fixity: record %s: %s", record.id, record.fixity_message)
                 audit.record("archive.fixity_problem", record, findings=[f.as_dict() for f in check.findings])
+                newly_broken.append(record)
         problems += [f.as_dict() for f in check.findings]
         if on_progress:
             on_progress(fr)
     fr.problems = problems[:1000]
     fr.finished_at = utcnow()
     session.flush()
+    tell_archivists(newly_broken)
     return fr
+
+
+def tell_archivists(records: list[ArchiveRecord]) -> int:
+    """One inbox entry per archivist: the record itself if one broke, the status page if several."""
+    from workflow.notifications import notify, users_with
+    by_user: dict[int, list[ArchiveRecord]] = {}
+    for record in records:
+        holders = [int(p) for p in record.org_path.strip("/").split("/")]
+        for user_id in users_with("archive.hold", holders):
+            by_user.setdefault(user_id, []).append(record)
+    sent = 0
+    for user_id, broken in by_user.items():
+        if len(broken) == 1:
+            r = broken[0]
+            message = f"Нарушена целостность архивной записи № {r.id} «{r.title}»: {r.fixity_message}"
+            url = f"/archive/records/{r.id}"
+        else:
+            numbers = ", ".join(f"№ {r.id}" for r in broken[:20]) + (" …" if len(broken) > 20 else "")
+            message = f"Проверка целостности: нарушена у {len(broken)} архивных записей ({numbers})."
+            url = "/archive/status"
+        sent += notify([user_id], "archive.fixity", message, url=url)
+    return sent

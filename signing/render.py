@@ -416,6 +416,21 @@ def document_id_of(pdf: bytes) -> str | None:
     return ident.value
 
 
+def attached_marks(pdf: bytes) -> dict | None:
+    """The marks.json a sheet rendered here carries (as parsed JSON), or None: how a record is rebuilt
+    from its archived object when the database no longer has the sheet (archive/reconcile.py)."""
+    import json
+    try:
+        names = PdfFileReader(BytesIO(pdf), strict=False).root["/Names"]["/EmbeddedFiles"]["/Names"]
+        for i in range(0, len(names) - 1, 2):     # indexing, not slicing: it resolves the references
+            if names[i] == "marks.json":
+                data = json.loads(names[i + 1]["/EF"]["/F"].data)
+                return data if isinstance(data, dict) else None
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
 def is_ours(pdf: bytes, document_id: str | None = None) -> bool:
     found = document_id_of(pdf)
     return found is not None and (document_id is None or found == document_id)

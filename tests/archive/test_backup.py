@@ -1,11 +1,11 @@
 """Backup and restore (docs/archive.md): a database restored from a pg_dump, with the same bucket,
 gives back every record, and the fixity check over all of them passes; what was written after the
-dump is listed by `archive reconcile`."""
+dump is listed by `archive reconcile` and rebuilt from its manifest by `archive reconcile --rebuild`."""
 import subprocess
 import uuid
 from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import String, func, select
 
 from app import embedded
 from tests.archive.conftest import YEAR, class_marks, signer
@@ -50,6 +50,22 @@ def _archive_one(school, name, people, pki):
     return record.id
 
 
+def _row(record_id: int) -> dict:
+    """What a rebuilt record must have as the original had it (ids of organisations aside)."""
+    from app.db import session
+    from archive.models import ArchiveRecord
+    r = session.get(ArchiveRecord, record_id)
+    fields = ("kind", "status", "source_type", "source_id", "document_id", "title", "school_year", "class_name",
+              "class_label", "signers", "key", "sha256", "size", "version_id", "source_sha256", "manifest_key",
+              "manifest_sha256", "retention_years", "retention_until", "legal_hold", "timestamp_at")
+    # the words, not their positions (pupils are listed in another order in the PDF's marks.json)
+    texts = session.execute(select(func.cast(func.strip(ArchiveRecord.search), String),
+                                   func.cast(func.strip(ArchiveRecord.signer_search), String))
+                            .where(ArchiveRecord.id == record_id)).one()
+    return {**{f: getattr(r, f) for f in fields}, "search": texts[0], "signer_search": texts[1],
+            "versions": [(v.number, v.key, v.sha256) for v in r.versions]}
+
+
 def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pki, roots_pem, redis_conn, tmp_path):
     from app import db
     from app.auth import services as auth
@@ -58,7 +74,7 @@ def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pk
     from archive import fixity, reconcile
     from archive.models import ArchiveRecord, RecordStatus
     from workflow import org_services
-    from workflow.models import OrgKind
+    from workflow.models import Organisation, OrgKind
     tag = uuid.uuid4().hex[:8]
     src_name, dst_name = f"jt_backup_{tag}", f"jt_restored_{tag}"
     src = _new_app(servers, src_name, f"backup-{tag}", roots_pem)
@@ -85,6 +101,8 @@ def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pk
                                              director=session.scalar(select(auth.User).filter_by(login=f"d{tag}"))),
                              pki)
         session.remove()
+        original = _row(after)
+        session.remove()
     src.extensions["db_engine"].dispose()
 
     dst = _new_app(servers, dst_name, f"backup-{tag}", roots_pem)       # an empty database, the same bucket
@@ -104,6 +122,31 @@ def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pk
             assert out.exit_code == 0 and "Проверено записей: 2" in out.output, out.output
             from app.audit import verify_chain
             assert verify_chain().ok                          # the audit log came back whole
+            session.remove()
+
+            # The record written after the dump comes back from its manifest, as it was.
+            cli = dst.test_cli_runner()
+            out = cli.invoke(args=["archive", "reconcile"])
+            assert out.exit_code == 1 and "объект без записи" in out.output, out.output
+            out = cli.invoke(args=["archive", "reconcile", "--rebuild"])
+            assert out.exit_code == 0, out.output
+            assert "Восстановлено записей: 1; версий: 0." in out.output and f"запись № {after} восстановлена" in out.output
+            session.remove()
+            assert _row(after) == original                  # key, hashes, retention, signers, search text
+            assert reconcile.compare().orphans == []
+            run = fixity.run(trigger="restore")
+            assert (run.checked, run.ok) == (3, 3)
+            surname = class_marks("1В").pupils[0].name.split()[0]
+            assert after in session.scalars(select(ArchiveRecord.id).where(ArchiveRecord.search.op("@@")(
+                func.plainto_tsquery("russian", surname)))).all()
+            again = cli.invoke(args=["archive", "reconcile", "--rebuild"])
+            assert again.exit_code == 0 and "Восстановлено записей: 0; версий: 0." in again.output, again.output
+            # the next record does not take an id the bucket holds
+            db.commit()
+            school = session.scalar(select(Organisation).filter_by(code=f"B{tag}-S"))
+            people = SimpleNamespace(teacher=session.scalar(select(auth.User).filter_by(login=f"t{tag}")),
+                                     director=session.scalar(select(auth.User).filter_by(login=f"d{tag}")))
+            assert _archive_one(school, "1Г", people, pki) > after
             session.remove()
     finally:
         dst.extensions["db_engine"].dispose()

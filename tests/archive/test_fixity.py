@@ -37,10 +37,22 @@ def test_fixity_finds_a_changed_and_a_missing_object(app, servers, tree, people,
     assert "исходная версия объекта цела" in changed.fixity_message     # the locked original survives
     assert missing.fixity_ok is False and "отсутствует" in missing.fixity_message
     assert {(p["record_id"], p["problem"]) for p in run.problems} == {(changed.id, "changed"), (missing.id, "missing")}
-    # archivists see it
+    # archivists see it: on the status page, and in their inbox — those whose organisations hold the
+    # records (region), not the archivist of another municipality; once, not again on the next run
+    from workflow.notifications import inbox
+    (note,) = [n for n in inbox(people.archivist.id) if n.kind == "archive.fixity"]
+    assert "нарушена у 2 архивных записей" in note.text and f"№ {changed.id}" in note.text
+    assert note.url == "/archive/status"
+    assert not [n for n in inbox(people.archivist_m2.id) if n.kind == "archive.fixity"]
+    assert not [n for n in inbox(people.director.id) if n.kind == "archive.fixity"]
+    fixity.run(record_ids=[changed.id, missing.id], trigger="test")
+    assert len([n for n in inbox(people.archivist.id) if n.kind == "archive.fixity"]) == 1
     logged_in(people.archivist)
     page = client.get("/archive/status").get_data(as_text=True)
     assert f">{changed.id}</a>" in page and f">{missing.id}</a>" in page and "Нарушения целостности" in page
+    assert 'id="inbox-link">Уведомления <span class="tag">1</span>' in page
+    inbox_page = client.get("/assignments/inbox").get_data(as_text=True)
+    assert "нарушена у 2 архивных записей" in inbox_page and 'href="/archive/status"' in inbox_page
     # a changed object is not handed out as the archive copy
     from tests.helpers import csrf_token
     resp = client.post(f"/archive/records/{changed.id}/download",
@@ -62,6 +74,10 @@ def test_fixity_cli_prints_a_summary_and_fails_on_problems(app, servers, tree, p
     out = runner.invoke(args=["archive", "fixity"])
     assert out.exit_code == 1, out.output
     assert "отсутствует: 1" in out.output and f"запись № {record.id}" in out.output
+    from workflow.notifications import inbox
+    (note,) = [n for n in inbox(people.archivist.id) if n.kind == "archive.fixity"]
+    assert f"записи № {record.id}" in note.text and "отсутствует" in note.text
+    assert note.url == f"/archive/records/{record.id}"
 
 
 def test_scheduled_fixity_takes_the_longest_unchecked_first(app, tree, people, sign_sheet, run_jobs):
