@@ -13,6 +13,7 @@ DEFAULTS = {
     "ARCHIVE_SEAL_KEY": None,     # PKCS#12 of the archive's service key (signs export inventories)
     "ARCHIVE_SEAL_PASSPHRASE": None,  # nosec B105 # no secret here; set from the environment
     "ARCHIVE_FIXITY_BATCH": 500,  # records re-hashed per hourly fixity run
+    "ARCHIVE_REVINFO_CACHE_SECONDS": 300,  # OCSP/CRL answers shared by the workers via Redis (0: off)
     "ARCHIVE_LTA_RENEW_DAYS": 365,  # renew the archive timestamp this long before its TSA certificate ends
     "BABEL_DEFAULT_LOCALE": "ru",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",

@@ -182,7 +182,8 @@ def _token_times(signed_data) -> tuple[datetime, datetime]:
 
 # Revocation data fetched for one ingest serves the next ones for a few minutes: a school's sheets
 # are signed by the same teacher, director and TSA, so their OCSP answers and CRLs are the same. Per
-# thread (a validation context is not meant to be shared between threads).
+# thread (a validation context is not meant to be shared between threads); across the forked
+# work-horses of the RQ workers through Redis (archive/revinfo.py).
 VC_TTL_SECONDS = 300
 _local = threading.local()
 
@@ -198,10 +199,21 @@ def _validation_context(trust_roots: list[x509.Certificate]):
     from pyhanko_certvalidator.fetchers.api import OwnedFetcherBackend
     # soft-fail: an unreachable OCSP responder must not stop the archive copy; the notes say
     # what is missing, and the verification report will show it.
+    from archive import revinfo
+    backend = revinfo.shared(AIOHttpFetcherBackend(session=_session()), *_revinfo_cache())
     vc = ValidationContext(trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="soft-fail",
-                           fetcher_backend=OwnedFetcherBackend(AIOHttpFetcherBackend(session=_session())))
+                           fetcher_backend=OwnedFetcherBackend(backend))
     _local.vc = (key, now, vc)
     return vc
+
+
+def _revinfo_cache():
+    """(Redis, seconds) for the revocation data shared between worker processes (archive/revinfo.py)."""
+    from flask import current_app, has_app_context
+    if not has_app_context() or not current_app.config.get("REDIS_URL"):
+        return None, 0
+    from app.jobs import redis_connection
+    return redis_connection(), int(current_app.config.get("ARCHIVE_REVINFO_CACHE_SECONDS") or 0)
 
 
 def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certificate]) -> Stamped:
