@@ -65,7 +65,7 @@ _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]
 def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
     from asn1crypto import cms
 
-    from signing.pades import ROLE_LABELS, _owner, _serial
+    from signing.pades import ROLE_LABELS, _owner, serial_of
     blobs = []
     for m in _BYTE_RANGE.finditer(pdf):
         a, b, c, d = map(int, m.groups())
@@ -105,7 +105,7 @@ def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
         if when is None:
             return None
         out.append({"field": name, "role": ROLE_LABELS.get(name, name), "name": _owner(cert),
-                    "serial": _serial(cert), "signed_at": when.isoformat() if when else None})
+                    "serial": serial_of(cert), "signed_at": when.isoformat() if when else None})
     return out
 
 
@@ -135,13 +135,13 @@ def _claimed_time(pdf: bytes, at: int, gap_start: int, gap_end: int) -> datetime
 
 
 def _signers(signatures) -> list[dict]:
-    from signing.pades import ROLE_LABELS, _owner, _serial
+    from signing.pades import ROLE_LABELS, _owner, serial_of
     out = []
     for sig in signatures:
         cert = sig.signer_cert
         when = _signature_time(sig) or sig.self_reported_timestamp
         out.append({"field": sig.field_name, "role": ROLE_LABELS.get(sig.field_name, sig.field_name),
-                    "name": _owner(cert), "serial": _serial(cert),
+                    "name": _owner(cert), "serial": serial_of(cert),
                     "signed_at": when.isoformat() if when else None})
     return out
 

@@ -303,7 +303,7 @@ def _owner(cert: x509.Certificate) -> str:
     return cert.subject.native.get("common_name", cert.subject.human_friendly)
 
 
-def _serial(cert: x509.Certificate) -> str:
+def serial_of(cert: x509.Certificate) -> str:
     return format(cert.serial_number, "X")
 
 
@@ -311,7 +311,7 @@ def _stamp_params(cert: x509.Certificate) -> dict[str, str]:
     """Validity dates as Russian CA tools print them (Moscow time); the signing time (%(ts)s)
     is pyHanko's own, in UTC and labelled so."""
     validity = cert["tbs_certificate"]["validity"]
-    return {"serial": _serial(cert), "owner": _owner(cert),
+    return {"serial": serial_of(cert), "owner": _owner(cert),
             "valid_from": validity["not_before"].native.astimezone(MOSCOW).strftime("%d.%m.%Y"),
             "valid_to": validity["not_after"].native.astimezone(MOSCOW).strftime("%d.%m.%Y")}
 
@@ -407,10 +407,10 @@ def _check_validity(cert: x509.Certificate) -> None:
     now = datetime.now(timezone.utc)
     validity = cert["tbs_certificate"]["validity"]
     if now > validity["not_after"].native:
-        raise SigningError(f"Срок действия сертификата {_owner(cert)} (№ {_serial(cert)}) истёк "
+        raise SigningError(f"Срок действия сертификата {_owner(cert)} (№ {serial_of(cert)}) истёк "
                            f"{validity['not_after'].native.astimezone(MOSCOW):%d.%m.%Y}")
     if now < validity["not_before"].native:
-        raise SigningError(f"Сертификат {_owner(cert)} (№ {_serial(cert)}) начинает действовать "
+        raise SigningError(f"Сертификат {_owner(cert)} (№ {serial_of(cert)}) начинает действовать "
                            f"{validity['not_before'].native.astimezone(MOSCOW):%d.%m.%Y}")
 
 
@@ -423,9 +423,9 @@ async def _check_certificate(cert: x509.Certificate, registry, vc: ValidationCon
     try:
         await validator.async_validate_usage({"non_repudiation"})
     except cv_errors.RevokedError:
-        raise SigningError(f"Сертификат {_owner(cert)} (№ {_serial(cert)}) отозван; подписывать им нельзя") from None
+        raise SigningError(f"Сертификат {_owner(cert)} (№ {serial_of(cert)}) отозван; подписывать им нельзя") from None
     except cv_errors.ExpiredError:
-        raise SigningError(f"Срок действия сертификата {_owner(cert)} (№ {_serial(cert)}) истёк") from None
+        raise SigningError(f"Срок действия сертификата {_owner(cert)} (№ {serial_of(cert)}) истёк") from None
     except cv_errors.InvalidCertificateError as e:
         raise SigningError(f"Сертификат {_owner(cert)} не подходит для подписи: {e}") from None
     except cv_errors.PathBuildingError:
@@ -500,7 +500,7 @@ def finish_external(state: ExternalState, cms_bytes: bytes) -> bytes:
     expected = x509.Certificate.load(state.signer_cert)
     if not any(c.dump() == expected.dump() for c in certs):
         raise SigningError(f"Подпись сделана не тем сертификатом: ожидался {_owner(expected)} "
-                           f"(№ {_serial(expected)})")
+                           f"(№ {serial_of(expected)})")
     if algo in hashlib.algorithms_available:
         digest = hashlib.new(algo, state.signed_bytes()).digest()
         if digest != message_digest:
@@ -580,7 +580,7 @@ def _report(sig, st) -> SignatureReport:
     when = ts.timestamp if ts is not None else st.signer_reported_dt
     level = st.modification_level.name if st.modification_level is not None else None
     report = SignatureReport(
-        field_name=sig.field_name, signer_cn=_owner(cert), serial=_serial(cert), signing_time=when,
+        field_name=sig.field_name, signer_cn=_owner(cert), serial=serial_of(cert), signing_time=when,
         intact=st.intact, valid=st.valid, trusted=st.trusted, coverage=st.coverage.name if st.coverage else "",
         modification_level=level, docmdp_ok=st.docmdp_ok, timestamp_ok=ts_ok, bottom_line=st.bottom_line,
         summary_ru="", details=st.pretty_print_details())

@@ -139,7 +139,7 @@ def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor) -> None
     field = _check_step(sheet, role, actor)
     tsa = current_app.config.get("TSA_URL")
     signed = pades.sign(sheet.pdf, field, signer, timestamper_url=tsa, certify=role == "teacher")
-    _signed(sheet, role, signed, actor=actor, serial=pades._serial(signer.certificate), tsa=bool(tsa))
+    _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(signer.certificate), tsa=bool(tsa))
 
 
 def _check_step(sheet: SummarySheet, role: str, actor) -> str:
@@ -191,7 +191,7 @@ def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor) ->
     digest, state = pades.begin_external(sheet.pdf, field, cert, certify=role == "teacher")
     doc = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in vars(state).items()}
     redis_connection().set(_external_key(sheet, role), json.dumps(doc), ex=EXTERNAL_TTL)
-    audit.record("sheet.external_begin", sheet, actor=actor, role=role, certificate_serial=pades._serial(cert))
+    audit.record("sheet.external_begin", sheet, actor=actor, role=role, certificate_serial=pades.serial_of(cert))
     return {"digest": base64.b64encode(digest).decode(), "md_algorithm": state.md_algorithm,
             "signed_bytes": base64.b64encode(state.signed_bytes()).decode()}
 
@@ -214,7 +214,7 @@ def finish_external(sheet: SummarySheet, role: str, cms: bytes, *, actor) -> Non
         raise SheetFlowError("Документ изменился после подготовки подписи: начните заново.")
     signed = pades.finish_external(state, cms)
     redis_connection().delete(_external_key(sheet, role))
-    _signed(sheet, role, signed, actor=actor, serial=pades._serial(x509.Certificate.load(state.signer_cert)),
+    _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(x509.Certificate.load(state.signer_cert)),
             tsa=False)
 
 

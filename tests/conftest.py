@@ -16,6 +16,26 @@ from tests.helpers import PASSWORD, login
 S3_KEY, S3_SECRET = "testkey", "testsecret123"
 
 
+def _real_datetime_for_cryptography() -> None:
+    """cryptography's Rust core remembers the datetime class it first converts. If that happens inside a
+    freezegun freeze (a transition test making its first certificate), it remembers FakeDatetime and every
+    later certificate made with the real clock fails. Convert one real datetime before any test runs."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "warm-up")])
+    now = dt.datetime.now(dt.timezone.utc)
+    (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(1)
+     .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+
+
+_real_datetime_for_cryptography()
+
+
 @pytest.fixture(scope="session")
 def servers():
     base = Path(tempfile.mkdtemp(prefix="jt-test-"))

@@ -225,6 +225,12 @@ def period_from_key(form: ReportForm, key: str) -> Period:
     return period_of(form, date(year, (n - 1) * 3 + 1, 1))
 
 
+def requested_period(form: ReportForm, key: str | None) -> Period:
+    """The period a page or an API call asks for (`?period=2014-09`), the current one when none is
+    given; ReportError for a malformed key."""
+    return period_from_key(form, key) if key else period_of(form, today())
+
+
 def periods(form: ReportForm, until: date | None = None, limit: int = 24) -> list[Period]:
     """Periods from the form's first one up to the one containing `until` (today), newest first."""
     until = until or today()

@@ -277,7 +277,7 @@ def report_form(form_id: int):
 
 def _period(form, key):
     try:
-        return rep.period_from_key(form, key) if key else rep.period_of(form, svc.today())
+        return rep.requested_period(form, key)
     except rep.ReportError:
         abort(400)
 

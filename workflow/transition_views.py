@@ -556,10 +556,8 @@ def report_new():
 
 
 def _period_arg(form: ReportForm, key: str | None) -> rep.Period:
-    if not key:
-        return rep.period_of(form, svc.today())
     try:
-        return rep.period_from_key(form, key)
+        return rep.requested_period(form, key)
     except rep.ReportError:
         abort(404)
 
