@@ -128,7 +128,7 @@ def verify_bytes(data: bytes, *, filename: str | None = None, allow_fetching: bo
     if not regular:
         v.checks.append(Check("Подписи", False, "в документе нет электронных подписей"))
     else:
-        _check_signatures(v, data, regular, roots, allow_fetching)
+        _check_signatures(v, data, reader, roots, allow_fetching)
     if stamps:
         _check_archive_timestamps(v, reader, stamps, roots, allow_fetching)
     summarise(v)
@@ -200,10 +200,10 @@ def _match_record(v: Verification):
     return record
 
 
-def _check_signatures(v: Verification, data: bytes, regular, roots, allow_fetching: bool) -> None:
+def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetching: bool) -> None:
     from signing import pades
     try:
-        reports = pades.validate(data, roots, allow_fetching=allow_fetching, require_ours=False)
+        reports = pades.validate(data, roots, allow_fetching=allow_fetching, require_ours=False, reader=reader)
     except Exception as e:        # pyHanko on a strange file: a clear answer, the details in the log
         log.warning("verify: signatures not validated: %r", e)
         v.checks.append(Check("Подписи", False, f"подписи не удалось проверить ({type(e).__name__})"))
@@ -215,7 +215,7 @@ def _check_signatures(v: Verification, data: bytes, regular, roots, allow_fetchi
     if allow_fetching and any(not r.bottom_line and r.intact and r.valid for r in reports):
         try:
             soft = {r.field_name: r for r in pades.validate(data, roots, allow_fetching=True, require_ours=False,
-                                                            revocation_mode="soft-fail")}
+                                                            revocation_mode="soft-fail", reader=reader)}
         except Exception:
             soft = {}
         for i, r in enumerate(reports):
@@ -223,7 +223,7 @@ def _check_signatures(v: Verification, data: bytes, regular, roots, allow_fetchi
             if not r.bottom_line and alt is not None and alt.bottom_line and "отозван" not in r.summary_ru:
                 reports[i] = alt
                 unreachable.add(r.field_name)
-    certs = {s.field_name: s.signer_cert for s in regular}
+    certs = {s.field_name: s.signer_cert for s in reader.embedded_regular_signatures}
     for r in reports:
         cert = certs.get(r.field_name)
         revocation = _revocation_text(r, cert)

@@ -543,17 +543,18 @@ class SignatureReport:
 def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
              other_certs: Iterable[x509.Certificate | bytes] = (), crls: Iterable = (), ocsps: Iterable = (),
              allow_fetching: bool = False, revocation_mode: str | None = None,
-             require_ours: bool = True) -> list[SignatureReport]:
+             require_ours: bool = True, reader: PdfFileReader | None = None) -> list[SignatureReport]:
     """Validate every signature in the document, in signing order.
 
     Revocation data comes from the arguments, the document's DSS (B-LT) and, with
     `allow_fetching`, from the OCSP/CRL URLs in the certificates. `revocation_mode` defaults
     to "hard-fail" when fetching (an unreachable responder is then a failure) and
     "soft-fail" otherwise. Validation is as of now; long-term (past) validation of B-LTA
-    archives is the archive's business."""
+    archives is the archive's business. `reader`: the caller's reader of the same bytes (parsing a
+    signed sheet's signatures is a good part of the cost)."""
     if require_ours and not is_ours(pdf):
         raise NotOurDocumentError("Файл не является сводной ведомостью, выпущенной этой системой")
-    reader = _read(pdf, NotOurDocumentError)
+    reader = reader or _read(pdf, NotOurDocumentError)
     vc_kwargs = dict(trust_roots=[_cert(c) for c in trust_roots], other_certs=[_cert(c) for c in other_certs],
                      crls=[c if not isinstance(c, bytes) else asn1_crl.CertificateList.load(c) for c in crls],
                      ocsps=[o if not isinstance(o, bytes) else asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
