@@ -195,16 +195,22 @@ def _validation_context(trust_roots: list[x509.Certificate]):
     now = time.monotonic()
     if cached is not None and cached[0] == key and now - cached[1] < VC_TTL_SECONDS:
         return cached[2]
-    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
-    from pyhanko_certvalidator.fetchers.api import OwnedFetcherBackend
     # soft-fail: an unreachable OCSP responder must not stop the archive copy; the notes say
     # what is missing, and the verification report will show it.
-    from archive import revinfo
-    backend = revinfo.shared(AIOHttpFetcherBackend(session=_session()), *_revinfo_cache())
     vc = ValidationContext(trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="soft-fail",
-                           fetcher_backend=OwnedFetcherBackend(backend))
+                           fetcher_backend=fetcher_backend())
     _local.vc = (key, now, vc)
     return vc
+
+
+def fetcher_backend():
+    """OCSP/CRL fetching for one validation context (which closes it when done), sharing the answers
+    with the other worker processes through Redis when the app has one (archive/revinfo.py)."""
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+    from pyhanko_certvalidator.fetchers.api import OwnedFetcherBackend
+
+    from archive import revinfo
+    return OwnedFetcherBackend(revinfo.shared(AIOHttpFetcherBackend(session=_session()), *_revinfo_cache()))
 
 
 def _revinfo_cache():

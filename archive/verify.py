@@ -200,10 +200,19 @@ def _match_record(v: Verification):
     return record
 
 
+def _fetching(allow_fetching: bool):
+    """The archive's fetcher (answers shared between workers) for one validation context, or None."""
+    if not allow_fetching:
+        return None
+    from archive.lta import fetcher_backend
+    return fetcher_backend()
+
+
 def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetching: bool) -> None:
     from signing import pades
     try:
-        reports = pades.validate(data, roots, allow_fetching=allow_fetching, require_ours=False, reader=reader)
+        reports = pades.validate(data, roots, allow_fetching=allow_fetching, require_ours=False, reader=reader,
+                                 fetcher_backend=_fetching(allow_fetching))
     except Exception as e:        # pyHanko on a strange file: a clear answer, the details in the log
         log.warning("verify: signatures not validated: %r", e)
         v.checks.append(Check("Подписи", False, f"подписи не удалось проверить ({type(e).__name__})"))
@@ -215,7 +224,8 @@ def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetchin
     if allow_fetching and any(not r.bottom_line and r.intact and r.valid for r in reports):
         try:
             soft = {r.field_name: r for r in pades.validate(data, roots, allow_fetching=True, require_ours=False,
-                                                            revocation_mode="soft-fail", reader=reader)}
+                                                            revocation_mode="soft-fail", reader=reader,
+                                                            fetcher_backend=_fetching(True))}
         except Exception:
             soft = {}
         for i, r in enumerate(reports):
@@ -293,7 +303,8 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
     from signing.pades import _run
     from pyhanko_certvalidator import ValidationContext
     from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
-    kwargs = dict(trust_roots=list(roots), allow_fetching=allow_fetching, revocation_mode="soft-fail")
+    kwargs = dict(trust_roots=list(roots), allow_fetching=allow_fetching, revocation_mode="soft-fail",
+                  fetcher_backend=_fetching(allow_fetching))
     try:
         vc = DocumentSecurityStore.read_dss(reader).as_validation_context(kwargs)
     except NoDSSFoundError:

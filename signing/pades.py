@@ -543,7 +543,8 @@ class SignatureReport:
 def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
              other_certs: Iterable[x509.Certificate | bytes] = (), crls: Iterable = (), ocsps: Iterable = (),
              allow_fetching: bool = False, revocation_mode: str | None = None,
-             require_ours: bool = True, reader: PdfFileReader | None = None) -> list[SignatureReport]:
+             require_ours: bool = True, reader: PdfFileReader | None = None,
+             fetcher_backend=None) -> list[SignatureReport]:
     """Validate every signature in the document, in signing order.
 
     Revocation data comes from the arguments, the document's DSS (B-LT) and, with
@@ -551,7 +552,8 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
     to "hard-fail" when fetching (an unreachable responder is then a failure) and
     "soft-fail" otherwise. Validation is as of now; long-term (past) validation of B-LTA
     archives is the archive's business. `reader`: the caller's reader of the same bytes (parsing a
-    signed sheet's signatures is a good part of the cost)."""
+    signed sheet's signatures is a good part of the cost); `fetcher_backend`: how to fetch (the
+    archive shares answers between its workers)."""
     if require_ours and not is_ours(pdf):
         raise NotOurDocumentError("Файл не является сводной ведомостью, выпущенной этой системой")
     reader = reader or _read(pdf, NotOurDocumentError)
@@ -560,6 +562,8 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
                      ocsps=[o if not isinstance(o, bytes) else asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
                      allow_fetching=allow_fetching,
                      revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
+    if allow_fetching and fetcher_backend is not None:
+        vc_kwargs["fetcher_backend"] = fetcher_backend
     try:
         vc = DocumentSecurityStore.read_dss(reader).as_validation_context(vc_kwargs)
     except NoDSSFoundError:
