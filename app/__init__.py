@@ -54,11 +54,14 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app.register_blueprint(bp)
     from archive.views import bp as archive_bp
     app.register_blueprint(archive_bp)
+    from workflow.ordinance_file_views import bp as ordinance_files_bp
+    app.register_blueprint(ordinance_files_bp)
     from signing.api import bp as sheets_api_bp
     from workflow.assignment_api import bp as assignment_api_bp
     from workflow.transition_api import bp as transitions_api_bp
     from archive.api import bp as archive_api_bp
-    for bp in (api_bp, sheets_api_bp, assignment_api_bp, transitions_api_bp, archive_api_bp):
+    from workflow.ordinance_files_api import bp as ordinance_files_api_bp
+    for bp in (api_bp, sheets_api_bp, assignment_api_bp, transitions_api_bp, archive_api_bp, ordinance_files_api_bp):
         csrf.exempt(bp)  # bearer tokens only: no ambient cookie credentials to forge
         app.register_blueprint(bp)
     return app

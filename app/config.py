@@ -28,6 +28,7 @@ DEFAULTS = {
     "ORG_IMPORT_MAX_ROWS": 20000,
     "MARKS_IMPORT_MAX_ROWS": 200_000,
     "EVIDENCE_RETENTION_YEARS": 5,
+    "ORDINANCE_FILE_MAX_BYTES": 20 * 1024 * 1024,  # the signed order PDF and each attachment
     "ARCHIVE_VERIFY_FETCH": True,     # verification may fetch OCSP/CRL over the network
     "DIGEST_DAYS_AHEAD": 3,           # the daily digest lists what is due within this many days
     "MAIL_FROM": "journals@localhost",

@@ -99,7 +99,8 @@ def rebuild(record_ids: set[int] | None = None) -> Rebuild:
 
 # The tables whose rows are archived (ArchiveRecord.source_type → table).
 SOURCE_TABLES = {"summary_sheet": "summary_sheets", "readiness_statement": "transition_readiness_statements",
-                 "disposal_act": "archive_disposal_acts"}
+                 "disposal_act": "archive_disposal_acts", "ordinance_document": "ordinance_files",
+                 "ordinance_attachment": "ordinance_files"}
 
 
 def _advance_sequences() -> None:

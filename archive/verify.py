@@ -126,7 +126,7 @@ def verify_bytes(data: bytes, *, filename: str | None = None, allow_fetching: bo
                        "сводная ведомость, выпущенная этой системой" if ours else
                        ("документ архива" if record is not None else "выпущен не этой системой"))
     if not regular:
-        v.checks.append(Check("Подписи", False, "в документе нет электронных подписей"))
+        v.checks.append(_no_signatures(record))
     else:
         _check_signatures(v, data, reader, roots, allow_fetching)
     if stamps:
@@ -135,15 +135,33 @@ def verify_bytes(data: bytes, *, filename: str | None = None, allow_fetching: bo
     return v
 
 
+# Document classes the archive accepts without an electronic signature (an order signed on paper and
+# scanned, its attachments): for them the proof is the archive's hash and its own timestamp.
+UNSIGNED_KINDS = {"order", "attachment"}
+UNSIGNED = "электронных подписей нет: документ принят в архив без подписи (например, скан бумажного подлинника)"
+
+
+def _no_signatures(record) -> Check:
+    if record is not None and record.kind.value in UNSIGNED_KINDS:
+        return Check("Подписи", None, UNSIGNED)
+    return Check("Подписи", False, "в документе нет электронных подписей")
+
+
 def summarise(v: Verification) -> None:
     """The verdict and its one-line reason, from the checks."""
     failed = [c for c in v.checks if c.ok is False] + [s for s in v.signatures if not s.ok]
     if v.document.ok is None and v.record_id is None and not any(c.label == "Архив" and c.ok for c in v.checks):
         failed.append(v.document)
     signatures = [s for s in v.signatures if s.kind == "signature"]
-    v.ok = not failed and bool(signatures)
-    if v.ok:
-        matched = next((c for c in v.checks if c.label == "Архив" and c.ok), None)
+    matched = next((c for c in v.checks if c.label == "Архив" and c.ok), None)
+    # An unsigned scan passes only as the very copy the archive holds.
+    unsigned = matched is not None and any(c.label == "Подписи" and c.text == UNSIGNED for c in v.checks)
+    v.ok = not failed and (bool(signatures) or unsigned)
+    if v.ok and not signatures:
+        stamps = [s for s in v.signatures if s.kind == "archive_timestamp"]
+        v.summary = (f"электронных подписей нет (документ без подписи); {matched.text}"
+                     + (f"; штампов времени архива: {len(stamps)}, все действительны" if stamps else "") + ".")
+    elif v.ok:
         v.summary = f"подписей: {len(signatures)}, все действительны" + (
             f"; {matched.text}" if matched else "") + "."
     else:
@@ -357,6 +375,8 @@ def _check_lta(v: Verification, reader, roots) -> None:
         revinfo_gathering_policy=RevocationInfoGatheringSpec(
             online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
 
+    if not reader.embedded_regular_signatures:
+        return                                     # an unsigned scan: its archive timestamps were checked
     async def run():
         return [(sig.field_name, await ades_lta_validation(sig, spec)) for sig in reader.embedded_regular_signatures]
     try:

@@ -89,7 +89,11 @@ def _fill(o: Ordinance, data: dict, doc_date: date | None, region: Organisation)
     o.attachments = [Attachment(position=i, number=str(a.get("number") or "") or None, title=a.get("title") or "")
                      for i, a in enumerate(data.get("attachments") or [])]
     plan = data.get("plan")
-    o.plan = _plan(plan, doc_date, region) if plan and plan.get("sections") else None
+    new_plan = _plan(plan, doc_date, region) if plan and plan.get("sections") else None
+    if o.plan is not None and new_plan is not None and o.id is not None:
+        o.plan = None          # a draft's edit: delete the old plan first (plans.ordinance_id is unique)
+        session.flush()
+    o.plan = new_plan
 
 
 def _plan(plan: dict, doc_date: date | None, region: Organisation) -> Plan:
@@ -136,6 +140,9 @@ def set_status(o: Ordinance, status: OrdinanceStatus, *, actor) -> None:
     o.status, o.status_changed_at, o.status_changed_by_id = status, utcnow(), actor.id
     session.flush()
     audit.record("ordinance.status", o, actor=actor, before={"status": before.value}, after={"status": status.value})
+    if before is OrdinanceStatus.draft:   # in force: the order's files go to the legal archive (same transaction)
+        from workflow import ordinance_files
+        ordinance_files.archive_all(o, actor=actor)
 
 
 def amendments(o: Ordinance) -> list[Ordinance]:

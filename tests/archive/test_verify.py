@@ -215,3 +215,45 @@ def test_a_responder_that_has_gone_away_is_a_warning_not_a_failure(app, db, tmp_
     assert v.ok, v.lines_ru()
     revocation = [c for s in v.signatures for c in s.checks if c.label == "Статус отзыва"]
     assert all(c.ok is None and "служба OCSP/CRL недоступна" in c.text for c in revocation)
+
+
+@pytest.mark.parametrize("with_tsa", [False, True], ids=["no TSA", "archive timestamp"])
+def test_an_unsigned_scan_passes_only_as_the_copy_the_archive_holds(app, tree, people, run_jobs, trusting, request,
+                                                                   with_tsa):
+    """An order signed on paper and scanned has no electronic signature: the archive's hash (and its
+    timestamp, with a TSA) is the proof. The same bytes outside the archive, a changed copy, or an
+    unsigned sheet-class document do not pass."""
+    from reportlab.pdfgen import canvas
+
+    from archive.models import RecordKind
+    from archive.services import register_document
+    if with_tsa:
+        request.getfixturevalue("tsa")
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.drawString(72, 720, "Prikaz 3116 (scan)")
+    c.save()
+    scan = buf.getvalue()
+    assert not verify_bytes(scan).ok                              # not archived yet: no signatures, no match
+    record = register_document(RecordKind.attachment, scan, source_type="test_scan", source_id=None,
+                               organisation=tree["region"], title="Приложение № 1 (скан)")
+    db.commit()
+    run_jobs()
+    assert record.status is RecordStatus.archived, record.last_error
+    stored = get_storage().get(record.key)
+    v = verify_bytes(stored)
+    assert v.ok, v.lines_ru()
+    assert v.summary.startswith("электронных подписей нет") and f"записи № {record.id}" in v.summary
+    assert [s.kind for s in v.signatures] == (["archive_timestamp"] if with_tsa else [])
+    if with_tsa:
+        assert "штампов времени архива: 1, все действительны" in v.summary
+        assert not any("B-LTA" in c.label for c in v.checks)       # nothing signed to validate long-term
+    bad = verify_bytes(_tamper(stored))                            # not the archived copy (nor covered by its stamp)
+    assert not bad.ok and "нет электронных подписей" in bad.summary
+    # an unsigned document of a class that must be signed is a failure even when archived
+    sheet_like = register_document(RecordKind.readiness_statement, scan + b"\n% other\n", source_type="test_scan",
+                                   source_id=None, organisation=tree["region"], title="Заявление без подписи")
+    db.commit()
+    run_jobs()
+    v = verify_bytes(get_storage().get(sheet_like.key))
+    assert not v.ok and "нет электронных подписей" in v.summary

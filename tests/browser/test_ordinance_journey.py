@@ -6,7 +6,7 @@ from tests.browser.conftest import shot, sign_in
 SEED_001 = next((Path(__file__).resolve().parents[1] / "data" / "seeds").glob("001_*.txt"))
 
 
-def test_register_order_001_from_its_text_file(page, demo):
+def test_register_order_001_from_its_text_file(page, demo, tmp_path):
     sign_in(page, "region", demo)
     page.click("text=Документы")
     page.click("text=Зарегистрировать документ")
@@ -27,7 +27,29 @@ def test_register_order_001_from_its_text_file(page, demo):
     plan = page.locator("table").last
     assert plan.locator("tr").count() == 1 + 2 + 11      # header, 2 sections, 11 rows
     assert "Ежеквартально" in plan.inner_text() and "11.11.2010" in plan.inner_text()
+    # The signed plan (Приложение № 1) as a PDF, kept with the draft until the order comes in force.
+    pdf = tmp_path / "plan-3116.pdf"
+    pdf.write_bytes(_pdf("Приложение № 1. План мероприятий"))
+    page.select_option("#file-slot", "attachment:1")
+    page.set_input_files("#file-input", str(pdf))
+    page.click("#file-upload button[type=submit]")
+    page.wait_for_selector("text=загружен")
+    assert "plan-3116.pdf" in page.inner_text("#files") and "черновик" in page.inner_text("#files")
     page.click("text=Ввести в действие")
     page.wait_for_selector("text=Состояние: Действует")
     assert page.locator("text=Редактировать").count() == 0    # in force: no more editing
+    files = page.inner_text("#files")
+    assert "передаётся в архив" in files or "в архиве" in files       # handed to the legal archive
+    assert page.locator("#files >> text=Удалить").count() == 0
     shot(page, "03-region-order-in-force")
+
+
+def _pdf(text: str) -> bytes:
+    import io
+
+    from reportlab.pdfgen.canvas import Canvas
+    out = io.BytesIO()
+    c = Canvas(out)
+    c.drawString(100, 750, text)
+    c.save()
+    return out.getvalue()

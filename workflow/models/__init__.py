@@ -10,3 +10,4 @@ from workflow.models.transitions import (  # noqa: F401
 from workflow.models.assignments import (  # noqa: F401
     Assignment, AssignmentTarget, DigestClaim, FeedToken, Notification, Occurrence, OccurrenceEvent,
     OccurrenceEvidence, OccurrenceKind, OccurrenceStatus)
+from workflow.models.ordinance_files import OrdinanceFile  # noqa: F401
