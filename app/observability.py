@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 
@@ -34,6 +35,7 @@ SECRET_PATTERNS = (
 )
 SETTINGS = ("LOG_FORMAT", "METRICS_TOKEN", "PROXY_FIX", "LOG_LEVEL")
 _metrics = None
+_metrics_lock = threading.Lock()
 
 
 # ---- settings -----------------------------------------------------------------------------------------------
@@ -117,9 +119,13 @@ def _make_metrics():
 
 
 def metrics():
+    """Made once per process: a gthread worker's first requests arrive together, and registering the
+    histogram twice raises «Duplicated timeseries» (a 500)."""
     global _metrics
     if _metrics is None:
-        _metrics = _make_metrics()
+        with _metrics_lock:
+            if _metrics is None:
+                _metrics = _make_metrics()
     return _metrics
 
 

@@ -57,6 +57,62 @@ def start_servers(base: Path) -> tuple[dict, list]:
     return urls, stops
 
 
+def signing_keys(base: Path, tpki) -> tuple[dict, bytes, bytes]:
+    """The demo CA's keys of one class teacher and one director (passphrase PASS) and a trust file with
+    that CA and the test TSA's root. Returns ({TSA_URL, TRUST_ROOTS}, teacher .p12, director .p12)."""
+    from asn1crypto import pem
+
+    from signing import demo_pki
+    ca = demo_pki.make(base / "keys", {"teacher": "Иванова Мария Петровна", "director": "Сафин Ринат Ильдарович"},
+                       PASS)
+    trust = base / "trust.pem"
+    trust.write_bytes(ca.read_bytes() + pem.armor("CERTIFICATE", tpki.root.dump()))
+    return ({"TSA_URL": tpki.tsa_url, "TRUST_ROOTS": str(trust)}, (base / "keys" / "teacher.p12").read_bytes(),
+            (base / "keys" / "director.p12").read_bytes())
+
+
+def start_workers(base: Path, env: dict, queue_sets, *, nice: int = 0) -> list[subprocess.Popen]:
+    """One `python -m app.worker QUEUE…` process per entry of `queue_sets`, each in its own session and
+    process group (so `stop_workers` reaches its work-horses too), logging to base/worker<i>.log.
+
+    `nice` > 0 lowers their CPU priority. With the kernel's autogroups (sched_autogroup_enabled=1, the
+    default on most distributions) a process's nice counts only against processes of its own session:
+    each session competes as a whole. So the session's autogroup is niced too (/proc/PID/autogroup);
+    without it, `nice` alone changes nothing against gunicorn (measured with load.py)."""
+    workers = []
+    for i, queues in enumerate(queue_sets):
+        log = open(base / f"worker{i}.log", "wb")
+        cmd = (["nice", "-n", str(nice)] if nice else []) + [sys.executable, "-m", "app.worker", *queues]
+        w = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=log,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        if nice:
+            try:
+                Path(f"/proc/{w.pid}/autogroup").write_text(str(nice))
+            except OSError:              # no autogroups in this kernel: plain nice is what counts then
+                pass
+        workers.append(w)
+    return workers
+
+
+def stop_workers(workers: list[subprocess.Popen], timeout: float = 20) -> None:
+    """Warm shutdown (SIGTERM: the current job finishes), then SIGKILL to the whole group if it lingers."""
+    import signal
+    for w in workers:
+        if w.poll() is None:
+            w.terminate()
+    for w in workers:
+        try:
+            w.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(w.pid, signal.SIGKILL)      # a work-horse left behind, or a worker that did not stop
+        except ProcessLookupError:
+            pass
+        w.wait()
+
+
 def marks_csv(classes: int, pupils: int, subjects: int) -> bytes:
     from tests.signing.sample import make_sheet
     lines = ["Класс;Ученик;Предмет;Период;Оценка;Решение;Дата педсовета;Протокол"]
@@ -140,13 +196,9 @@ def main() -> None:
     tpki = test_pki.start(base / "tpki")
     workers = []
     try:
-        from signing import demo_pki
-        ca = demo_pki.make(base / "keys", {"teacher": "Иванова Мария Петровна", "director": "Сафин Ринат Ильдарович"},
-                           PASS)
-        trust = base / "trust.pem"
-        from asn1crypto import pem
-        trust.write_bytes(ca.read_bytes() + pem.armor("CERTIFICATE", tpki.root.dump()))
-        env = {**urls, "SECRET_KEY": SECRET, "TSA_URL": tpki.tsa_url, "TRUST_ROOTS": str(trust)}
+        signing_env, teacher_p12, director_p12 = signing_keys(base, tpki)
+        trust = Path(signing_env["TRUST_ROOTS"])
+        env = {**urls, "SECRET_KEY": SECRET, **signing_env}
         os.environ.update(env)
         from alembic import command
 
@@ -154,8 +206,6 @@ def main() -> None:
         from app.cli import alembic_config
         command.upgrade(alembic_config(urls["DATABASE_URL"]), "heads")
         app = create_app()
-        teacher_p12 = (base / "keys" / "teacher.p12").read_bytes()
-        director_p12 = (base / "keys" / "director.p12").read_bytes()
 
         # --- primitives, in this process ---------------------------------------------------------
         from signing import pades
@@ -233,11 +283,7 @@ def main() -> None:
         total = args.schools * args.classes
 
         # --- workers and the three batch stages --------------------------------------------------
-        for i in range(args.workers):
-            log = open(base / f"worker{i}.log", "wb")
-            workers.append(subprocess.Popen([sys.executable, "-m", "app.worker", "signing", "archive"], cwd=ROOT,
-                                            env={**os.environ, **env}, stdout=log, stderr=log,
-                                            stdin=subprocess.DEVNULL))
+        workers += start_workers(base, env, [("signing", "archive")] * args.workers)
         watch = RssWatch([w.pid for w in workers])
         watch.start()
         from signing.models import BatchKind
@@ -289,13 +335,7 @@ def main() -> None:
         print(f"15,000 sheets projected: {15000 / rate / 60:.1f} min on {cores} cores (target < 10 min)")
         print(f"peak worker RSS: {watch.peak / 2**20:.0f} MB (target < 400 MB)")
     finally:
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            try:
-                w.wait(20)
-            except subprocess.TimeoutExpired:
-                w.kill()
+        stop_workers(workers)
         tpki.close()
         for stop in reversed(stops):
             stop()
