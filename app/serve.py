@@ -46,7 +46,8 @@ def start_embedded(environ: dict) -> list:
                 f"postgresql+psycopg://postgres@127.0.0.1:{cfg['pg_port']}/postgres", "journals")
         if not environ.get("REDIS_URL"):
             click.echo("Запуск встроенного Redis…")
-            stops.append(embedded.start_redis(INSTANCE / "redis", cfg["redis_port"]))
+            # With its AOF: jobs queued or scheduled survive a restart of `serve`.
+            stops.append(embedded.start_redis(INSTANCE / "redis", cfg["redis_port"], persistent=True))
             environ["REDIS_URL"] = f"redis://127.0.0.1:{cfg['redis_port']}/0"
         if not environ.get("ARCHIVE_URL"):
             click.echo("Запуск встроенного S3 (SeaweedFS, Object Lock)…")

@@ -41,13 +41,24 @@ class Stack:
         if name == "pg":
             self.stops[name] = embedded.start_postgres(self.base / "pg", self.pg_port, fsync=False)
         elif name == "redis":
-            self.stops[name] = embedded.start_redis(self.base / "redis", self.redis_port)
+            # With its AOF, as in production: a Redis killed and started again has its queues back.
+            # "always": not even a write acknowledged just before a kill -9 is lost.
+            self.stops[name] = embedded.start_redis(self.base / "redis", self.redis_port, persistent=True,
+                                                    appendfsync="always")
         elif name == "weed":
             self.stops[name] = embedded.start_seaweed(self.base / "weed", self.weed_ports, S3_KEY, S3_SECRET,
                                                       fast_stop=True, max_volumes=20, volume_mb=64)
 
     def stop(self, name: str) -> None:
         self.stops.pop(name)()
+
+    def kill_redis(self) -> None:
+        """kill -9 Redis (no shutdown, no last write of its AOF), reaped so the port is free again."""
+        import redis
+        with redis.Redis(port=self.redis_port) as r:
+            pid = r.info("server")["process_id"]
+        os.kill(pid, signal.SIGKILL)
+        self.stop("redis")        # waits for the dead process
 
     # ---- workers ------------------------------------------------------------------------------
     def start_worker(self) -> subprocess.Popen:
