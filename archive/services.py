@@ -91,9 +91,10 @@ def register_sheet(sheet) -> ArchiveRecord:
         session.add(record)
         session.flush()
         log.info("archive: record %s pending for sheet %s", record.id, sheet.id)
-    if record.status is RecordStatus.pending:
         enqueue_after_commit(ingest_sheet, sheet.id, queue_name="archive", job_id=f"ingest-sheet-{sheet.id}",
                              retry=INGEST_RETRY)
+    elif record.status is RecordStatus.pending:
+        requeue(record)          # unless its job is still waiting or running
     return record
 
 

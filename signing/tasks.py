@@ -54,6 +54,10 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
         try:
             if sheet.status not in DONE_AFTER[batch.kind]:
                 _step(batch.kind, sheet, signer, actor)
+            elif batch.kind is BatchKind.sign_director:
+                # Signed by an earlier run that died before its archive job was queued (that is sent
+                # only after the commit): hand it over again; the archive ignores what it already has.
+                services.on_final(sheet)
             batch.done_ids = [*batch.done_ids, sheet_id]
         except (services.SheetFlowError, pades.SigningError) as exc:
             db.rollback()

@@ -179,3 +179,32 @@ def test_quick_signer_reading_agrees_with_the_full_parse(app, tree, people, sign
         assert lta.signer_info(sheet.pdf, ["ClassTeacher", "Director"]) == full
         assert [s["field"] for s in full] == ["ClassTeacher", "Director"] and all(s["signed_at"] for s in full)
     assert lta.signer_info(sheet.pdf, ["OnlyOne"]) == full          # unexpected shape: the full parse decides
+
+
+def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(app, tree, people, pki, sign_sheet,
+                                                                               run_jobs):
+    """A worker killed between a sheet's commit and the sending of its archive job (sent only after the
+    commit) leaves the record pending with no job. Running the director's batch again hands it over."""
+    from app import db
+    from archive.services import record_for
+    from signing.models import BatchKind, BatchStatus, SheetBatch
+    from signing.tasks import process_batch
+    from tests.archive.conftest import YEAR, signer
+    sheet = sign_sheet(tree["a"], "11А")
+    db._after_commit_jobs().clear()                   # the job that was never sent
+    db.commit()
+    record = record_for("summary_sheet", sheet.id)
+    run_jobs()
+    assert record.status is RecordStatus.pending      # nothing would archive it but the 15-minute sweep
+    batch = SheetBatch(kind=BatchKind.sign_director, organisation_id=tree["a"].id, school_year=YEAR,
+                       requested_by_id=people.director.id, sheet_ids=[sheet.id], done_ids=[], errors=[],
+                       status=BatchStatus.queued)
+    session.add(batch)
+    db.commit()
+    process_batch(batch.id, signer=signer(pki, "director"))
+    assert batch.status is BatchStatus.done and batch.done_ids == [sheet.id] and batch.errors == []
+    run_jobs()
+    session.refresh(record)
+    assert record.status is RecordStatus.archived
+    from signing import pades
+    assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
