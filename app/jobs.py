@@ -38,15 +38,16 @@ def queue(name: str = "default", app: Flask | None = None) -> Queue:
 
 
 def enqueue_after_commit(func, *args, queue_name: str = "default", job_id: str | None = None,
-                         retry: Retry | None = None) -> None:
-    """Queue `func(*args)` once the current transaction commits; never if it rolls back."""
+                         retry: Retry | None = None, on_failure=None) -> None:
+    """Queue `func(*args)` once the current transaction commits; never if it rolls back. `on_failure`:
+    RQ's failure callback (also run by RQ's cleanup when the worker running the job died)."""
     if job_id is not None and not JOB_ID.match(job_id):
         raise ValueError(f"bad job id {job_id!r}")
     q = queue(queue_name)
 
     def send():
         try:
-            q.enqueue(func, *args, job_id=job_id, unique=job_id is not None, retry=retry)
+            q.enqueue(func, *args, job_id=job_id, unique=job_id is not None, retry=retry, on_failure=on_failure)
         except DuplicateJobError:
             log.info("job %s already queued", job_id)   # the same work is already waiting
     db.on_commit(send)
@@ -85,6 +86,14 @@ def _app_for_worker() -> Flask:
             engine.dispose(close=False)
         _worker_pid = os.getpid()
     return _worker_app
+
+
+def in_app_context(func, *args):
+    """Run `func(*args)` in the worker's app context (RQ callbacks run outside the job wrapper)."""
+    if has_app_context():
+        return func(*args)
+    with _app_for_worker().app_context():
+        return func(*args)
 
 
 def adopt_worker_app(app: Flask) -> None:

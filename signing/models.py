@@ -75,6 +75,11 @@ class BatchStatus(str, enum.Enum):
     done = "done"
     failed = "failed"
 
+    @property
+    def label(self) -> str:
+        return {"queued": "в очереди", "running": "выполняется", "done": "готово",
+                "failed": "прерван"}[self.value]
+
 
 class SheetBatch(Base):
     """A batch job over many sheets; its counters drive the progress bars (browser and CLI)."""
@@ -96,7 +101,8 @@ class SheetBatch(Base):
     @property
     def progress(self) -> dict:
         total = len(self.sheet_ids)
-        return {"id": self.id, "kind": self.kind.value, "status": self.status.value, "total": total,
+        return {"id": self.id, "kind": self.kind.value, "status": self.status.value,
+                "status_label": self.status.label, "total": total,
                 "done": len(self.done_ids), "failed": len(self.errors),
                 "percent": round(100 * (len(self.done_ids) + len(self.errors)) / total) if total else 100,
                 "errors": self.errors}

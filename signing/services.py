@@ -305,8 +305,9 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
     if kind is not BatchKind.render:
         on_commit(lambda: _unqueued_on_error(batch_id, lambda: keyvault.put(batch_id, pkcs12=pkcs12,
                                                                               passphrase=passphrase or "")))
+    from signing.tasks import batch_job_failed
     on_commit(lambda: _unqueued_on_error(batch_id, lambda: enqueue_after_commit(
-        run_batch, batch_id, queue_name="signing", job_id=f"sheet-batch-{batch_id}")))
+        run_batch, batch_id, queue_name="signing", job_id=f"sheet-batch-{batch_id}", on_failure=batch_job_failed)))
     return batch
 
 

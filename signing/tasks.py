@@ -71,6 +71,26 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
     return _finish(batch, BatchStatus.done)
 
 
+INTERRUPTED = ("Пакет прерван: обработка остановилась (сбой или остановка рабочего процесса). Готовые ведомости "
+               "сохранены — запустите пакет снова, они будут пропущены.")
+
+
+def batch_job_failed(rq_job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ's failure callback of a batch job: an exception escaped it, or RQ found it abandoned (its worker
+    was killed). The batch says so instead of "running" for ever; its key material is dropped."""
+    from app.jobs import in_app_context
+    in_app_context(_mark_interrupted, rq_job.args[0], getattr(exc_type, "__name__", "?"))
+
+
+def _mark_interrupted(batch_id: int, reason: str) -> None:
+    db.rollback()
+    batch = session.get(SheetBatch, batch_id)
+    if batch is None or batch.status not in (BatchStatus.queued, BatchStatus.running):
+        return
+    log.warning("batch %s interrupted (%s)", batch_id, reason)
+    _finish(batch, BatchStatus.failed, message=INTERRUPTED)
+
+
 def _step(kind: BatchKind, sheet: SummarySheet, signer, actor) -> None:
     if kind is BatchKind.render:
         services.render_pdf(sheet, actor=actor)

@@ -60,7 +60,7 @@ def sh_url(sh_app):
 
 
 def _wait_done(page):
-    page.wait_for_selector("#state:text-is('done')", timeout=120_000)
+    page.wait_for_selector("#state[data-status='done']", timeout=120_000)
     assert page.locator("#bar").get_attribute("value") == "100"
     assert page.locator("#errors li").count() == 0
 

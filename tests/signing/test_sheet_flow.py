@@ -322,3 +322,76 @@ def test_cli_signs_with_a_pkcs11_token(app, school, pki, softhsm_token, tmp_path
     assert softhsm_token["pin"] not in out.output
     assert sheet.status is SheetStatus.signed
     assert_all_valid(sheet.pdf, pki, count=2)
+
+
+def test_a_batch_whose_job_dies_is_marked_interrupted_and_can_be_started_again(app, client, logged_in, school, pki,
+                                                                              run_jobs, redis_conn, monkeypatch):
+    """A batch's job that raises, or whose worker is killed (RQ finds the job abandoned when it cleans
+    its registry), leaves the batch "прерван" with the reason, never "running" for ever; started again,
+    it does what is left and signs nothing twice."""
+    from rq.executions import Execution
+    from rq.job import JobStatus
+    from rq.registry import StartedJobRegistry
+
+    from app import db
+    from app.jobs import queue
+    from signing import tasks
+    from signing.models import BatchKind
+    sheets = _sheets(school, "3А", "3Б", "3В")
+    for s in sheets:
+        services.render_pdf(s, actor=school.director)
+    db.commit()
+
+    # 1. an exception escapes the job after the first sheet
+    real_step, calls = tasks._step, []
+
+    def failing_step(*args):
+        calls.append(args)
+        if len(calls) > 1:
+            raise RuntimeError("boom")
+        return real_step(*args)
+    monkeypatch.setattr(tasks, "_step", failing_step)
+    with app.test_request_context():
+        batch = services.start_batch(BatchKind.sign_teacher, school.org, YEAR, actor=school.teacher,
+                                     pkcs12=pki.pkcs12("teacher"), passphrase=test_pki.PASSPHRASE)
+        db.commit()
+    run_jobs()
+    session.refresh(batch)
+    assert batch.status is BatchStatus.failed and batch.done_ids == [sheets[0].id]
+    assert batch.errors[-1]["message"] == tasks.INTERRUPTED
+    assert not redis_conn.keys(f"sign-batch-key:{batch.id}*")            # the key is not left behind
+    logged_in(school.teacher)
+    page = client.get(f"/sheets/batches/{batch.id}").get_data(as_text=True)
+    assert "прерван" in page and "запустите пакет снова" in page
+    monkeypatch.setattr(tasks, "_step", real_step)
+
+    # 2. its worker killed: the job stays "started" until RQ's cleanup finds it abandoned
+    with app.test_request_context():
+        second = services.start_batch(BatchKind.sign_teacher, school.org, YEAR, actor=school.teacher,
+                                      pkcs12=pki.pkcs12("teacher"), passphrase=test_pki.PASSPHRASE)
+        db.commit()
+    assert second.sheet_ids == [sheets[1].id, sheets[2].id]               # only what is left
+    q = queue("signing")
+    job = q.fetch_job(f"sheet-batch-{second.id}")
+    q.remove(job)
+    with redis_conn.pipeline() as pipe:                                   # what a worker records on start
+        job.set_status(JobStatus.STARTED, pipeline=pipe)
+        Execution.create(job, ttl=1, pipeline=pipe)
+        pipe.execute()
+    registry = StartedJobRegistry(queue=q)
+    registry.cleanup(timestamp=__import__("time").time() + 60)             # as a worker's maintenance does
+    session.refresh(second)
+    assert second.status is BatchStatus.failed and second.errors[-1]["message"] == tasks.INTERRUPTED
+
+    # 3. started again: the rest is signed, each sheet exactly once
+    with app.test_request_context():
+        third = services.start_batch(BatchKind.sign_teacher, school.org, YEAR, actor=school.teacher,
+                                     pkcs12=pki.pkcs12("teacher"), passphrase=test_pki.PASSPHRASE)
+        db.commit()
+    run_jobs()
+    session.refresh(third)
+    assert third.status is BatchStatus.done and sorted(third.done_ids) == [sheets[1].id, sheets[2].id]
+    for s in sheets:
+        session.refresh(s)
+        assert s.status is SheetStatus.teacher_signed
+        assert_all_valid(s.pdf, pki, count=1)
