@@ -14,15 +14,23 @@ OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 MAX_PER_PAGE = 500
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(401)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-@bp.errorhandler(422)
+ERROR_MESSAGES = {400: "Неверный запрос.", 401: "Нужна аутентификация.", 403: "Недостаточно прав.",
+                  404: "Не найдено.", 422: "Данные не прошли проверку."}
+
+
 def _json_error(exc):
-    messages = {400: "Неверный запрос.", 401: "Нужна аутентификация.", 403: "Недостаточно прав.",
-                404: "Не найдено.", 422: "Данные не прошли проверку."}
-    return jsonify(error=exc.name.lower().replace(" ", "_"), message=messages.get(exc.code, exc.name)), exc.code
+    return jsonify(error=exc.name.lower().replace(" ", "_"),
+                   message=ERROR_MESSAGES.get(exc.code, exc.name)), exc.code
+
+
+def json_errors(blueprint: Blueprint) -> Blueprint:
+    """An API blueprint answers its errors (abort 400/401/403/404/422) in JSON, in Russian."""
+    for code in ERROR_MESSAGES:
+        blueprint.register_error_handler(code, _json_error)
+    return blueprint
+
+
+json_errors(bp)
 
 
 @bp.route("/openapi.json")

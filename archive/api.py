@@ -4,21 +4,16 @@ import hashlib
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 
+from app.api import json_errors
 from app.auth.access import has_any
 from app.db import session
 from archive import services
 from archive.models import ArchiveRecord, RecordStatus
 from archive.search import Query, search
 
-bp = Blueprint("archive_api", __name__, url_prefix="/api/v1/archive")
+bp = json_errors(Blueprint("archive_api", __name__, url_prefix="/api/v1/archive"))
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-def _json_error(exc):
-    from app.api import _json_error as base
-    return base(exc)
 
 
 def to_json(r: ArchiveRecord, full: bool = False) -> dict:

@@ -2,22 +2,16 @@
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 
-from app.api import paged
+from app.api import json_errors, paged
 from app.auth.access import require, scope_condition
 from app.db import session
 from signing import services
 from signing.models import SheetStatus, SummarySheet
 from workflow.models import Organisation
 
-bp = Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets")
+bp = json_errors(Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets"))
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-def _json_error(exc):
-    from app.api import _json_error as base
-    return base(exc)
 
 
 @bp.route("")

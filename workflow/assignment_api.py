@@ -15,24 +15,16 @@ import datetime as dt
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import or_, select
 
-from app.api import paged
+from app.api import json_errors, paged
 from app.auth.access import can, require, scope_condition
 from app.db import session
 from workflow import assignment_services as svc
 from workflow import dashboards as dash
 from workflow.models import (Assignment, AssignmentTarget, Occurrence, OccurrenceKind, Organisation, PlanItem)
 
-bp = Blueprint("assignment_api", __name__, url_prefix="/api/v1")
+bp = json_errors(Blueprint("assignment_api", __name__, url_prefix="/api/v1"))
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(401)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-def _json_error(exc):
-    messages = {400: "Неверный запрос.", 401: "Нужна аутентификация.", 403: "Недостаточно прав.",
-                404: "Не найдено."}
-    return jsonify(error=exc.name.lower().replace(" ", "_"), message=messages.get(exc.code, exc.name)), exc.code
 
 
 def _invalid(exc: Exception):

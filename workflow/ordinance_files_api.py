@@ -9,21 +9,15 @@ checks as the pages: ordinance.view to list and download, ordinance.edit on the 
 """
 from flask import Blueprint, abort, g, jsonify, request
 
+from app.api import json_errors
 from app.auth.access import can, require
 from workflow import ordinance_files as files
 from workflow.ordinance_file_views import pdf_response
 from workflow.ordinance_views import get_visible
 
-bp = Blueprint("ordinance_files_api", __name__, url_prefix="/api/v1/ordinances")
+bp = json_errors(Blueprint("ordinance_files_api", __name__, url_prefix="/api/v1/ordinances"))
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(401)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-def _json_error(exc):
-    messages = {400: "Неверный запрос.", 401: "Нужна аутентификация.", 403: "Недостаточно прав.", 404: "Не найдено."}
-    return jsonify(error=exc.name.lower().replace(" ", "_"), message=messages.get(exc.code, exc.name)), exc.code
 
 
 def _invalid(exc: files.OrdinanceFileError):

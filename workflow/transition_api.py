@@ -22,6 +22,7 @@ access checks as the pages).
 """
 from flask import Blueprint, abort, g, jsonify, request
 
+from app.api import json_errors
 from app.auth.access import can, require
 from app.db import session
 from workflow import reports as rep
@@ -30,16 +31,9 @@ from workflow.models import Campaign, Organisation, OrgKind, ReportStatus, Repor
 from workflow.transition_views import (can_decide_stage, get_campaign, get_form, get_school, get_stage,
                                        report_scopes, rollup_municipalities, visible_municipalities)
 
-bp = Blueprint("transitions_api", __name__, url_prefix="/api/v1/transitions")
+bp = json_errors(Blueprint("transitions_api", __name__, url_prefix="/api/v1/transitions"))
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(401)
-@bp.errorhandler(403)
-@bp.errorhandler(404)
-def _json_error(exc):
-    messages = {400: "Неверный запрос.", 401: "Нужна аутентификация.", 403: "Недостаточно прав.", 404: "Не найдено."}
-    return jsonify(error=exc.name.lower().replace(" ", "_"), message=messages.get(exc.code, exc.name)), exc.code
 
 
 def _invalid(errors: list[str]):
