@@ -10,6 +10,7 @@ import re
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
@@ -38,9 +39,11 @@ def queue(name: str = "default", app: Flask | None = None) -> Queue:
 
 
 def enqueue_after_commit(func, *args, queue_name: str = "default", job_id: str | None = None,
-                         retry: Retry | None = None, on_failure=None) -> None:
+                         retry: Retry | None = None, on_failure=None, swept: bool = False) -> None:
     """Queue `func(*args)` once the current transaction commits; never if it rolls back. `on_failure`:
-    RQ's failure callback (also run by RQ's cleanup when the worker running the job died)."""
+    RQ's failure callback (also run by RQ's cleanup when the worker running the job died). `swept`: a
+    scheduled sweep finds the work anyway (a pending archive record), so Redis being unreachable is
+    logged, not raised: the change is committed and the user must not get an error for it."""
     if job_id is not None and not JOB_ID.match(job_id):
         raise ValueError(f"bad job id {job_id!r}")
     q = queue(queue_name)
@@ -50,6 +53,10 @@ def enqueue_after_commit(func, *args, queue_name: str = "default", job_id: str |
             q.enqueue(func, *args, job_id=job_id, unique=job_id is not None, retry=retry, on_failure=on_failure)
         except DuplicateJobError:
             log.info("job %s already queued", job_id)   # the same work is already waiting
+        except RedisError as exc:
+            if not swept:
+                raise
+            log.warning("job %s not queued (%s): the sweep will queue it", job_id, type(exc).__name__)
     db.on_commit(send)
 
 

@@ -92,7 +92,7 @@ def register_sheet(sheet) -> ArchiveRecord:
         session.flush()
         log.info("archive: record %s pending for sheet %s", record.id, sheet.id)
         enqueue_after_commit(ingest_sheet, sheet.id, queue_name="archive", job_id=f"ingest-sheet-{sheet.id}",
-                             retry=INGEST_RETRY)
+                             retry=INGEST_RETRY, swept=True)
     elif record.status is RecordStatus.pending:
         requeue(record)          # unless its job is still waiting or running
     return record
@@ -118,7 +118,7 @@ def register_document(kind: RecordKind, pdf: bytes, *, source_type: str, source_
     session.add(record)
     session.flush()
     enqueue_after_commit(ingest_record, record.id, queue_name="archive", job_id=f"ingest-record-{record.id}",
-                         retry=INGEST_RETRY)
+                         retry=INGEST_RETRY, swept=True)
     return record
 
 

@@ -395,3 +395,38 @@ def test_a_batch_whose_job_dies_is_marked_interrupted_and_can_be_started_again(a
         session.refresh(s)
         assert s.status is SheetStatus.teacher_signed
         assert_all_valid(s.pdf, pki, count=1)
+
+
+def test_a_director_signing_while_redis_is_down_is_not_an_error(app, client, logged_in, school, pki):
+    """The signature commits; the archive job cannot be queued. The director gets the signed sheet, not a
+    500, and the pending record is queued by the sweep once Redis is back."""
+    from redis import Redis
+
+    from app import db
+    from app.embedded import free_ports
+    from archive.models import RecordStatus
+    from archive.services import record_for, requeue
+    (sheet,) = _sheets(school, "4В")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    db.commit()
+    logged_in(school.director)
+    from app.jobs import redis_connection
+    live = redis_connection(app)
+    app.extensions["redis"] = Redis(port=free_ports(1)[0], socket_connect_timeout=0.5)   # nobody listens
+    try:
+        resp = _sign_in_browser(client, sheet, "director", pki.pkcs12("director"))
+    finally:
+        app.extensions["redis"] = live
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    session.refresh(sheet)
+    assert sheet.status is SheetStatus.signed
+    assert_all_valid(sheet.pdf, pki, count=2)
+    record = record_for("summary_sheet", sheet.id)
+    assert record.status is RecordStatus.pending
+    from app.jobs import queue
+    assert queue("archive").fetch_job(f"ingest-sheet-{sheet.id}") is None
+    assert requeue(record)                                  # what the 15-minute sweep does
+    db.commit()
+    assert queue("archive").fetch_job(f"ingest-sheet-{sheet.id}") is not None
+    # (the ingest itself runs in tests/archive: S3 refuses requests signed with this module's frozen clock)
