@@ -151,7 +151,10 @@ def _moment(value: str | None) -> dt.datetime | None:
 
 def _recreate(storage, manifest_key: str, m: dict) -> ArchiveRecord:
     record_id = int(m["record_id"])
-    if session.get(ArchiveRecord, record_id) is not None:
+    existing = session.get(ArchiveRecord, record_id)
+    if existing is not None and existing.status is RecordStatus.pending and existing.key == m.get("object_key"):
+        raise _Skip(f"запись № {record_id} в базе ожидает передачи этого объекта: её завершит повтор передачи")
+    if existing is not None:
         raise _Skip(f"запись № {record_id} уже есть в базе с другим объектом: разберите вручную")
     source = m.get("source") or {}
     if source.get("id") is not None and session.scalar(select(ArchiveRecord.id).where(
