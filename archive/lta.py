@@ -7,7 +7,6 @@ file and every signature made before stays valid (modification level LTA_UPDATES
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -20,6 +19,10 @@ from datetime import datetime
 from io import BytesIO
 
 from asn1crypto import x509
+
+# The signing path's strict timestamper's error: a TSA failure is an error, never a silently
+# unstamped archive copy.
+from signing.pades import _TsaDown as _TsaFailed
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +88,7 @@ def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
     out = []
     for name, (sd, claimed) in zip(field_names, regular):
         signer = sd["signer_infos"][0]
-        sid = signer["sid"]
-        certs = [c.chosen for c in sd["certificates"]]
-        if sid.name == "issuer_and_serial_number":
-            cert = next(c for c in certs if c.serial_number == sid.chosen["serial_number"].native
-                        and c.issuer == sid.chosen["issuer"])
-        else:
-            cert = next(c for c in certs if c.key_identifier == sid.chosen.native)
+        cert = _signer_cert(sd)
         when = None
         if signer["unsigned_attrs"].native is not None:
             for attr in signer["unsigned_attrs"]:
@@ -170,14 +167,18 @@ def last_document_timestamp(pdf: bytes) -> tuple[datetime, datetime] | None:
 def _token_times(signed_data) -> tuple[datetime, datetime]:
     """(time, TSA certificate end) of a timestamp token's SignedData."""
     tst = signed_data["encap_content_info"]["content"].parsed
+    cert = _signer_cert(signed_data)
+    return tst["gen_time"].native, cert["tbs_certificate"]["validity"]["not_after"].native
+
+
+def _signer_cert(signed_data):
+    """The certificate of a CMS SignedData's (first) signer, found among its own certificates."""
     sid = signed_data["signer_infos"][0]["sid"]
     certs = [c.chosen for c in signed_data["certificates"]]
     if sid.name == "issuer_and_serial_number":
-        cert = next(c for c in certs if c.serial_number == sid.chosen["serial_number"].native
+        return next(c for c in certs if c.serial_number == sid.chosen["serial_number"].native
                     and c.issuer == sid.chosen["issuer"])
-    else:
-        cert = next(c for c in certs if c.key_identifier == sid.chosen.native)
-    return tst["gen_time"].native, cert["tbs_certificate"]["validity"]["not_after"].native
+    return next(c for c in certs if c.key_identifier == sid.chosen.native)
 
 
 # Revocation data fetched for one ingest serves the next ones for a few minutes: a school's sheets
@@ -300,10 +301,6 @@ async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
     return Stamped(pdf=data, timestamp_at=when, expires_at=expires)
 
 
-class _TsaFailed(Exception):
-    pass
-
-
 @functools.cache
 def _ssl_context():
     """One CA bundle load per process (aiohttp's default loads certifi's for every session)."""
@@ -327,25 +324,16 @@ def _session():
 
 
 def _timestamper(url: str):
-    from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+    from signing.pades import _StrictTimeStamper
 
-    class Strict(HTTPTimeStamper):
-        """A TSA failure is an error, never a silently unstamped archive copy."""
+    class Archive(_StrictTimeStamper):
+        """Keeps the token it got (read without parsing the output again) and its session (closed by us)."""
 
         @property
         def session(self):
             return self._session
 
-        async def async_request_tsa_response(self, req):
-            try:
-                return await super().async_request_tsa_response(req)
-            except (TimestampRequestError, OSError, asyncio.TimeoutError) as e:
-                raise _TsaFailed(str(e.__cause__ or e)) from e
-
         async def async_timestamp(self, message_digest, md_algorithm):
-            try:
-                self.last_token = await super().async_timestamp(message_digest, md_algorithm)
-            except TimestampRequestError as e:
-                raise _TsaFailed(str(e)) from e
+            self.last_token = await super().async_timestamp(message_digest, md_algorithm)
             return self.last_token
-    return Strict(url, timeout=10, session=_session())
+    return Archive(url, timeout=10, session=_session())

@@ -449,7 +449,7 @@ def build_data(app, args, school_year: str, archived_year: str) -> dict:
     from workflow import ordinance_services as ordsvc
     from workflow.models import OrdinanceStatus, Organisation, OrgKind
     from workflow.ordinance_parse import parse_file
-    from year_end import marks_csv
+    from tests.signing.sample import marks_csv
 
     with app.app_context():
         make_demo(schools=args.schools)

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import embedded  # noqa: E402
+from tests.signing.sample import marks_csv  # noqa: E402
 
 SECRET = "bench-secret-key-not-for-production"
 PASS = "bench-pass-1"
@@ -112,17 +113,6 @@ def stop_workers(workers: list[subprocess.Popen], timeout: float = 20) -> None:
             pass
         w.wait()
 
-
-def marks_csv(classes: int, pupils: int, subjects: int) -> bytes:
-    from tests.signing.sample import make_sheet
-    lines = ["Класс;Ученик;Предмет;Период;Оценка;Решение;Дата педсовета;Протокол"]
-    for c in range(classes):
-        sheet = make_sheet(pupils=pupils, subjects=subjects, seed=c)
-        name = f"{5 + c % 7} «{'АБВГДЕЖЗИК'[c // 7 % 10]}{c // 70 or ''}»"
-        for p in sheet.pupils:
-            for (subject, period), mark in p.marks.items():
-                lines.append(f"{name};{p.name};{subject};{period};{mark};{p.decision};29.05.2026;7")
-    return "\n".join(lines).encode("utf-8")
 
 
 class RssWatch(threading.Thread):

@@ -208,3 +208,21 @@ def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(
     assert record.status is RecordStatus.archived
     from signing import pades
     assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
+
+
+def test_an_unreachable_tsa_is_an_error_not_an_unstamped_archive_copy(app, trusting):
+    """The archive's timestamper is the signing path's strict one: a TSA that does not answer stops the
+    ingest with a clear message (the record stays pending and is retried)."""
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    from app.embedded import free_ports
+    from archive import lta
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.drawString(72, 720, "scan")
+    c.save()
+    dead = f"http://127.0.0.1:{free_ports(1)[0]}/tsa"
+    with pytest.raises(lta.ArchiveTimestampError, match="Служба штампов времени недоступна"):
+        lta.add_archive_timestamp(buf.getvalue(), dead, [])

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from app import embedded
+from tests.signing.sample import marks_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "faults-secret-key-not-for-production"
@@ -162,17 +163,6 @@ class Stack:
             finally:
                 session.remove()
 
-
-def marks_csv(classes: int, pupils: int, subjects: int) -> bytes:
-    from tests.signing.sample import make_sheet
-    lines = ["Класс;Ученик;Предмет;Период;Оценка;Решение;Дата педсовета;Протокол"]
-    for c in range(classes):
-        sheet = make_sheet(pupils=pupils, subjects=subjects, seed=c)
-        name = f"{5 + c % 7} «{'АБВГДЕЖЗИК'[c // 7 % 10]}»"
-        for p in sheet.pupils:
-            for (subject, period), mark in p.marks.items():
-                lines.append(f"{name};{p.name};{subject};{period};{mark};{p.decision};29.05.2026;7")
-    return "\n".join(lines).encode("utf-8")
 
 
 def wait_for(cond, timeout: float, what: str, interval: float = 0.1):

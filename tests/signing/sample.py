@@ -72,3 +72,15 @@ def make_sheet(pupils: int = 28, subjects: int = 16, periods=QUARTERS, seed: int
         class_teacher="Иванова Мария Петровна", director="Сафин Ринат Ильдарович", document_id=document_id,
         verify_url=f"https://journals.example.ru/verify/{document_id}", periods=list(periods), subjects=subj,
         pupils=rows, council_date=date(2026, 5, 29), council_protocol="7")
+
+
+def marks_csv(classes: int, pupils: int, subjects: int) -> bytes:
+    """A marks import (long layout, `;`) of `classes` classes named 5 «А» … (fault tests, benchmarks)."""
+    lines = ["Класс;Ученик;Предмет;Период;Оценка;Решение;Дата педсовета;Протокол"]
+    for c in range(classes):
+        sheet = make_sheet(pupils=pupils, subjects=subjects, seed=c)
+        name = f"{5 + c % 7} «{'АБВГДЕЖЗИК'[c // 7 % 10]}{c // 70 or ''}»"
+        for p in sheet.pupils:
+            for (subject, period), mark in p.marks.items():
+                lines.append(f"{name};{p.name};{subject};{period};{mark};{p.decision};29.05.2026;7")
+    return "\n".join(lines).encode("utf-8")
