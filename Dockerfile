@@ -1,7 +1,7 @@
 # One image for every process of the service; the command picks the role:
 #   docker run IMAGE                                   web (gunicorn, port 8000)
-#   docker run IMAGE python -m app.worker notifications signing default
-#   docker run IMAGE python -m app.worker archive reports
+#   docker run IMAGE python -m web.worker notifications signing default
+#   docker run IMAGE python -m web.worker archive reports
 #   docker run IMAGE flask --app wsgi migrate          once per release, before the new code starts
 # Settings come from the environment (docs/configuration.md); nothing is kept in the container.
 FROM python:3.11-slim-bookworm

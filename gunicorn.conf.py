@@ -60,5 +60,5 @@ if os.environ.get("LOG_FORMAT", "json") == "json":
         },
         "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
                                        "stream": "ext://sys.stderr"}},
-        "formatters": {"json": {"()": "app.observability.JsonFormatter"}},
+        "formatters": {"json": {"()": "web.observability.JsonFormatter"}},
     }

@@ -4,12 +4,12 @@ import hashlib
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 
-from app.api import json_errors
-from app.auth.access import has_any
-from app.db import session
 from archive import services
 from archive.models import ArchiveRecord, RecordStatus
 from archive.search import Query, search
+from core.api import json_errors
+from core.db import session
+from orgs.access import has_any
 
 bp = json_errors(Blueprint("archive_api", __name__, url_prefix="/api/v1/archive"))
 
@@ -58,8 +58,7 @@ def record(record_id: int):
 @bp.route("/records/<int:record_id>/download", methods=["POST"])
 def download(record_id: int):
     """{"purpose": "…"} → the archived PDF as stored; the purpose goes to the access log."""
-    from archive import get_storage
-    from archive.storage import StorageError
+    from core.storage import StorageError, get_storage
     r = _record(record_id, "archive.download")
     body = request.get_json(silent=True) or {}
     purpose = str(body.get("purpose") or "").strip()

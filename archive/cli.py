@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app import db
+from core import db
 
 archive_cli = AppGroup("archive", help="Электронный архив: проверка документов, целостность, штампы времени.")
 
@@ -51,10 +51,11 @@ def verify_cmd(path: Path, json_out: Path | None, offline: bool):
                                     "Код выхода 1 — найдены изменённые или отсутствующие объекты.")
 @click.option("--limit", type=int, default=None, help="сколько записей проверить (давно не проверенные — первыми)")
 def fixity_cmd(limit: int | None):
+    from sqlalchemy import func, select
+
     from archive import fixity
     from archive.models import ArchiveRecord, RecordStatus
-    from app.db import session
-    from sqlalchemy import func, select
+    from core.db import session
     total = session.scalar(select(func.count(ArchiveRecord.id)).where(ArchiveRecord.status == RecordStatus.archived))
     target = min(total, limit) if limit else total
     totals = {"checked": 0, "ok": 0, "changed": 0, "missing": 0, "errors": 0}
@@ -93,8 +94,8 @@ def renew_cmd(limit: int):
 @click.option("--rebuild", is_flag=True, help="Восстановить записи (и версии) по манифестам объектов без записей.")
 @click.option("--record", "record_ids", type=int, multiple=True, help="Только эти записи (номер; можно повторять).")
 def reconcile_cmd(rebuild: bool, record_ids: tuple[int, ...]):
-    from app import db
     from archive import reconcile
+    from core import db
     if rebuild:
         done = reconcile.rebuild(set(record_ids) or None)
         db.commit()

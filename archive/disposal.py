@@ -9,10 +9,10 @@ import logging
 
 from sqlalchemy import func, select
 
-from app import audit, db
-from app.db import session, utcnow
-from archive.models import (ArchiveRecord, DisposalAct, DisposalItem, DisposalStatus, RecordKind, RecordStatus)
+from archive.models import ArchiveRecord, DisposalAct, DisposalItem, DisposalStatus, RecordKind, RecordStatus
 from archive.services import ArchiveError, object_keys, register_document, scope_condition
+from core import audit, db
+from core.db import session, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ def _sha(data: bytes) -> str:
 
 
 def render(act: DisposalAct, records: list[ArchiveRecord], actor) -> bytes:
-    from app.filters import ru_date_long
     from archive.documents import render_table
+    from core.filters import ru_date_long
     rows = [[str(i), f"№ {r.id}. {r.title}", r.kind.label, r.school_year or "—",
              f"{r.retention_years} лет, до {r.retention_until:%d.%m.%Y}", r.sha256[:16] + "…"]
             for i, r in enumerate(sorted(records, key=lambda r: r.id), 1)]
@@ -126,8 +126,7 @@ def sign(act: DisposalAct, signer, *, actor) -> ArchiveRecord:
 def execute(act_id: int) -> dict | None:
     """Delete the records of a signed act whose own record is archived. Commits per record: a deleted
     object is gone whatever happens next, so its row must say so at once."""
-    from archive import get_storage
-    from archive.storage import ObjectLocked, ObjectMissing, StorageError
+    from core.storage import ObjectLocked, ObjectMissing, StorageError, get_storage
     act = session.get(DisposalAct, act_id)
     if act is None or act.status is not DisposalStatus.signed:
         return None
@@ -176,7 +175,7 @@ def _forget(record: ArchiveRecord) -> None:
     record.status, record.disposed_at = RecordStatus.disposed, utcnow()
     record.search, record.staged_pdf = None, None
     if record.source_type == "summary_sheet" and record.source_id is not None:
-        from signing.models import SummarySheet
+        from sheets.models import SummarySheet
         sheet = session.get(SummarySheet, record.source_id)
         if sheet is not None:
             sheet.pdf, sheet.marks = None, None

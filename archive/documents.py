@@ -27,7 +27,7 @@ def _fonts() -> None:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    from signing.render import FONT_BOLD, FONT_REGULAR
+    from pades.fonts import FONT_BOLD, FONT_REGULAR
     pdfmetrics.registerFont(TTFont(FONT, str(FONT_REGULAR)))
     pdfmetrics.registerFont(TTFont(FONT_B, str(FONT_BOLD)))
 
@@ -71,14 +71,14 @@ def _escape(text: str) -> str:
 
 def seal_signer():
     """The archive's service key (see the module docstring)."""
-    from signing.pades import PKCS12Signer, SigningError
+    from pades import PKCS12Signer, SigningError
     path = current_app.config.get("ARCHIVE_SEAL_KEY")
     passphrase = current_app.config.get("ARCHIVE_SEAL_PASSPHRASE")
     if not path:
         demo = Path(current_app.instance_path) / "demo-pki" / "archive-seal.p12"
         if demo.exists():
-            from app.demo import DEMO_PASSWORD
-            path, passphrase = str(demo), DEMO_PASSWORD
+            from pades.demo_pki import PASSPHRASE
+            path, passphrase = str(demo), PASSPHRASE
     if not path:
         raise SealMissing("Не настроен служебный ключ архива (ARCHIVE_SEAL_KEY): опись подписать нечем.")
     try:
@@ -91,29 +91,6 @@ def seal_signer():
 
 def sign_pdf(pdf: bytes, signer, *, field_name: str, reason: str, tsa_url: str | None = None) -> bytes:
     """PAdES signature in a new invisible field (B-B, or B-T with a TSA). The certificate is refused
-    if expired (signing.pades' rule); validation of the result is the caller's test."""
-    from signing.pades import _run
-    return _run(_sign(pdf, signer, field_name, reason, tsa_url))
-
-
-async def _sign(pdf: bytes, signer, field_name: str, reason: str, tsa_url: str | None) -> bytes:
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko.sign.general import SigningError as PyHankoSigningError
-
-    from archive.lta import _TsaFailed, _timestamper
-    from signing.pades import RESERVED_B, RESERVED_T, SigningError, _check_certificate
-    with signer.session() as hk:
-        await _check_certificate(hk.signing_cert, hk.cert_registry, None)
-        meta = signers.PdfSignatureMetadata(field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
-                                            md_algorithm="sha256", reason=reason, location="Архив")
-        pdf_signer = signers.PdfSigner(meta, hk, timestamper=_timestamper(tsa_url) if tsa_url else None,
-                                       new_field_spec=fields.SigFieldSpec(sig_field_name=field_name))
-        try:
-            out = await pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf)),
-                                                  bytes_reserved=RESERVED_T if tsa_url else RESERVED_B)
-        except _TsaFailed as e:
-            raise SigningError(f"Служба штампов времени недоступна ({tsa_url}): {e}. Подпись не создана.") from None
-        except PyHankoSigningError as e:
-            raise SigningError(f"Подпись не создана: {e}") from e
-    return out.getvalue()
+    if expired (pades' rule); validation of the result is the caller's test."""
+    import pades
+    return pades.sign(pdf, field_name, signer, timestamper_url=tsa_url, new_field=True, reason=reason, location="Архив")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from app.db import utcnow
 from archive.ingest import software_version
 from archive.models import ArchiveRecord, RecordStatus
 from archive.services import ArchiveError, log_access
+from core.db import utcnow
 
 MAX_RECORDS = 200
 
@@ -33,9 +33,8 @@ class Export:
 
 
 def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
-    from archive import get_storage
     from archive.documents import render_table, seal_signer, sign_pdf
-    from archive.storage import StorageError
+    from core.storage import StorageError, get_storage
     if not (purpose or "").strip():
         raise ArchiveError("Укажите цель выгрузки: она записывается в журнал доступа.")
     if not records:
@@ -73,7 +72,7 @@ def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
     rows = [[str(i), f"№ {it['record_id']}. {it['title']}", f['name'], f['sha256']]
             for i, it in enumerate(items, 1) for f in it["files"]]
     rows.append([str(len(rows) + 1), "Опись в машиночитаемом виде", "opis.json", hashlib.sha256(opis_json).hexdigest()])
-    from app.filters import ru_datetime
+    from core.filters import ru_datetime
     pdf = render_table(
         "ОПИСЬ\nдокументов заверенной выгрузки из электронного архива",
         [f"Выгрузка: {name}", f"Составлена: {ru_datetime(now)} (МСК), пользователь {user.full_name} ({user.login})",

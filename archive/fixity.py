@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from app import audit
-from app.db import session, utcnow
-from archive import get_storage
 from archive.models import ArchiveRecord, FixityRun, RecordStatus
-from archive.storage import ObjectMissing, StorageError, StorageUnavailable
+from core import audit
+from core.db import session, utcnow
+from core.storage import ObjectMissing, StorageError, StorageUnavailable, get_storage
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +139,7 @@ def run(*, limit: int | None = None, record_ids: list[int] | None = None, trigge
 
 def tell_archivists(records: list[ArchiveRecord]) -> int:
     """One inbox entry per archivist: the record itself if one broke, the status page if several."""
-    from workflow.notifications import notify, users_with
+    from assignments.notifications import notify, users_with
     by_user: dict[int, list[ArchiveRecord]] = {}
     for record in records:
         holders = [int(p) for p in record.org_path.strip("/").split("/")]

@@ -19,15 +19,15 @@ import tomllib
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import cast as sa_cast, func, literal, select
+from sqlalchemy import cast as sa_cast
+from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import JSONPATH
 
-from app import audit, db
-from app.db import session, utcnow
-from archive import get_storage
 from archive.models import ArchiveRecord, RecordKind, RecordStatus, RecordVersion
 from archive.services import SOURCE_SHEET, record_for, register_sheet, retention_until, retention_years
-from archive.storage import ObjectExists, StorageError, object_key
+from core import audit, db
+from core.db import session, utcnow
+from core.storage import ObjectExists, StorageError, get_storage, object_key
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class IngestError(Exception):
 def software_version() -> dict:
     from importlib.metadata import version
 
-    from app import ROOT
+    from core import ROOT
     try:
         ours = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     except (OSError, KeyError, tomllib.TOMLDecodeError):
@@ -58,7 +58,7 @@ def manifest_bytes(manifest: dict) -> bytes:
 # ---- entry points (called by the jobs) ---------------------------------------------------------------------------
 
 def ingest_sheet(sheet_id: int) -> ArchiveRecord | None:
-    from signing.models import SheetStatus, SummarySheet
+    from sheets.models import SheetStatus, SummarySheet
     sheet = session.get(SummarySheet, sheet_id)
     if sheet is None:
         return None
@@ -96,7 +96,7 @@ def note_failure(record_id: int, exc: Exception) -> None:
 
 def _describe(exc: Exception) -> str:
     from archive.lta import ArchiveTimestampError
-    from archive.storage import StorageUnavailable
+    from core.storage import StorageUnavailable
     if isinstance(exc, StorageUnavailable):
         return f"Хранилище недоступно, повтор по расписанию: {exc}"
     if isinstance(exc, (IngestError, ArchiveTimestampError)):
@@ -108,7 +108,7 @@ def _describe(exc: Exception) -> str:
 
 def _source_pdf(record: ArchiveRecord) -> bytes:
     if record.source_type == SOURCE_SHEET:
-        from signing.models import SummarySheet
+        from sheets.models import SummarySheet
         sheet = session.get(SummarySheet, record.source_id)
         if sheet is None or sheet.pdf is None:
             raise IngestError(f"Ведомость {record.source_id}: нет подписанного PDF.")
@@ -162,14 +162,14 @@ def _field_names(record: ArchiveRecord) -> list[str] | None:
     """The signature fields a summary sheet has, in signing order (the contract with signing/)."""
     if record.source_type != SOURCE_SHEET:
         return None
-    from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+    from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
     return [CLASS_TEACHER_FIELD, DIRECTOR_FIELD]
 
 
 def _sheet_search_text(record: ArchiveRecord) -> str:
     """Pupils' full names, the class and the school: what an archivist types. Only the names are read
     from the marks (a sheet's marks are a large JSON document)."""
-    from signing.models import SummarySheet
+    from sheets.models import SummarySheet
     sheet = session.get(SummarySheet, record.source_id)
     path = sa_cast(literal("$.pupils[*].name"), JSONPATH)
     names = session.scalar(select(func.jsonb_path_query_array(SummarySheet.marks, path))
@@ -262,8 +262,8 @@ def store(record: ArchiveRecord) -> None:
 def _after_archived(record: ArchiveRecord) -> None:
     """A disposal act, once archived itself, lets its records be deleted."""
     if record.kind is RecordKind.disposal_act and record.source_id is not None:
-        from app.jobs import enqueue_after_commit
         from archive.tasks import execute_disposal
+        from core.jobs import enqueue_after_commit
         enqueue_after_commit(execute_disposal, record.source_id, queue_name="archive",
                              job_id=f"disposal-{record.source_id}")
 

@@ -22,7 +22,7 @@ from asn1crypto import x509
 
 # The signing path's strict timestamper's error: a TSA failure is an error, never a silently
 # unstamped archive copy.
-from signing.pades import _TsaDown as _TsaFailed
+from pades.timestamps import TimestampUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]
 def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
     from asn1crypto import cms
 
-    from signing.pades import ROLE_LABELS, _owner, serial_of
+    from pades import ROLE_LABELS, owner_name, serial_of
     blobs = []
     for m in _BYTE_RANGE.finditer(pdf):
         a, b, c, d = map(int, m.groups())
@@ -101,7 +101,7 @@ def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
         when = when or claimed
         if when is None:
             return None
-        out.append({"field": name, "role": ROLE_LABELS.get(name, name), "name": _owner(cert),
+        out.append({"field": name, "role": ROLE_LABELS.get(name, name), "name": owner_name(cert),
                     "serial": serial_of(cert), "signed_at": when.isoformat() if when else None})
     return out
 
@@ -132,13 +132,13 @@ def _claimed_time(pdf: bytes, at: int, gap_start: int, gap_end: int) -> datetime
 
 
 def _signers(signatures) -> list[dict]:
-    from signing.pades import ROLE_LABELS, _owner, serial_of
+    from pades import ROLE_LABELS, owner_name, serial_of
     out = []
     for sig in signatures:
         cert = sig.signer_cert
         when = _signature_time(sig) or sig.self_reported_timestamp
         out.append({"field": sig.field_name, "role": ROLE_LABELS.get(sig.field_name, sig.field_name),
-                    "name": _owner(cert), "serial": serial_of(cert),
+                    "name": owner_name(cert), "serial": serial_of(cert),
                     "signed_at": when.isoformat() if when else None})
     return out
 
@@ -219,7 +219,7 @@ def _revinfo_cache():
     from flask import current_app, has_app_context
     if not has_app_context() or not current_app.config.get("REDIS_URL"):
         return None, 0
-    from app.jobs import redis_connection
+    from core.jobs import redis_connection
     return redis_connection(), int(current_app.config.get("ARCHIVE_REVINFO_CACHE_SECONDS") or 0)
 
 
@@ -229,9 +229,9 @@ def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certi
     incremental revision."""
     from pyhanko.sign._session_scope import run_and_release
 
-    from signing.pades import _run
+    from pades import run_sync
     vc = _validation_context(trust_roots)
-    return _run(run_and_release(_add(pdf, tsa_url, vc), vc))
+    return run_sync(run_and_release(_add(pdf, tsa_url, vc), vc))
 
 
 async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
@@ -241,7 +241,7 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.sign.validation.dss import collect_validation_info
     from pyhanko_certvalidator import errors as cv_errors
 
-    from signing.pades import _owner
+    from pades import owner_name
     reader = PdfFileReader(BytesIO(pdf))
     signatures = reader.embedded_regular_signatures
     paths, notes = [], []
@@ -249,7 +249,7 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
         try:
             paths += await collect_validation_info(sig, vc)
         except (cv_errors.PathBuildingError, cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as e:
-            notes.append(f"подпись {sig.field_name} ({_owner(sig.signer_cert)}): данные для проверки не собраны — "
+            notes.append(f"подпись {sig.field_name} ({owner_name(sig.signer_cert)}): данные для проверки не собраны — "
                          f"{type(e).__name__}")
     timestamper = _timestamper(tsa_url)
     stamper = PdfTimeStamper(timestamper, field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
@@ -259,7 +259,7 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
             IncrementalPdfFileWriter.from_reader(reader), "sha256", validation_context=vc, validation_paths=paths,
             bytes_reserved=TIMESTAMP_RESERVED,
             dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False))
-    except _TsaFailed as e:
+    except TimestampUnavailable as e:
         raise ArchiveTimestampError(f"Служба штампов времени недоступна ({tsa_url}): {e}") from None
     finally:
         await timestamper.session.close()
@@ -273,15 +273,15 @@ def renew_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Cer
     everything with a new document timestamp (pyHanko's archival timestamp chain)."""
     from pyhanko.sign._session_scope import run_and_release
 
-    from signing.pades import _run
+    from pades import run_sync
     vc = _validation_context(trust_roots)
-    return _run(run_and_release(_renew(pdf, tsa_url, vc), vc))
+    return run_sync(run_and_release(_renew(pdf, tsa_url, vc), vc))
 
 
 async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
     from pyhanko.sign.general import SigningError
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
     reader = PdfFileReader(BytesIO(pdf))
     if not reader.embedded_timestamp_signatures:       # archived without a TSA: the first stamp
         return await _add(pdf, tsa_url, vc)
@@ -290,7 +290,7 @@ async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
     timestamper = stamper.default_timestamper
     try:
         out = await stamper.async_update_archival_timestamp_chain(reader, vc, in_place=False)
-    except _TsaFailed as e:
+    except TimestampUnavailable as e:
         raise ArchiveTimestampError(f"Служба штампов времени недоступна ({tsa_url}): {e}") from None
     except SigningError as e:
         raise ArchiveTimestampError(f"Прежний штамп времени архива не прошёл проверку: {e}") from None
@@ -324,9 +324,9 @@ def _session():
 
 
 def _timestamper(url: str):
-    from signing.pades import _StrictTimeStamper
+    from pades.timestamps import StrictTimeStamper
 
-    class Archive(_StrictTimeStamper):
+    class Archive(StrictTimeStamper):
         """Keeps the token it got (read without parsing the output again) and its session (closed by us)."""
 
         @property

@@ -12,13 +12,25 @@ never in the manifest, the audit log or the access log. Disposal clears `search`
 import datetime as dt
 import enum
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Date, Enum, ForeignKey, Index, Integer, LargeBinary,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from app.db import Base, utcnow
-from workflow.models import Organisation
+from core.db import Base, utcnow
+from orgs.models.organisations import Organisation
 
 
 class RecordKind(str, enum.Enum):

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, text
 
-from app import audit
-from app.db import session, utcnow
-from archive import get_storage
 from archive.models import ArchiveRecord, RecordKind, RecordStatus, RecordVersion
-from archive.storage import ObjectMissing, StorageError, StoredObject
-from workflow.models import Organisation
+from core import audit
+from core.db import session, utcnow
+from core.storage import ObjectMissing, StorageError, StoredObject, get_storage
+from orgs.models.organisations import Organisation
 
 
 @dataclass
@@ -172,7 +171,8 @@ def _recreate(storage, manifest_key: str, m: dict) -> ArchiveRecord:
         id=record_id, kind=RecordKind(m["document_class"]), status=RecordStatus.archived,
         source_type=source.get("type") or "restored", source_id=source.get("id"), document_id=m.get("document_id"),
         title=m.get("title") or f"Запись № {record_id}", organisation_id=organisation.id, org_path=organisation.path,
-        school_id=school and school.id, municipality_id=municipality and municipality.id, region_id=region and region.id,
+        school_id=school and school.id, municipality_id=municipality and municipality.id,
+        region_id=region and region.id,
         school_year=m.get("school_year"), class_name=m.get("class"), class_label=m.get("class_label"),
         signers=m.get("signers") or [], backend=storage.scheme, key=m["object_key"], sha256=m["sha256"],
         size=len(data), version_id=head.version_id, source_sha256=source.get("sha256"), manifest_key=manifest_key,
@@ -208,7 +208,8 @@ def _add_version(storage, manifest_key: str, m: dict, number: int) -> RecordVers
                             manifest_key=manifest_key, manifest_sha256=man_sha, timestamp_at=_moment(stamp.get("time")),
                             timestamp_expires_at=_moment(stamp.get("tsa_certificate_expires")))
     session.add(version)
-    record.key, record.sha256, record.size, record.version_id = version.key, version.sha256, version.size, head.version_id
+    record.key, record.sha256, record.size = version.key, version.sha256, version.size
+    record.version_id = head.version_id
     record.manifest, record.manifest_key, record.manifest_sha256 = m, manifest_key, man_sha
     record.timestamp_at, record.timestamp_expires_at = version.timestamp_at, version.timestamp_expires_at
     session.flush()
@@ -224,7 +225,7 @@ def _search_text(record: ArchiveRecord, pdf: bytes) -> None:
         record.signer_search = func.to_tsvector("russian", " ".join(s.get("name", "") for s in record.signers))
     if record.kind is not RecordKind.summary_sheet:
         return
-    from signing.render import attached_marks
+    from sheets.render import attached_marks
     marks = attached_marks(pdf) or {}
     pupils = [p.get("name", "") for p in marks.get("pupils") or [] if isinstance(p, dict)]
     school = record.school

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from app.db import session
 from archive.models import ArchiveRecord, RecordKind, RecordStatus
 from archive.services import scope_condition
+from core.db import session
 
 PAGE_SIZE = 50
 

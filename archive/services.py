@@ -10,12 +10,19 @@ from flask import current_app, has_request_context, request
 from rq import Retry
 from sqlalchemy import false, or_, select
 
-from app import audit
-from app.auth.access import scopes
-from app.db import session, utcnow
-from archive.models import (DEFAULT_RETENTION_YEARS, AccessLog, ArchiveRecord, Hold, RecordKind, RecordStatus,
-                            RetentionRule)
-from workflow.models import Organisation, OrgKind
+from archive.models import (
+    DEFAULT_RETENTION_YEARS,
+    AccessLog,
+    ArchiveRecord,
+    Hold,
+    RecordKind,
+    RecordStatus,
+    RetentionRule,
+)
+from core import audit
+from core.db import session, utcnow
+from orgs.access import covers, scopes
+from orgs.models.organisations import Organisation, OrgKind
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +82,8 @@ def record_for(source_type: str, source_id: int) -> ArchiveRecord | None:
 def register_sheet(sheet) -> ArchiveRecord:
     """The hook run when the director has signed (same transaction): a pending record now, the
     ingest job after the commit. Idempotent per sheet version."""
-    from app.jobs import enqueue_after_commit
     from archive.tasks import ingest_sheet
+    from core.jobs import enqueue_after_commit
     record = record_for(SOURCE_SHEET, sheet.id)
     if record is None:
         chain = _org_chain(sheet.school)
@@ -104,8 +111,8 @@ def register_document(kind: RecordKind, pdf: bytes, *, source_type: str, source_
     archive: a pending record with the bytes staged, the ingest job after the commit."""
     import hashlib
 
-    from app.jobs import enqueue_after_commit
     from archive.tasks import ingest_record
+    from core.jobs import enqueue_after_commit
     chain = _org_chain(organisation)
     record = ArchiveRecord(
         kind=kind, source_type=source_type, source_id=source_id, title=title[:500],
@@ -128,8 +135,8 @@ def requeue(record: ArchiveRecord) -> bool:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
 
-    from app.jobs import enqueue_after_commit, redis_connection
     from archive.tasks import ingest_record, ingest_sheet
+    from core.jobs import enqueue_after_commit, redis_connection
     if record.status is not RecordStatus.pending:
         return False
     if record.source_type == SOURCE_SHEET:
@@ -160,7 +167,32 @@ def scope_condition(user, action: str = "archive.view"):
 
 
 def may(user, action: str, record: ArchiveRecord) -> bool:
-    return any(record.org_path.startswith(o.path) for o in scopes(user, action))
+    return covers(user, action, record.org_path)
+
+
+def on_document_signed(document, *, kind: str, **meta) -> ArchiveRecord:
+    """core.signals.document_signed: a summary sheet, or any other final PDF, comes to the archive."""
+    if kind == RecordKind.summary_sheet.value:
+        return register_sheet(document)
+    return register_document(RecordKind(kind), meta.pop("pdf"), **meta)
+
+
+def read_archived(record: ArchiveRecord, *, user, purpose: str, **details) -> bytes:
+    """core.records.read_archived: the pending record's staged bytes or the stored object, hash-checked,
+    then written to the access log. The archived copy may carry the archive timestamp (B-LTA), so the hash
+    is the record's, not the original upload's."""
+    import hashlib
+
+    from core.records import CopyBroken
+    from core.storage import get_storage
+    if record.status is RecordStatus.pending:
+        data, expected = record.staged_pdf, record.sha256 or record.source_sha256
+    else:
+        data, expected = get_storage().get(record.key), record.sha256
+    if data is None or (expected and hashlib.sha256(data).hexdigest() != expected):
+        raise CopyBroken(f"archive record {record.id}: the copy does not match its sha256")
+    log_access(record, "download", purpose, user=user, sha256=hashlib.sha256(data).hexdigest(), **details)
+    return data
 
 
 # ---- access log -----------------------------------------------------------------------------------------------
@@ -194,8 +226,7 @@ def object_keys(record: ArchiveRecord) -> list[str]:
 
 def place_hold(record: ArchiveRecord, reason: str, *, actor) -> Hold:
     """A legal hold: the record cannot be disposed of; on S3 the server refuses deletes as well."""
-    from archive import get_storage
-    from archive.storage import StorageError
+    from core.storage import StorageError, get_storage
     reason = (reason or "").strip()
     if not reason:
         raise ArchiveError("Укажите основание для приостановки уничтожения (судебный запрос, проверка…).")
@@ -217,8 +248,7 @@ def place_hold(record: ArchiveRecord, reason: str, *, actor) -> Hold:
 
 
 def lift_hold(hold: Hold, reason: str, *, actor) -> None:
-    from archive import get_storage
-    from archive.storage import StorageError
+    from core.storage import StorageError, get_storage
     reason = (reason or "").strip()
     if not reason:
         raise ArchiveError("Укажите основание для снятия запрета.")

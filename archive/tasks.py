@@ -10,10 +10,10 @@ import logging
 from flask import current_app
 from sqlalchemy import or_, select
 
-from app import audit
-from app.db import session, utcnow
-from app.jobs import job
 from archive.models import ArchiveRecord, RecordStatus, ValidationReport
+from core import audit
+from core.db import session, utcnow
+from core.jobs import job
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def ingest_record(record_id: int) -> int | None:
 
 def _failed(find, exc: Exception):
     from archive.ingest import note_failure
-    from app import db
+    from core import db
     db.rollback()
     record = find()
     if record is not None:
@@ -68,7 +68,7 @@ def _validate_later(record) -> None:
         return
     if session.scalar(select(ValidationReport.id).where(ValidationReport.record_id == record.id).limit(1)):
         return
-    from app.jobs import enqueue_after_commit
+    from core.jobs import enqueue_after_commit
     enqueue_after_commit(validate_record, record.id, queue_name="archive", job_id=f"validate-record-{record.id}")
 
 
@@ -116,8 +116,8 @@ def due_for_renewal(before: dt.datetime | None = None, limit: int = 100) -> list
 @job
 def renew_due(limit: int = 100) -> dict:
     """B-LTA renewal: a new document timestamp before the last one's certificate expires."""
-    from app import db
     from archive import ingest
+    from core import db
     if not current_app.config.get("TSA_URL"):
         return {"renewed": 0, "failed": 0, "skipped": "no TSA"}
     renewed = failed = 0
@@ -163,7 +163,7 @@ def schedule(app=None, *, now: dt.datetime | None = None) -> list[str]:
 def _schedule_one(name: str, app=None, now: dt.datetime | None = None) -> str:
     from rq.job import Job
 
-    from app.jobs import queue, redis_connection
+    from core.jobs import queue, redis_connection
     when = _next_slot(PERIODS[name], now or utcnow())
     job_id = f"archive-{name}-{when:%Y%m%d%H%M}"
     if not Job.exists(job_id, connection=redis_connection(app)):

@@ -22,7 +22,7 @@ from asn1crypto import x509
 from flask import current_app
 
 # TRUST_ROOTS, or the instance's demo CA by default: one definition, in signing/trust.py.
-from signing.trust import trust_roots as configured_trust_roots
+from core.trust import trust_roots as configured_trust_roots
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ def _mark(ok: bool | None) -> str:
 
 
 def _now() -> str:
-    from app.filters import ru_datetime
-    from app.db import utcnow
+    from core.db import utcnow
+    from core.filters import ru_datetime
     return ru_datetime(utcnow()) + " (МСК)"
 
 
@@ -119,7 +119,7 @@ def verify_bytes(data: bytes, *, filename: str | None = None, allow_fetching: bo
         v.summary = "файл повреждён."
         return v
 
-    from signing.render import is_ours
+    from pades.pdfa import is_ours
     ours = is_ours(data)
     record = _match_record(v) if match_archive else None
     v.document = Check("Документ", ours or record is not None or None,
@@ -193,8 +193,8 @@ def _match_record(v: Verification):
     try:
         from sqlalchemy import or_, select
 
-        from app.db import session
         from archive.models import ArchiveRecord, RecordStatus, RecordVersion
+        from core.db import session
         record = session.scalar(select(ArchiveRecord).where(or_(
             ArchiveRecord.sha256 == v.sha256, ArchiveRecord.source_sha256 == v.sha256,
             ArchiveRecord.id.in_(select(RecordVersion.record_id).where(RecordVersion.sha256 == v.sha256))))
@@ -227,7 +227,7 @@ def _fetching(allow_fetching: bool):
 
 
 def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetching: bool) -> None:
-    from signing import pades
+    import pades
     try:
         reports = pades.validate(data, roots, allow_fetching=allow_fetching, require_ours=False, reader=reader,
                                  fetcher_backend=_fetching(allow_fetching))
@@ -280,7 +280,7 @@ def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetchin
 
 
 def _fmt(when: datetime | None) -> str:
-    from app.filters import ru_datetime
+    from core.filters import ru_datetime
     return ru_datetime(when) + " (МСК)" if when else "—"
 
 
@@ -317,10 +317,10 @@ def _coverage(r) -> Check:
 def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetching: bool) -> None:
     from pyhanko.sign._session_scope import run_and_release
     from pyhanko.sign.validation import async_validate_pdf_timestamp
-
-    from signing.pades import _run
-    from pyhanko_certvalidator import ValidationContext
     from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+    from pyhanko_certvalidator import ValidationContext
+
+    from pades import run_sync
     kwargs = dict(trust_roots=list(roots), allow_fetching=allow_fetching, revocation_mode="soft-fail",
                   fetcher_backend=_fetching(allow_fetching))
     try:
@@ -331,7 +331,7 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
     async def run():
         return [await async_validate_pdf_timestamp(ts, vc) for ts in stamps]
     try:
-        statuses = _run(run_and_release(run(), vc))
+        statuses = run_sync(run_and_release(run(), vc))
     except Exception as e:
         log.warning("verify: archive timestamps not validated: %r", e)
         v.checks.append(Check("Штампы времени архива", False, f"не удалось проверить ({type(e).__name__})"))
@@ -359,13 +359,17 @@ def _check_lta(v: Verification, reader, roots) -> None:
     """PAdES B-LTA: each signature validated as of the archive timestamps, with the validation data
     the file itself holds (nothing fetched): what will still hold when the certificates have expired."""
     from pyhanko.sign.validation.ades import ades_lta_validation
-    from pyhanko.sign.validation.policy_decl import (PdfSignatureValidationSpec, RevinfoOnlineFetchingRule,
-                                                     RevocationInfoGatheringSpec, SignatureValidationSpec)
+    from pyhanko.sign.validation.policy_decl import (
+        PdfSignatureValidationSpec,
+        RevinfoOnlineFetchingRule,
+        RevocationInfoGatheringSpec,
+        SignatureValidationSpec,
+    )
     from pyhanko_certvalidator.context import CertValidationPolicySpec
     from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
     from pyhanko_certvalidator.registry import SimpleTrustManager
 
-    from signing.pades import _run
+    from pades import run_sync
     rule = RevocationCheckingRule.CHECK_IF_DECLARED
     spec = PdfSignatureValidationSpec(SignatureValidationSpec(
         cert_validation_policy=CertValidationPolicySpec(
@@ -380,7 +384,7 @@ def _check_lta(v: Verification, reader, roots) -> None:
     async def run():
         return [(sig.field_name, await ades_lta_validation(sig, spec)) for sig in reader.embedded_regular_signatures]
     try:
-        results = _run(run())
+        results = run_sync(run())
     except Exception as e:
         log.warning("verify: LTA validation failed to run: %r", e)
         v.checks.append(Check("Долгосрочная проверка (PAdES B-LTA)", False, f"не выполнена ({type(e).__name__})"))
@@ -399,9 +403,9 @@ def _check_lta(v: Verification, reader, roots) -> None:
 
 def save_report(v: Verification, *, source: str, user=None, record=None):
     """Keep the report (with the record it matched, if any). Flushes."""
-    from app import audit
-    from app.db import session
     from archive.models import ArchiveRecord, ValidationReport
+    from core import audit
+    from core.db import session
     if record is None and v.record_id is not None:
         record = session.get(ArchiveRecord, v.record_id)
     rep = ValidationReport(record_id=record.id if record is not None else None, user_id=getattr(user, "id", None),
@@ -416,7 +420,7 @@ def save_report(v: Verification, *, source: str, user=None, record=None):
 
 def verify_stored(record, *, source: str = "stored", user=None):
     """Verify the archived object as stored (read from the storage) and keep the report."""
-    from archive import get_storage
+    from core.storage import get_storage
     data = get_storage().get(record.key)
     v = verify_bytes(data, filename=record.key.rsplit("/", 1)[-1],
                      allow_fetching=bool(current_app.config.get("ARCHIVE_VERIFY_FETCH", True)))

@@ -5,14 +5,25 @@ import hashlib
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from app.auth.access import has_any, require, scopes
-from app.db import session
 from archive import services
-from archive.models import (KIND_LABELS, AccessLog, ArchiveRecord, DisposalAct, DisposalItem, FixityRun, Hold,
-                            RecordKind, RecordStatus, RetentionRule, ValidationReport)
+from archive.models import (
+    KIND_LABELS,
+    AccessLog,
+    ArchiveRecord,
+    DisposalAct,
+    DisposalItem,
+    FixityRun,
+    Hold,
+    RecordKind,
+    RecordStatus,
+    RetentionRule,
+    ValidationReport,
+)
 from archive.search import Query, search
 from archive.services import ArchiveError
-from workflow.models import Organisation, OrgKind, subtree
+from core.db import session
+from orgs.access import has_any, require, scopes
+from orgs.models.organisations import Organisation, OrgKind, subtree
 
 bp = Blueprint("archive", __name__, url_prefix="/archive")
 MAX_KEY_FILE = 64 * 1024
@@ -28,7 +39,7 @@ def iso_ru(value: str | None) -> str:
     """An ISO timestamp kept in JSON (signers' times), shown in Moscow time."""
     from datetime import datetime
 
-    from app.filters import ru_datetime
+    from core.filters import ru_datetime
     if not value:
         return "—"
     try:
@@ -89,7 +100,7 @@ def record(record_id: int):
             ArchiveRecord.kind == r.kind, ArchiveRecord.school_id == r.school_id,
             ArchiveRecord.school_year == r.school_year, ArchiveRecord.class_name == r.class_name,
             ArchiveRecord.id != r.id).order_by(ArchiveRecord.id)).all()
-    from app.auth.models import User
+    from orgs.models.users import User
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(
         {h.placed_by_id for h in r.holds} | {h.lifted_by_id for h in r.holds if h.lifted_by_id})))}
     acts = session.scalars(select(DisposalAct).where(DisposalAct.items.any(DisposalItem.record_id == r.id))).all()
@@ -102,8 +113,7 @@ def record(record_id: int):
 @bp.route("/records/<int:record_id>/download", methods=["POST"])
 def download(record_id: int):
     """The archived PDF exactly as stored; the purpose goes to the access log."""
-    from archive import get_storage
-    from archive.storage import StorageError
+    from core.storage import StorageError, get_storage
     r = _record(record_id, "archive.download")
     if r.status is not RecordStatus.archived:
         flash("Документ не в архиве: скачать нечего.", "error")
@@ -174,8 +184,8 @@ def verify():
 
 @bp.route("/records/<int:record_id>/verify", methods=["POST"])
 def verify_stored(record_id: int):
-    from archive.storage import StorageError
     from archive.verify import verify_stored as run
+    from core.storage import StorageError
     r = _record(record_id)
     if r.status is not RecordStatus.archived:
         flash("Документ не в архиве: проверять нечего.", "error")
@@ -323,8 +333,8 @@ def act_pdf(act_id: int):
 
 @bp.route("/disposal/<int:act_id>/sign", methods=["POST"])
 def sign_act(act_id: int):
+    import pades
     from archive import disposal as svc
-    from signing import pades
     a = _act(act_id)
     upload = request.files.get("key")
     try:

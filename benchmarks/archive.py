@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))
 
-from app import embedded  # noqa: E402
+from web import embedded  # noqa: E402
 
 YEAR = "2025/2026"
 
@@ -70,7 +70,7 @@ def main() -> None:
     args = ap.parse_args()
     from asn1crypto import pem
 
-    from tests.signing import pki as test_pki
+    from tests.sheets import pki as test_pki
     base = Path(tempfile.mkdtemp(prefix="bench-archive-"))
     url, s3, endpoint, redis_url, stops = start(base)
     tpki = test_pki.start(base / "pki")
@@ -79,8 +79,8 @@ def main() -> None:
         roots.write_bytes(pem.armor("CERTIFICATE", tpki.root.dump()))
         from alembic import command
 
-        from app import create_app
-        from app.cli import alembic_config
+        from web import create_app
+        from web.cli import alembic_config
         command.upgrade(alembic_config(url), "heads")
         app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "ARCHIVE_URL": s3,
                           "SECRET_KEY": "bench", "TRUST_ROOTS": str(roots),
@@ -126,16 +126,16 @@ def main() -> None:
 
 def make_records(app, tpki, n):
     """One real signed sheet, handed to the archive as n sheet versions (n pending records)."""
-    from app.auth import services as auth
-    from app.auth.models import Role
-    from app.db import session
     from archive.services import register_sheet
-    from signing import services
-    from signing.models import SheetStatus, SummarySheet
-    from signing.pades import PKCS12Signer
+    from core.db import session
+    from orgs import accounts as auth
+    from orgs import services as org_services
+    from orgs.models.organisations import OrgKind
+    from orgs.models.users import Role
+    from pades import PKCS12Signer
+    from sheets import services
+    from sheets.models import SheetStatus, SummarySheet
     from tests.archive.conftest import class_marks
-    from workflow import org_services
-    from workflow.models import OrgKind
     region = org_services.create_org(kind=OrgKind.region, code="R", name="Область", audited=False)
     mun = org_services.create_org(kind=OrgKind.municipality, code="M", parent=region, name="Район", audited=False)
     school = org_services.create_org(kind=OrgKind.school, code="S", parent=mun, name="Школа № 1", audited=False)
@@ -160,13 +160,13 @@ def make_records(app, tpki, n):
         sheets.append(s)
     session.flush()
     records = [register_sheet(s) for s in sheets]
-    from app import db
+    from core import db
     db.commit()
     return records, pdf
 
 
 def test_pki_pass():
-    from tests.signing import pki as test_pki
+    from tests.sheets import pki as test_pki
     return test_pki.PASSPHRASE
 
 
@@ -214,9 +214,9 @@ def measure_ingest(app, records) -> tuple[float, float, float]:
     with a new one, as a forked RQ work-horse does — first with the revocation data the other
     workers fetched, shared through Redis (archive/revinfo.py), then with that cache off (every
     sheet asks the OCSP responder and CRL server again)."""
-    from app import db
     from archive import ingest, lta
     from archive.models import RecordStatus
+    from core import db
     ingest.ingest(records[0])                         # warm-up (connections, imports)
     db.commit()
     cold_n = max(2, (len(records) - 1) // 3)
@@ -248,8 +248,8 @@ def measure_verify(app, records, tpki) -> tuple[float, float]:
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    from archive import get_storage
     from archive.verify import verify_bytes
+    from core.storage import get_storage
     sample = records[: min(10, len(records))]
     blobs = [get_storage().get(r.key) for r in sample]
     v = verify_bytes(blobs[0], allow_fetching=False)
@@ -270,8 +270,8 @@ def measure_verify(app, records, tpki) -> tuple[float, float]:
 
 
 def measure_fixity(records) -> float:
-    from app import db
     from archive import fixity
+    from core import db
     ids = [r.id for r in records]
     t0 = time.perf_counter()
     run = fixity.run(record_ids=ids, trigger="bench")
@@ -306,16 +306,16 @@ def measure_search(app, n: int) -> None:
     """n synthetic archived records (25 pupils each) over 1,500 schools in 45 municipalities."""
     from sqlalchemy import text
 
-    from app.auth import services as auth
-    from app.auth.models import Role
-    from app.db import session
     from archive.search import Query, search
-    from workflow import org_services
-    from workflow.models import Organisation, OrgKind
+    from core.db import session
+    from orgs import accounts as auth
+    from orgs import services as org_services
+    from orgs.models.organisations import Organisation, OrgKind
+    from orgs.models.users import Role
     region = session.query(Organisation).filter_by(code="R").one()
     muns = [org_services.create_org(kind=OrgKind.municipality, code=f"BM{i}", parent=region, name=f"Район {i}",
                                     audited=False) for i in range(45)]
-    schools = [org_services.create_org(kind=OrgKind.school, code=f"BS{i}", parent=muns[i % 45],
+    _schools = [org_services.create_org(kind=OrgKind.school, code=f"BS{i}", parent=muns[i % 45],
                                        name=f"Школа № {i}", audited=False) for i in range(1500)]
     archivist = auth.create_user("arch", "Архивист", "correct-horse-42")
     auth.grant(archivist, Role.archivist, region)

@@ -38,10 +38,11 @@ def main(rounds: int) -> None:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
-    from signing.pades import PKCS12Signer, prepare_fields, sign, validate
-    from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, render
-    from tests.signing import pki as test_pki
-    from tests.signing.sample import make_sheet
+    from pades import PKCS12Signer, prepare_fields, sign, validate
+    from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+    from sheets.render import render
+    from tests.sheets import pki as test_pki
+    from tests.sheets.sample import make_sheet
 
     pki = test_pki.start(Path(tempfile.mkdtemp(prefix="bench-pki-")))
     try:

@@ -75,8 +75,8 @@ def main() -> None:
 
     from alembic import command
 
-    from app import embedded
-    from app.cli import alembic_config
+    from web import embedded
+    from web.cli import alembic_config
 
     base = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     port = embedded.free_ports(1)[0]
@@ -96,18 +96,20 @@ def run(url: str, args) -> None:
     from freezegun import freeze_time
     from sqlalchemy import func, select, text
 
-    from app import create_app
-    from app import db as dbm
-    from app.auth import services as auth
-    from app.auth.models import Role
-    from app.auth.passwords import hash_password
-    from app.db import session
-    from workflow import assignment_services as svc
-    from workflow import dashboards as dash
-    from workflow import ordinance_services as ordsvc
-    from workflow.models import Occurrence, OrdinanceStatus, OrgKind
-    from workflow.ordinance_parse import parse_file
-    from workflow.org_services import create_org
+    from assignments import dashboards as dash
+    from assignments import services as svc
+    from assignments.models import Occurrence
+    from core import db as dbm
+    from core.db import session
+    from ordinances import services as ordsvc
+    from ordinances.models.ordinances import OrdinanceStatus
+    from ordinances.parsing.parser import parse_file
+    from orgs import accounts as auth
+    from orgs.models.organisations import OrgKind
+    from orgs.models.users import Role
+    from orgs.passwords import hash_password
+    from orgs.services import create_org
+    from web import create_app
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "REDIS_URL": "redis://127.0.0.1:1/0",
                       "SERVER_NAME": "bench.local"})
@@ -268,10 +270,11 @@ def run(url: str, args) -> None:
 
 
 def region_sql(region_id: int, year, today):
-    from sqlalchemy.dialects import postgresql
-    from workflow import dashboards as dash
-    from workflow.models import Occurrence
     from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql
+
+    from assignments import dashboards as dash
+    from assignments.models import Occurrence
     stmt = dash._filtered(select(Occurrence.municipality_id, *dash._aggregates(today))
                           .where(Occurrence.region_id == region_id), year[0], year[1], None) \
         .group_by(Occurrence.municipality_id)

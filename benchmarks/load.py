@@ -10,11 +10,11 @@ Everything on this machine, in a temp dir removed at the end (also on Ctrl-C): e
 (fsync off), Redis and SeaweedFS (S3 with Object Lock, the archive and the evidence store), the test
 PKI's timestamp server (certomancer, in this process), the demo CA's keys (year_end.py's helpers),
 gunicorn with gunicorn.conf.py (`WEB_CONCURRENCY` workers × gthread) and RQ workers as documented in
-docs/operations.md (`python -m app.worker notifications signing default` and `… archive reports`),
+docs/operations.md (`python -m web.worker notifications signing default` and `… archive reports`),
 started with a lower CPU priority (`nice -n 10`, and the same for their session's autogroup, without
 which nice does nothing against gunicorn; see year_end.start_workers) unless `--rq-nice 0`.
 
-Data, through the app's own code: the demo region (`app.demo.make_demo`, what `flask demo-data`
+Data, through the app's own code: the demo region (`web.demo.make_demo`, what `flask demo-data`
 runs), more accounts so that every virtual user logs in as its own person, order 001 of
 tests/data/seeds in force with three rows given to every school for the current school year (weekly,
 monthly, one date + «appoint the responsible person»), marks of `--classes` classes for every school
@@ -33,7 +33,7 @@ separate client process, log in before the window (argon2 is slow on purpose; no
                      dashboard, the school's sheets → one sheet → its PDF, home;
   archivist          search (pupil surname, year, school, status), a record, its download with a purpose.
 During the window each school's render → class-teacher signing → director signing batch is started
-(`signing.services.start_batch`, as the batch page does), schools staggered over the first half of the
+(`sheets.services.start_batch`, as the batch page does), schools staggered over the first half of the
 window; the archive ingests each signed sheet. After the window the run waits for every batch and
 ingest to finish and checks that each sheet is signed once (two signatures in its PDF) and archived.
 """
@@ -438,18 +438,19 @@ def build_data(app, args, school_year: str, archived_year: str) -> dict:
 
     from sqlalchemy import select
 
-    from app import db
-    from app.auth import services as auth
-    from app.auth.models import Role, RoleGrant, User
-    from app.db import session
-    from app.demo import DEMO_PASSWORD, make_demo
-    from signing import services as sheets
-    from signing.marks_import import import_marks
-    from workflow import assignment_services as svc
-    from workflow import ordinance_services as ordsvc
-    from workflow.models import OrdinanceStatus, Organisation, OrgKind
-    from workflow.ordinance_parse import parse_file
-    from tests.signing.sample import marks_csv
+    from assignments import services as svc
+    from core import db
+    from core.db import session
+    from ordinances import services as ordsvc
+    from ordinances.models.ordinances import OrdinanceStatus
+    from ordinances.parsing.parser import parse_file
+    from orgs import accounts as auth
+    from orgs.models.organisations import Organisation, OrgKind
+    from orgs.models.users import Role, RoleGrant, User
+    from sheets import services as sheets
+    from sheets.marks_import import import_marks
+    from tests.sheets.sample import marks_csv
+    from web.demo import DEMO_PASSWORD, make_demo
 
     with app.app_context():
         make_demo(schools=args.schools)
@@ -557,12 +558,12 @@ class Pipeline(threading.Thread):
         self.finished = threading.Event()
 
     def _start(self, school_id, stage):
-        from app import db
-        from app.auth.models import User
-        from app.db import session
-        from signing import services
-        from signing.models import BatchKind
-        from workflow.models import Organisation
+        from core import db
+        from core.db import session
+        from orgs.models.organisations import Organisation
+        from orgs.models.users import User
+        from sheets import services
+        from sheets.models import BatchKind
         kind = BatchKind(self.STAGES[stage])
         actor = session.get(User, self.teacher_id if kind is BatchKind.sign_teacher else self.director_of[school_id])
         p12 = None if kind is BatchKind.render else self.p12[kind.value]
@@ -591,8 +592,8 @@ class Pipeline(threading.Thread):
     def _run(self):
         from sqlalchemy import select
 
-        from app.db import session
-        from signing.models import BatchStatus, SheetBatch
+        from core.db import session
+        from sheets.models import BatchStatus, SheetBatch
         with self.app.app_context():
             t0 = time.monotonic()
             while not self.stop.is_set():
@@ -735,7 +736,8 @@ class CpuSlices(threading.Thread):
 
         def share(name):
             return (b[name] - a[name]) / cap * 100
-        return (f"CPU busy {(b['_busy'] - a['_busy']) / cap * 100:.0f} %: web {share('gunicorn (master + workers)'):.0f}, "
+        return (f"CPU busy {(b['_busy'] - a['_busy']) / cap * 100:.0f} %: "
+                f"web {share('gunicorn (master + workers)'):.0f}, "
                 f"RQ {share('RQ workers (+ work-horses)'):.0f}, PostgreSQL {share('PostgreSQL'):.0f}, "
                 f"other processes {max(0.0, (b['_busy'] - a['_busy'] - ours) / cap * 100):.0f}")
 
@@ -773,14 +775,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
     from year_end import PASS, SECRET, signing_keys, start_servers, start_workers, stop_workers
 
-    from app import embedded
+    from web import embedded
     base = Path(tempfile.mkdtemp(prefix="jt-load-"))
     stops, workers, web, client, tpki, threads = [], [], None, None, None, []
     t_setup = time.monotonic()
     try:
         print(f"setting up in {base} …", flush=True)
         urls, stops = start_servers(base)
-        from tests.signing import pki as test_pki
+        from tests.sheets import pki as test_pki
         tpki = test_pki.start(base / "tpki")
         signing_env, teacher_p12, director_p12 = signing_keys(base, tpki)
         web_port = embedded.free_ports(1)[0]
@@ -792,9 +794,9 @@ def main() -> None:
         os.environ.update(env)
         from alembic import command
 
-        from app import create_app
-        from app.cli import alembic_config
-        from workflow.assignment_services import school_year, today
+        from assignments.services import school_year, today
+        from web import create_app
+        from web.cli import alembic_config
         command.upgrade(alembic_config(urls["DATABASE_URL"]), "heads")
         app = create_app()
         y0 = school_year(today())[0].year - 1                # the year-end batch: the school year just ended
@@ -845,7 +847,8 @@ def main() -> None:
               f"{pct(lg, 50) * 1000:.0f} ms, p95 {pct(lg, 95) * 1000:.0f} ms; failed {len(logins['failed'])} "
               f"{logins['failed'][:3]}", flush=True)
 
-        cpu = Cpu(base, {"gunicorn (master + workers)": [web.pid], "RQ workers (+ work-horses)": [w.pid for w in workers],
+        cpu = Cpu(base, {"gunicorn (master + workers)": [web.pid],
+                         "RQ workers (+ work-horses)": [w.pid for w in workers],
                          "load client": [client.pid]}, urllib.parse.urlsplit(urls["REDIS_URL"]).port)
         n_schools = len(data["schools"])
         stagger = args.stagger if args.stagger is not None else args.seconds * 0.5 / max(1, n_schools)
@@ -946,9 +949,9 @@ def job_figures(app, year, start, end) -> dict:
     """What the workers finished inside the window, from the audit log and the archive records."""
     from sqlalchemy import func, select
 
-    from app.audit import AuditEntry
-    from app.db import session
     from archive.models import ArchiveRecord, RecordStatus
+    from core.audit import AuditEntry
+    from core.db import session
     with app.app_context():
         counts = dict(session.execute(select(AuditEntry.action, func.count()).where(
             AuditEntry.at >= start, AuditEntry.at < end,
@@ -970,11 +973,11 @@ def count_check(app, year) -> dict:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from sqlalchemy import func, select
 
-    from app.audit import AuditEntry
-    from app.db import session
     from archive.models import ArchiveRecord, RecordStatus
     from archive.services import SOURCE_SHEET
-    from signing.models import SheetStatus, SummarySheet
+    from core.audit import AuditEntry
+    from core.db import session
+    from sheets.models import SheetStatus, SummarySheet
     out = {"sheets": 0, "signed": 0, "two_signatures": 0, "signed_once": 0, "archived_once": 0, "problems": []}
     with app.app_context():
         ids = list(session.scalars(select(SummarySheet.id).where(SummarySheet.school_year == year)))
@@ -1007,7 +1010,7 @@ def count_check(app, year) -> dict:
 def failed_rq_jobs(app) -> dict:
     from rq.registry import FailedJobRegistry
 
-    from app.jobs import QUEUES, queue
+    from core.jobs import QUEUES, queue
     with app.app_context():
         out = {}
         for name in QUEUES:
@@ -1032,7 +1035,8 @@ def report(args, res, c0, c1, load1, jobs, pipeline, check, drain_s, failed_jobs
           f"client: {res['threads']} threads in its own process")
     print(f"requests: {total} → {total / wall:.1f} req/s; errors: {n_err}; keep-alive reconnects (resent): "
           f"{res['retries']}")
-    print(f"{'endpoint':<24} {'n':>6} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}")
+    print(f"{'endpoint':<24} {'n':>6} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+          f"{'errors':>6}")
     order = sorted(times, key=lambda k: (k not in DASHBOARDS, k))
     for name in order:
         v = sorted(times[name])

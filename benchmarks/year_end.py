@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import embedded  # noqa: E402
-from tests.signing.sample import marks_csv  # noqa: E402
+from tests.sheets.sample import marks_csv  # noqa: E402
+from web import embedded  # noqa: E402
 
 SECRET = "bench-secret-key-not-for-production"
 PASS = "bench-pass-1"
@@ -63,7 +63,7 @@ def signing_keys(base: Path, tpki) -> tuple[dict, bytes, bytes]:
     that CA and the test TSA's root. Returns ({TSA_URL, TRUST_ROOTS}, teacher .p12, director .p12)."""
     from asn1crypto import pem
 
-    from signing import demo_pki
+    from pades import demo_pki
     ca = demo_pki.make(base / "keys", {"teacher": "Иванова Мария Петровна", "director": "Сафин Ринат Ильдарович"},
                        PASS)
     trust = base / "trust.pem"
@@ -73,7 +73,7 @@ def signing_keys(base: Path, tpki) -> tuple[dict, bytes, bytes]:
 
 
 def start_workers(base: Path, env: dict, queue_sets, *, nice: int = 0) -> list[subprocess.Popen]:
-    """One `python -m app.worker QUEUE…` process per entry of `queue_sets`, each in its own session and
+    """One `python -m web.worker QUEUE…` process per entry of `queue_sets`, each in its own session and
     process group (so `stop_workers` reaches its work-horses too), logging to base/worker<i>.log.
 
     `nice` > 0 lowers their CPU priority. With the kernel's autogroups (sched_autogroup_enabled=1, the
@@ -83,7 +83,7 @@ def start_workers(base: Path, env: dict, queue_sets, *, nice: int = 0) -> list[s
     workers = []
     for i, queues in enumerate(queue_sets):
         log = open(base / f"worker{i}.log", "wb")
-        cmd = (["nice", "-n", str(nice)] if nice else []) + [sys.executable, "-m", "app.worker", *queues]
+        cmd = (["nice", "-n", str(nice)] if nice else []) + [sys.executable, "-m", "web.worker", *queues]
         w = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=log,
                              stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
@@ -135,8 +135,8 @@ class RssWatch(threading.Thread):
 
 
 def wait_batches(ids, app):
-    from app import db
-    from signing.models import BatchStatus, SheetBatch
+    from core import db
+    from sheets.models import BatchStatus, SheetBatch
     while True:
         with app.app_context():
             batches = [db.session.get(SheetBatch, i) for i in ids]
@@ -160,7 +160,7 @@ def wait_archive(app, expected: int, timeout: float = 3600) -> int:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         with app.app_context():
-            from app.db import session
+            from core.db import session
             n = session.scalar(select(func.count()).select_from(ArchiveRecord)
                                .where(ArchiveRecord.status == "archived"))
             session.remove()
@@ -182,7 +182,7 @@ def main() -> None:
 
     base = Path(tempfile.mkdtemp(prefix="year-end-"))
     urls, stops = start_servers(base)
-    from tests.signing import pki as test_pki
+    from tests.sheets import pki as test_pki
     tpki = test_pki.start(base / "tpki")
     workers = []
     try:
@@ -192,15 +192,17 @@ def main() -> None:
         os.environ.update(env)
         from alembic import command
 
-        from app import create_app, db
-        from app.cli import alembic_config
+        from core import db
+        from web import create_app
+        from web.cli import alembic_config
         command.upgrade(alembic_config(urls["DATABASE_URL"]), "heads")
         app = create_app()
 
         # --- primitives, in this process ---------------------------------------------------------
-        from signing import pades
-        from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, render
-        from tests.signing.sample import make_sheet
+        import pades
+        from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+        from sheets.render import render
+        from tests.sheets.sample import make_sheet
         sample = make_sheet(pupils=args.pupils, subjects=args.subjects)
         render(sample)
         render_ms = median_ms(lambda: render(sample))
@@ -214,7 +216,7 @@ def main() -> None:
         sign_pair()
         sign_ms = median_ms(sign_pair)
         signed_sample = sign_pair()
-        from archive import get_storage
+        from core.storage import get_storage
         with app.app_context():
             store = get_storage()
             store.ping()
@@ -241,12 +243,12 @@ def main() -> None:
         naive_ms = median_ms(naive_pair, rounds=3) + render_ms
 
         # --- organisations, people, marks --------------------------------------------------------
-        from app.auth import services as auth
-        from app.auth.models import Role
-        from signing import services
-        from signing.marks_import import import_marks
-        from workflow.models import OrgKind
-        from workflow.org_services import create_org
+        from orgs import accounts as auth
+        from orgs.models.organisations import OrgKind
+        from orgs.models.users import Role
+        from orgs.services import create_org
+        from sheets import services
+        from sheets.marks_import import import_marks
         csv = marks_csv(args.classes, args.pupils, args.subjects)
         with app.app_context():
             region = create_org(kind=OrgKind.region, code="BR", name="Регион бенчмарка", audited=False)
@@ -261,8 +263,8 @@ def main() -> None:
                 schools.append(s.id)
             db.commit()
             t0 = time.perf_counter()
-            from app.db import session
-            from workflow.models import Organisation
+            from core.db import session
+            from orgs.models.organisations import Organisation
             for sid in schools:
                 services.import_classes(session.get(Organisation, sid), YEAR, import_marks(csv, "marks.csv"),
                                         actor=teacher)
@@ -276,14 +278,15 @@ def main() -> None:
         workers += start_workers(base, env, [("signing", "archive")] * args.workers)
         watch = RssWatch([w.pid for w in workers])
         watch.start()
-        from signing.models import BatchKind
+        from sheets.models import BatchKind
         stage_s = {}
         t_all = time.perf_counter()
-        for kind, user_id, p12 in ((BatchKind.render, director_id, None), (BatchKind.sign_teacher, teacher_id, teacher_p12),
+        for kind, user_id, p12 in ((BatchKind.render, director_id, None), (BatchKind.sign_teacher, teacher_id,
+                                                                           teacher_p12),
                                    (BatchKind.sign_director, director_id, director_p12)):
             t0 = time.perf_counter()
             with app.test_request_context():
-                from app.auth.models import User
+                from orgs.models.users import User
                 actor = session.get(User, user_id)
                 ids = [services.start_batch(kind, session.get(Organisation, sid), YEAR, actor=actor, pkcs12=p12,
                                             passphrase=PASS if p12 else None).id for sid in schools]
@@ -303,7 +306,7 @@ def main() -> None:
             with app.app_context():
                 from sqlalchemy import select
 
-                from signing.models import SheetStatus, SummarySheet
+                from sheets.models import SheetStatus, SummarySheet
                 for s in session.scalars(select(SummarySheet).where(SummarySheet.status == SheetStatus.signed)):
                     (args.keep / f"{s.school_id}-{s.class_name}-{s.document_id}.pdf").write_bytes(s.pdf)
                 session.remove()

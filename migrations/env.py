@@ -4,7 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from app.db import Base, import_models, make_engine
+from core.db import Base, import_models, make_engine
 
 config = context.config
 if config.config_file_name and not config.attributes.get("quiet"):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app import embedded
 from tests.helpers import PASSWORD, login
+from web import embedded
 
 S3_KEY, S3_SECRET = "testkey", "testsecret123"
 
@@ -78,7 +78,7 @@ def database_url(servers):
 
 @pytest.fixture(scope="session")
 def app(servers, database_url):
-    from app import create_app
+    from web import create_app
     app = create_app({
         "TESTING": True,
         "DATABASE_URL": database_url,
@@ -98,7 +98,7 @@ def app(servers, database_url):
 @pytest.fixture
 def db(app):
     """The app's session inside a transaction that is rolled back after the test."""
-    from app.db import AppSession, session
+    from core.db import AppSession, session
     engine = app.extensions["db_engine"]
     conn = engine.connect()
     outer = conn.begin()
@@ -118,7 +118,7 @@ def db(app):
 
 @pytest.fixture
 def redis_conn(app):
-    from app.jobs import redis_connection
+    from core.jobs import redis_connection
     conn = redis_connection(app)
     conn.flushdb()
     yield conn
@@ -129,7 +129,8 @@ def redis_conn(app):
 def run_jobs(redis_conn):
     """Run every queued job with a burst SimpleWorker in this process; returns the jobs run."""
     from rq import SimpleWorker
-    from app.jobs import QUEUES, queue
+
+    from core.jobs import QUEUES, queue
 
     def run():
         queues = [queue(name) for name in QUEUES]
@@ -144,7 +145,7 @@ def client(app, db):
     Each request gets a fresh app context (and `g`), as in a real server."""
     from flask.testing import FlaskClient
 
-    from app import db as dbm
+    from core import db as dbm
 
     class CommittingClient(FlaskClient):
         def open(self, *args, **kwargs):
@@ -159,8 +160,8 @@ def client(app, db):
 
 @pytest.fixture
 def make_org(db):
-    from workflow import org_services
-    from workflow.models import OrgKind
+    from orgs import services as org_services
+    from orgs.models.organisations import OrgKind
     counter = iter(range(1, 10**6))
 
     def make(kind="school", parent=None, name=None, code=None):
@@ -187,8 +188,8 @@ def tree(make_org):
 
 @pytest.fixture
 def make_user(db):
-    from app.auth import services
-    from app.auth.models import Role
+    from orgs import accounts as services
+    from orgs.models.users import Role
     counter = iter(range(1, 10**6))
 
     def make(role=None, org=None, login=None, password=PASSWORD):

@@ -1,4 +1,4 @@
-"""Fixtures for the archive tests: the test PKI (live TSA, OCSP, CRL) reused from tests/signing, but
+"""Fixtures for the archive tests: the test PKI (live TSA, OCSP, CRL) reused from tests/sheets, but
 with the real clock — S3 signs its requests with the time and Object Lock dates are real — and
 sheets signed through the sheet flow, as the archive receives them."""
 from pathlib import Path
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from asn1crypto import pem
 
-from tests.signing import pki as test_pki
-from tests.signing.sample import make_sheet
+from tests.sheets import pki as test_pki
+from tests.sheets.sample import make_sheet
 
 YEAR = "2025/2026"
 
@@ -28,7 +28,7 @@ def roots_pem(pki, tmp_path_factory) -> Path:
 
 
 def signer(pki, label: str):
-    from signing.pades import PKCS12Signer
+    from pades import PKCS12Signer
     return PKCS12Signer(pki.pkcs12(label), test_pki.PASSPHRASE)
 
 
@@ -74,7 +74,7 @@ def class_marks(name: str, *, seed: int = 1, pupils: int = 6, subjects: int = 4,
 def sign_sheet(pki, people):
     """Import, render and sign (teacher, then director) one class's sheet; returns the sheet.
     The director's signature triggers the archive hook (a pending record, the job after commit)."""
-    from signing import services
+    from sheets import services
 
     def make(school, class_name="7А", *, teacher_label="teacher", director_label="director", **marks):
         director = people.director if school is people.director.grants[0].organisation else people.director_b

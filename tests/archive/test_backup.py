@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import String, func, select
 
-from app import embedded
 from tests.archive.conftest import YEAR, class_marks, signer
 from tests.conftest import s3_url
+from web import embedded
 
 
 def _pg_bin(name: str) -> str:
@@ -18,7 +18,7 @@ def _pg_bin(name: str) -> str:
 
 
 def _new_app(servers, db_name: str, prefix: str, roots_pem):
-    from app import create_app
+    from web import create_app
     return create_app({"TESTING": True, "DATABASE_URL": embedded.create_database(servers["pg_url"], db_name),
                        "REDIS_URL": servers["redis_url"], "ARCHIVE_URL": s3_url(servers, f"jt-test-archive/{prefix}"),
                        "SECRET_KEY": "backup-test", "TRUST_ROOTS": str(roots_pem)})
@@ -27,12 +27,12 @@ def _new_app(servers, db_name: str, prefix: str, roots_pem):
 def _migrate(url: str) -> None:
     from alembic import command
 
-    from app.cli import alembic_config
+    from web.cli import alembic_config
     command.upgrade(alembic_config(url), "heads")
 
 
 def _signed_sheet(school, name, people, pki):
-    from signing import services
+    from sheets import services
     (sheet,) = services.import_classes(school, YEAR, {name: class_marks(name)}, actor=people.director)
     services.render_pdf(sheet, actor=people.director)
     services.sign(sheet, "teacher", signer(pki, "teacher"), actor=people.teacher)
@@ -41,8 +41,8 @@ def _signed_sheet(school, name, people, pki):
 
 
 def _archive_one(school, name, people, pki):
-    from app import db
     from archive import ingest
+    from core import db
     sheet = _signed_sheet(school, name, people, pki)
     db.commit()
     record = ingest.ingest_sheet(sheet.id)
@@ -52,8 +52,8 @@ def _archive_one(school, name, people, pki):
 
 def _row(record_id: int) -> dict:
     """What a rebuilt record must have as the original had it (ids of organisations aside)."""
-    from app.db import session
     from archive.models import ArchiveRecord
+    from core.db import session
     r = session.get(ArchiveRecord, record_id)
     fields = ("kind", "status", "source_type", "source_id", "document_id", "title", "school_year", "class_name",
               "class_label", "signers", "key", "sha256", "size", "version_id", "source_sha256", "manifest_key",
@@ -67,14 +67,14 @@ def _row(record_id: int) -> dict:
 
 
 def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pki, roots_pem, redis_conn, tmp_path):
-    from app import db
-    from app.auth import services as auth
-    from app.auth.models import Role
-    from app.db import session
     from archive import fixity, reconcile
     from archive.models import ArchiveRecord, RecordStatus
-    from workflow import org_services
-    from workflow.models import Organisation, OrgKind
+    from core import db
+    from core.db import session
+    from orgs import accounts as auth
+    from orgs import services as org_services
+    from orgs.models.organisations import Organisation, OrgKind
+    from orgs.models.users import Role
     tag = uuid.uuid4().hex[:8]
     src_name, dst_name = f"jt_backup_{tag}", f"jt_restored_{tag}"
     src = _new_app(servers, src_name, f"backup-{tag}", roots_pem)
@@ -95,7 +95,7 @@ def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pk
     subprocess.run([_pg_bin("pg_dump"), "-h", host, "-p", port, "-U", "postgres", "-Fc", "-f", str(dump), src_name],
                    check=True, capture_output=True)
     with src.app_context():                                  # written after the dump
-        from workflow.org_services import by_code
+        from orgs.services import by_code
         after = _archive_one(by_code(f"B{tag}-S"), "1В",
                              SimpleNamespace(teacher=session.scalar(select(auth.User).filter_by(login=f"t{tag}")),
                                              director=session.scalar(select(auth.User).filter_by(login=f"d{tag}"))),
@@ -120,7 +120,7 @@ def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pk
             db.commit()
             out = dst.test_cli_runner().invoke(args=["archive", "fixity"])
             assert out.exit_code == 0 and "Проверено записей: 2" in out.output, out.output
-            from app.audit import verify_chain
+            from core.audit import verify_chain
             assert verify_chain().ok                          # the audit log came back whole
             session.remove()
 
@@ -130,7 +130,8 @@ def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pk
             assert out.exit_code == 1 and "объект без записи" in out.output, out.output
             out = cli.invoke(args=["archive", "reconcile", "--rebuild"])
             assert out.exit_code == 0, out.output
-            assert "Восстановлено записей: 1; версий: 0." in out.output and f"запись № {after} восстановлена" in out.output
+            assert "Восстановлено записей: 1; версий: 0." in out.output
+            assert f"запись № {after} восстановлена" in out.output
             session.remove()
             assert _row(after) == original                  # key, hashes, retention, signers, search text
             assert reconcile.compare().orphans == []

@@ -7,15 +7,14 @@ import json
 
 import pytest
 
-from app import db
-from app.db import session
-from archive import get_storage
 from archive.models import DisposalAct, DisposalStatus, RecordKind, RecordStatus
 from archive.services import ArchiveError, place_hold, record_for
-from archive.storage import LocalArchiveStorage, ObjectMissing
+from core import db
+from core.db import session
+from core.storage import LocalArchiveStorage, ObjectMissing, get_storage
 from tests.archive.conftest import signer
 from tests.helpers import csrf_token
-from tests.signing import pki as test_pki
+from tests.sheets import pki as test_pki
 
 YESTERDAY = dt.date.today() - dt.timedelta(days=1)
 
@@ -68,7 +67,7 @@ def test_a_held_record_cannot_be_disposed_of(tree, people, pki, sign_sheet, run_
     with pytest.raises(ArchiveError, match="Составьте новый акт"):
         disposal.sign(act, signer(pki, "director"), actor=people.archivist)
     # and the storage itself refuses while the hold is set
-    from archive.storage import ObjectLocked
+    from core.storage import ObjectLocked
     with pytest.raises(ObjectLocked):
         local_storage.delete(free.key)
 

@@ -5,10 +5,11 @@ import io
 
 from minio import Minio
 
-from app import db
-from app.db import session
-from archive import fixity, get_storage
+from archive import fixity
 from archive.models import RecordStatus
+from core import db
+from core.db import session
+from core.storage import get_storage
 from tests.conftest import S3_KEY, S3_SECRET
 
 
@@ -39,7 +40,7 @@ def test_fixity_finds_a_changed_and_a_missing_object(app, servers, tree, people,
     assert {(p["record_id"], p["problem"]) for p in run.problems} == {(changed.id, "changed"), (missing.id, "missing")}
     # archivists see it: on the status page, and in their inbox — those whose organisations hold the
     # records (region), not the archivist of another municipality; once, not again on the next run
-    from workflow.notifications import inbox
+    from assignments.notifications import inbox
     (note,) = [n for n in inbox(people.archivist.id) if n.kind == "archive.fixity"]
     assert "нарушена у 2 архивных записей" in note.text and f"№ {changed.id}" in note.text
     assert note.url == "/archive/status"
@@ -74,7 +75,7 @@ def test_fixity_cli_prints_a_summary_and_fails_on_problems(app, servers, tree, p
     out = runner.invoke(args=["archive", "fixity"])
     assert out.exit_code == 1, out.output
     assert "отсутствует: 1" in out.output and f"запись № {record.id}" in out.output
-    from workflow.notifications import inbox
+    from assignments.notifications import inbox
     (note,) = [n for n in inbox(people.archivist.id) if n.kind == "archive.fixity"]
     assert f"записи № {record.id}" in note.text and "отсутствует" in note.text
     assert note.url == f"/archive/records/{record.id}"
@@ -93,8 +94,8 @@ def test_scheduled_fixity_takes_the_longest_unchecked_first(app, tree, people, s
 def test_the_periodic_jobs_are_scheduled_once_and_reschedule_themselves(app, db, redis_conn):
     import datetime as dt
 
-    from app.jobs import queue
     from archive import tasks
+    from core.jobs import queue
     now = dt.datetime(2026, 11, 25, 10, 7, tzinfo=dt.timezone.utc)
     ids = tasks.schedule(app, now=now)
     assert ids == ["archive-fixity-202611251100", "archive-renew-202611260000", "archive-sweep-202611251015"]

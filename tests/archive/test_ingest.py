@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from app.db import session
-from archive import get_storage
 from archive.models import RecordStatus
+from core.db import session
+from core.storage import get_storage
 
 
 def _record(sheet):
@@ -19,7 +19,7 @@ def test_signed_sheet_is_archived_with_manifest_and_retention(app, tree, people,
     sheet = sign_sheet(tree["a"], "7А")
     record = _record(sheet)
     assert record is not None and record.status is RecordStatus.pending
-    from app import db
+    from core import db
     db.commit()
     run_jobs()
     session.refresh(record)
@@ -37,8 +37,8 @@ def test_signed_sheet_is_archived_with_manifest_and_retention(app, tree, people,
 
 
 def test_with_a_tsa_the_archive_copy_is_b_lta_and_verifies(app, tree, people, sign_sheet, run_jobs, tsa):
-    from app import db
     from archive.verify import verify_bytes
+    from core import db
     sheet = sign_sheet(tree["a"], "8Б")
     db.commit()
     run_jobs()
@@ -68,10 +68,11 @@ def test_ingest_with_storage_stopped_finishes_once_it_is_back(app, tree, people,
     the job is retried; once the server is back the retry stores the same bytes and the record is archived."""
     from rq.job import Job
 
-    from app import db, embedded
-    from app.jobs import queue
-    from archive.storage import storage_from_url
+    from core import db
+    from core.jobs import queue
+    from core.storage import storage_from_url
     from tests.conftest import S3_KEY, S3_SECRET
+    from web import embedded
     ports = embedded.free_ports(10)
     start = lambda: embedded.start_seaweed(tmp_path / "weed", ports, S3_KEY, S3_SECRET, fast_stop=True,
                                            max_volumes=8, volume_mb=16)
@@ -117,9 +118,9 @@ def test_ingest_with_storage_stopped_finishes_once_it_is_back(app, tree, people,
 def test_a_retried_put_of_the_same_bytes_is_idempotent(app, tree, people, sign_sheet):
     """A worker killed after the put but before the commit: the rerun finds the key holding the same
     SHA-256 and completes."""
-    from app import db
     from archive import ingest
-    from archive.storage import ObjectExists
+    from core import db
+    from core.storage import ObjectExists
     sheet = sign_sheet(tree["a"], "10А")
     record = _record(sheet)
     ingest.prepare(record)
@@ -142,8 +143,8 @@ def test_an_archived_object_cannot_be_deleted_or_overwritten_before_its_retentio
     from minio import Minio
     from minio.error import S3Error
 
-    from app import db
-    from archive.storage import ObjectExists, ObjectLocked
+    from core import db
+    from core.storage import ObjectExists, ObjectLocked
     from tests.conftest import S3_KEY, S3_SECRET
     sheet = sign_sheet(tree["a"], "11А")
     db.commit()
@@ -160,9 +161,10 @@ def test_an_archived_object_cannot_be_deleted_or_overwritten_before_its_retentio
     with pytest.raises(S3Error) as refused:
         raw.remove_object(storage.bucket, storage.prefix + record.key, version_id=record.version_id)
     assert refused.value.code == "AccessDenied"
+    import datetime as dt
+
     from minio.commonconfig import GOVERNANCE
     from minio.retention import Retention
-    import datetime as dt
     with pytest.raises(S3Error):            # shortening the COMPLIANCE retention is refused too
         raw.set_object_retention(storage.bucket, storage.prefix + record.key, Retention(
             GOVERNANCE, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)), version_id=record.version_id)
@@ -185,10 +187,10 @@ def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(
                                                                                run_jobs):
     """A worker killed between a sheet's commit and the sending of its archive job (sent only after the
     commit) leaves the record pending with no job. Running the director's batch again hands it over."""
-    from app import db
     from archive.services import record_for
-    from signing.models import BatchKind, BatchStatus, SheetBatch
-    from signing.tasks import process_batch
+    from core import db
+    from sheets.models import BatchKind, BatchStatus, SheetBatch
+    from sheets.tasks import process_batch
     from tests.archive.conftest import YEAR, signer
     sheet = sign_sheet(tree["a"], "11А")
     db._after_commit_jobs().clear()                   # the job that was never sent
@@ -206,7 +208,7 @@ def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(
     run_jobs()
     session.refresh(record)
     assert record.status is RecordStatus.archived
-    from signing import pades
+    import pades
     assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
 
 
@@ -217,8 +219,8 @@ def test_an_unreachable_tsa_is_an_error_not_an_unstamped_archive_copy(app, trust
 
     from reportlab.pdfgen import canvas
 
-    from app.embedded import free_ports
     from archive import lta
+    from web.embedded import free_ports
     buf = io.BytesIO()
     c = canvas.Canvas(buf)
     c.drawString(72, 720, "scan")

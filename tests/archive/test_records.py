@@ -9,10 +9,10 @@ import zipfile
 import pytest
 from sqlalchemy import text
 
-from app import db
-from app.db import session
-from archive import get_storage
 from archive.models import AccessLog, RecordStatus
+from core import db
+from core.db import session
+from core.storage import get_storage
 from tests.helpers import csrf_token
 
 
@@ -85,7 +85,7 @@ def test_download_needs_a_purpose_returns_the_stored_bytes_and_is_logged(client,
     page = client.get(f"/archive/records/{record.id}").get_data(as_text=True)
     assert "Запрос выпускника о справке" in page and "скачивание" in page
     # the hash-chained audit log has it too, without personal data
-    from app.audit import AuditEntry
+    from core.audit import AuditEntry
     audit = session.query(AuditEntry).filter_by(action="archive.download", object_id=str(record.id)).one()
     assert audit.summary["purpose"] == "Запрос выпускника о справке"
 
@@ -107,7 +107,7 @@ def test_certified_export_is_a_zip_with_pdfs_manifests_and_a_signed_inventory(ap
                                                                              archived, pki, tmp_path):
     a7, a8, _ = archived
     seal = tmp_path / "seal.p12"
-    from tests.signing import pki as test_pki
+    from tests.sheets import pki as test_pki
     seal.write_bytes(pki.pkcs12("director"))
     app.config.update(ARCHIVE_SEAL_KEY=str(seal), ARCHIVE_SEAL_PASSPHRASE=test_pki.PASSPHRASE)
     try:
@@ -174,7 +174,7 @@ def test_legal_hold_is_placed_and_lifted_with_reasons_and_set_on_the_objects(cli
 
 
 def test_the_api_searches_downloads_with_a_purpose_and_verifies_within_scope(client, people, archived):
-    from app.auth.services import issue_token
+    from orgs.accounts import issue_token
     a7, _, b7 = archived
     _, token = issue_token(people.archivist_m2, "архив")
     h = {"Authorization": f"Bearer {token}"}

@@ -2,10 +2,11 @@
 added over the stored object and written as a new object version; the old one is never removed."""
 import hashlib
 
-from app import db
-from app.db import session
-from archive import fixity, get_storage
+from archive import fixity
 from archive.models import RecordStatus
+from core import db
+from core.db import session
+from core.storage import get_storage
 
 
 def test_renewal_adds_a_timestamp_as_a_new_version_and_keeps_the_old(app, tree, people, sign_sheet, run_jobs, tsa):

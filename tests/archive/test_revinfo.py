@@ -6,9 +6,10 @@ import hashlib
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from app import db
-from archive import get_storage, lta, revinfo
+from archive import lta, revinfo
 from archive.models import RecordStatus
+from core import db
+from core.storage import get_storage
 
 
 def _archived(tree, sign_sheet, run_jobs, name):

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from app import db
-from archive import get_storage
 from archive.models import RecordStatus, ValidationReport
 from archive.verify import verify_bytes
+from core import db
+from core.storage import get_storage
 from tests.archive.conftest import signer
 from tests.helpers import csrf_token
 
@@ -60,7 +60,9 @@ def test_a_revoked_signer_fails(app, tree, people, sign_sheet, run_jobs, tsa):
 
 
 def test_a_signer_from_another_ca_is_untrusted(app, tree, people, pki, trusting, tmp_path):
-    from signing import demo_pki, pades, services
+    import pades
+    from pades import demo_pki
+    from sheets import services
     from tests.archive.conftest import YEAR, class_marks, signer
     demo_pki.make(tmp_path, {"stranger": "Посторонний Подписант"}, "pass-1234")
     (sheet,) = services.import_classes(tree["a"], YEAR, {"3А": class_marks("3А")}, actor=people.director)
@@ -124,7 +126,7 @@ def test_cli_verify_exits_non_zero_on_failure_and_writes_json(app, tree, people,
 
 
 def db_reports(record_id):
-    from app.db import session
+    from core.db import session
     return session.query(ValidationReport).filter_by(record_id=record_id).order_by(ValidationReport.id).all()
 
 
@@ -162,10 +164,12 @@ def test_the_default_configuration_trusts_the_instance_demo_ca_and_no_other(app,
                                                                              monkeypatch, pki):
     """As after `flask serve`: TRUST_ROOTS unset, the demo CA in instance/demo-pki; sheets signed with
     its keys verify, a test-PKI signature is untrusted; the demo seal signs inventories."""
-    from signing import demo_pki, pades, services
-    from tests.archive.conftest import YEAR, class_marks
+    import pades
     from archive.services import record_for
-    from app.demo import DEMO_PASSWORD
+    from pades import demo_pki
+    from sheets import services
+    from tests.archive.conftest import YEAR, class_marks
+    from web.demo import DEMO_PASSWORD
     demo_pki.make(tmp_path / "demo-pki", {"teacher": "Учитель Демо", "director": "Директор Демо"}, DEMO_PASSWORD,
                   seal="Электронный архив (демо-печать)")
     monkeypatch.setattr(app, "instance_path", str(tmp_path))
@@ -189,18 +193,19 @@ def test_the_default_configuration_trusts_the_instance_demo_ca_and_no_other(app,
     v = verify_bytes(other.pdf, match_archive=False)
     assert not v.ok and "недоверенным УЦ" in v.signatures[0].summary
     from archive.documents import seal_signer
-    from signing.pades import _owner
-    assert _owner(seal_signer().certificate) == "Электронный архив (демо-печать)"
+    from pades import owner_name
+    assert owner_name(seal_signer().certificate) == "Электронный архив (демо-печать)"
 
 
 def test_a_responder_that_has_gone_away_is_a_warning_not_a_failure(app, db, tmp_path):
     """As for sheets kept by benchmarks/year_end.py --keep: their TSA and OCSP/CRL servers are gone
     when they are verified. Revocation cannot be checked — said so — and the signatures still hold."""
 
-    from signing.pades import PKCS12Signer, prepare_fields, sign
-    from signing.render import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, render
-    from tests.signing import pki as test_pki
-    from tests.signing.sample import make_sheet
+    from pades import PKCS12Signer, prepare_fields, sign
+    from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+    from sheets.render import render
+    from tests.sheets import pki as test_pki
+    from tests.sheets.sample import make_sheet
     gone = test_pki.start(tmp_path / "pki")
     try:
         rendered = render(make_sheet(pupils=4, subjects=3))

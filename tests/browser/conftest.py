@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from app import embedded
 from tests.conftest import s3_url
+from web import embedded
 
 SCREENS = Path(__file__).resolve().parents[2] / "docs" / "screens"
 CHROMIUM = "/usr/bin/chromium"
@@ -21,8 +21,8 @@ def make_live_app(servers, database: str, secret: str, **config):
     """An app on its own, migrated database (committed data, no rollback) on the session's servers."""
     from alembic import command
 
-    from app import create_app
-    from app.cli import alembic_config
+    from web import create_app
+    from web.cli import alembic_config
     url = embedded.create_database(servers["pg_url"], database)
     command.upgrade(alembic_config(url), "head")
     return create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
@@ -64,8 +64,8 @@ def live_url(live_app):
 @pytest.fixture(scope="session")
 def demo(live_app):
     """The demo region, committed, as a user would find it after `flask serve`."""
-    from app import db
-    from app.demo import DEMO_PASSWORD, make_demo
+    from core import db
+    from web.demo import DEMO_PASSWORD, make_demo
     with live_app.app_context():
         make_demo(schools=6)
         db.commit()

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+
 from tests.browser.conftest import make_live_app, new_page, serving, shot, sign_in
 from tests.conftest import s3_url
 
@@ -18,8 +19,8 @@ PUPIL = "Шешеринова Дарья Олеговна"
 
 @pytest.fixture(scope="module")
 def ar_app(servers, tmp_path_factory):
-    from app.demo import DEMO_PASSWORD
-    from signing import demo_pki
+    from pades import demo_pki
+    from web.demo import DEMO_PASSWORD
     pki_dir = tmp_path_factory.mktemp("demo-pki")
     ca = demo_pki.make(pki_dir, {"teacher": "Учитель Демо", "director": "Директор Демо"}, DEMO_PASSWORD)
     app = make_live_app(servers, "jt_browser_archive", "browser-tests-archive", TRUST_ROOTS=str(ca),
@@ -49,16 +50,16 @@ def archived_sheet(ar_app):
     def build():
         from sqlalchemy import select
 
-        from app import db
-        from app.auth.models import User
-        from app.db import session
-        from app.demo import DEMO_PASSWORD, make_demo
         from archive.models import RecordStatus
         from archive.services import record_for
         from archive.tasks import ingest_sheet, validate_record
-        from signing import services
-        from signing.pades import PKCS12Signer
+        from core import db
+        from core.db import session
+        from orgs.models.users import User
+        from pades import PKCS12Signer
+        from sheets import services
         from tests.archive.conftest import class_marks
+        from web.demo import DEMO_PASSWORD, make_demo
         with ar_app.app_context():
             make_demo(schools=6)
             users = {u.login: u for u in session.scalars(select(User))}
@@ -84,7 +85,7 @@ def archived_sheet(ar_app):
 
 
 def test_archivist_finds_a_sheet_by_surname_downloads_and_verifies_it(ar_page, ar_app, archived_sheet, tmp_path):
-    from app.demo import DEMO_PASSWORD
+    from web.demo import DEMO_PASSWORD
     page = ar_page
     sign_in(page, "archivist", DEMO_PASSWORD)
     page.click("nav >> text=Архив")

@@ -10,13 +10,14 @@ SEED_001 = next((Path(__file__).resolve().parents[1] / "data" / "seeds").glob("0
 def _assignment_for_the_demo_school(live_app) -> int:
     from sqlalchemy import select
 
-    from app import db
-    from app.auth.models import User
-    from app.db import session
-    from workflow import assignment_services as svc
-    from workflow import ordinance_services as ordsvc
-    from workflow.models import OrdinanceStatus, Organisation
-    from workflow.ordinance_parse import parse_file
+    from assignments import services as svc
+    from core import db
+    from core.db import session
+    from ordinances import services as ordsvc
+    from ordinances.models.ordinances import OrdinanceStatus
+    from ordinances.parsing.parser import parse_file
+    from orgs.models.organisations import Organisation
+    from orgs.models.users import User
     with live_app.app_context():
         official = session.scalar(select(User).where(User.login == "region"))
         director = session.scalar(select(User).where(User.login == "director"))

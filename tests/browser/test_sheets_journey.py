@@ -20,11 +20,11 @@ SECRET = "browser-tests-sheets"
 
 @pytest.fixture(scope="module")
 def sh_app(servers, tmp_path_factory):
-    from app import db
-    from app.auth.models import User
-    from app.db import session
-    from app.demo import DEMO_PASSWORD, make_demo
-    from signing import demo_pki
+    from core import db
+    from core.db import session
+    from orgs.models.users import User
+    from pades import demo_pki
+    from web.demo import DEMO_PASSWORD, make_demo
     keys = tmp_path_factory.mktemp("sheets-pki")
     app = make_live_app(servers, "jt_browser_sheets", SECRET, REDIS_URL=servers["redis_url"].rsplit("/", 1)[0] + "/3")
     with app.app_context():
@@ -45,7 +45,7 @@ def worker(sh_app, tmp_path_factory):
            "TRUST_ROOTS": sh_app.config["TRUST_ROOTS"],
            "INSTANCE_PATH": str(tmp_path_factory.mktemp("worker-instance"))}
     log = open(tmp_path_factory.mktemp("worker-log") / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "app.worker", "signing", "archive"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "web.worker", "signing", "archive"], cwd=ROOT, env=env,
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     yield proc
     proc.terminate()
@@ -74,8 +74,8 @@ def _sign_batch(page, kind: str, key: Path, password: str):
 
 
 def test_teacher_and_director_sign_the_sheets(browser, sh_app, sh_url, worker):
-    from app.demo import DEMO_PASSWORD
-    from signing.views import current_school_year
+    from sheets.views import current_school_year
+    from web.demo import DEMO_PASSWORD
     year = current_school_year()
     keys = sh_app.extensions["keys"]
     context, page = new_page(browser, sh_url)

@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from tests.browser.conftest import make_live_app, new_page, serving, shot, sign_in
-from tests.signing import pki as test_pki
+from tests.sheets import pki as test_pki
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +47,15 @@ def campaign(tr_app, pki):
     municipalities' answers, schools at various stages, and a monthly report with half a year of data."""
     from sqlalchemy import select
 
-    from app import db
-    from app.auth.models import User
-    from app.db import session
-    from app.demo import DEMO_PASSWORD, make_demo
-    from signing.pades import PKCS12Signer
-    from workflow import reports
-    from workflow import transition_services as svc
-    from workflow.models import Organisation, StageKind, StatementKind
+    from core import db
+    from core.db import session
+    from orgs.models.organisations import Organisation
+    from orgs.models.users import User
+    from pades import PKCS12Signer
+    from reports import services as reports
+    from transitions import services as svc
+    from transitions.models import StageKind, StatementKind
+    from web.demo import DEMO_PASSWORD, make_demo
     with tr_app.app_context():
         make_demo(schools=40)
         users = {u.login: u for u in session.scalars(select(User))}
@@ -89,7 +90,8 @@ def campaign(tr_app, pki):
             mouo = mouo_of[school.parent_id]
             for stage in c.stages[:n]:
                 if stage.kind is StageKind.readiness:
-                    svc.sign_statement(c, school, kind=StatementKind.confirm, signer=PKCS12Signer(p12, test_pki.PASSPHRASE),
+                    svc.sign_statement(c, school, kind=StatementKind.confirm, signer=PKCS12Signer(p12,
+                                                                                                  test_pki.PASSPHRASE),
                                        actor=director)
                     continue
                 file = ("Положение.pdf", b"%PDF-1.4 demo") if stage.requires_file else None

@@ -1,5 +1,5 @@
 """Fault tests: a stack of our OWN PostgreSQL, Redis and SeaweedFS (app/embedded.py) plus real RQ
-worker processes (`python -m app.worker signing archive`), so a test can kill and restart any of
+worker processes (`python -m web.worker signing archive`), so a test can kill and restart any of
 them without touching the session servers the other tests use.
 
 `stack` is shared by the fault tests (one start, ~10 s); every test makes its own school with its
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from app import embedded
-from tests.signing.sample import marks_csv
+from tests.sheets.sample import marks_csv
+from web import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "faults-secret-key-not-for-production"
@@ -65,7 +65,7 @@ class Stack:
     def start_worker(self) -> subprocess.Popen:
         log = open(self.base / f"worker{len(self.workers)}.log", "wb")
         self._logs.append(log)
-        w = subprocess.Popen([sys.executable, "-m", "app.worker", "signing", "archive"], cwd=ROOT,
+        w = subprocess.Popen([sys.executable, "-m", "web.worker", "signing", "archive"], cwd=ROOT,
                              env={**os.environ, **self.env}, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                              start_new_session=True)
         self.workers.append(w)
@@ -106,18 +106,18 @@ class Stack:
     # ---- data ---------------------------------------------------------------------------------
     def school(self, classes: int, pupils: int = 8, subjects: int = 4):
         """A new school with `classes` imported sheets, a teacher and a director; returns ids."""
-        from app import db
-        from app.auth import services as auth
-        from app.auth.models import Role
-        from app.db import session
-        from signing import services
-        from signing.marks_import import import_marks
-        from workflow.models import OrgKind
-        from workflow.org_services import create_org
+        from core import db
+        from core.db import session
+        from orgs import accounts as auth
+        from orgs.models.organisations import OrgKind
+        from orgs.models.users import Role
+        from orgs.services import create_org
+        from sheets import services
+        from sheets.marks_import import import_marks
         self._seq += 1
         n = self._seq
         with self.app.app_context():
-            from workflow.models import Organisation
+            from orgs.models.organisations import Organisation
             mun = session.get(Organisation, self.mun_id)
             school = create_org(kind=OrgKind.school, code=f"FS{n}", parent=mun, name=f"Школа № {n}", audited=False)
             teacher = auth.create_user(f"teacher{n}", "Иванова Мария Петровна", PASS + "-x")
@@ -133,13 +133,14 @@ class Stack:
 
     def batch(self, kind, ids, *, in_process=False) -> int:
         """Start a batch as the right person (teacher/director); in_process: run it here, now."""
-        from app import db
-        from app.auth.models import User
-        from app.db import session
-        from signing import pades, services
-        from signing.models import BatchKind
-        from signing.tasks import process_batch
-        from workflow.models import Organisation
+        import pades
+        from core import db
+        from core.db import session
+        from orgs.models.organisations import Organisation
+        from orgs.models.users import User
+        from sheets import services
+        from sheets.models import BatchKind
+        from sheets.tasks import process_batch
         who, p12 = {BatchKind.render: ("director", None), BatchKind.sign_teacher: ("teacher", self.teacher_p12),
                     BatchKind.sign_director: ("director", self.director_p12)}[kind]
         with self.app.test_request_context():
@@ -156,7 +157,7 @@ class Stack:
         return batch_id
 
     def query(self, fn):
-        from app.db import session
+        from core.db import session
         with self.app.app_context():
             try:
                 return fn(session)
@@ -182,7 +183,7 @@ def stack():
     try:
         for name in ("pg", "redis", "weed"):
             st.start(name)
-        from signing import demo_pki
+        from pades import demo_pki
         ca = demo_pki.make(base / "keys", {"teacher": "Иванова Мария Петровна",
                                            "director": "Сафин Ринат Ильдарович"}, PASS)
         st.ca_pem = ca.read_bytes()
@@ -199,13 +200,14 @@ def stack():
         cfg = Config(str(ROOT / "alembic.ini"))
         cfg.attributes.update(url=db_url, quiet=True)
         command.upgrade(cfg, "heads")
-        from app import create_app, db
+        from core import db
+        from web import create_app
         st.app = create_app({**st.env, "TESTING": True, "SERVER_NAME": "faults.test"})
-        from app.db import session
-        from workflow.models import OrgKind
-        from workflow.org_services import create_org
+        from core.db import session
+        from orgs.models.organisations import OrgKind
+        from orgs.services import create_org
         with st.app.app_context():
-            from archive import get_storage
+            from core.storage import get_storage
             get_storage().ping()
             region = create_org(kind=OrgKind.region, code="FR", name="Регион сбоев", audited=False)
             st.mun_id = create_org(kind=OrgKind.municipality, code="FM", parent=region, name="Район",

@@ -15,16 +15,17 @@ SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
 def test_db_restart_during_submissions(stack):
     import datetime as dt
 
-    from app import db
-    from app.auth import services as auth
-    from app.auth.models import Role
-    from app.db import session
-    from workflow import assignment_services as svc
-    from workflow import ordinance_services as ordsvc
-    from workflow.models import (Occurrence, OccurrenceEvent, OccurrenceKind, OccurrenceStatus, OrdinanceStatus,
-                                 Organisation, OrgKind)
-    from workflow.ordinance_parse import parse_file
-    from workflow.org_services import create_org
+    from assignments import services as svc
+    from assignments.models import Occurrence, OccurrenceEvent, OccurrenceKind, OccurrenceStatus
+    from core import db
+    from core.db import session
+    from ordinances import services as ordsvc
+    from ordinances.models.ordinances import OrdinanceStatus
+    from ordinances.parsing.parser import parse_file
+    from orgs import accounts as auth
+    from orgs.models.organisations import Organisation, OrgKind
+    from orgs.models.users import Role
+    from orgs.services import create_org
     with stack.app.app_context():
         mun = session.get(Organisation, stack.mun_id)
         region = session.get(Organisation, mun.parent_id)
@@ -49,7 +50,7 @@ def test_db_restart_during_submissions(stack):
 
     def client():
         """A school's browser: submit each report, retry after an error until it is accepted."""
-        from app.auth.models import User
+        from orgs.models.users import User
         for occ_id in occ_ids:
             for _attempt in range(200):
                 with stack.app.app_context():

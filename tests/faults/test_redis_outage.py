@@ -7,7 +7,7 @@ exactly once and archived with its object verified.
   connections reset mid-command). The fault stack's Redis keeps an AOF with `appendfsync always`
   (conftest.py), so nothing it acknowledged is lost; its queues, registries and scheduled jobs come
   back with it. Production Redis must run with AOF for the same reason (docs/operations.md).
-- The workers ride the outage out: their Redis client waits up to app.worker.REDIS_WAIT_S for Redis
+- The workers ride the outage out: their Redis client waits up to web.worker.REDIS_WAIT_S for Redis
   (before that fix both workers quit within a second: rq 3 ends `work()` on the ConnectionError of
   `job.get_status()` or of a heartbeat made while a job runs, and their jobs stayed "started").
   So the same two processes are still alive afterwards and no job is left started or failed.
@@ -27,9 +27,9 @@ PAUSE_S = 30
 
 
 def _signatures(stack, pdf: bytes) -> int:
-    from signing import pades
-    from signing.trust import _load
-    reports = pades.validate(pdf, _load(stack.env["TRUST_ROOTS"]))
+    import pades
+    from core.trust import load_roots
+    reports = pades.validate(pdf, load_roots(stack.env["TRUST_ROOTS"]))
     assert all(r.intact and r.valid and r.trusted and r.bottom_line for r in reports), \
         [r.summary_ru for r in reports]
     return len(reports)
@@ -39,7 +39,7 @@ def _rq_jobs(stack):
     """Ids of the jobs RQ holds as started, and as failed, in the workers' queues."""
     from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-    from app.jobs import queue
+    from core.jobs import queue
     with stack.app.app_context():
         qs = [queue("signing"), queue("archive")]
         return ({j for q in qs for j in StartedJobRegistry(queue=q).get_job_ids()},
@@ -47,11 +47,12 @@ def _rq_jobs(stack):
 
 
 def test_redis_killed_during_batches(stack):
-    from app import db
-    from app.db import session
-    from archive import fixity, get_storage
+    from archive import fixity
     from archive.models import ArchiveRecord, RecordStatus
-    from signing.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
+    from core import db
+    from core.db import session
+    from core.storage import get_storage
+    from sheets.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
     a = stack.school(classes=30)      # long enough to be half-way when Redis goes
     b = stack.school(classes=3)
     for ids in (a, b):

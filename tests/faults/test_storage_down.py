@@ -10,12 +10,13 @@ from tests.faults.conftest import wait_for
 
 
 def test_storage_down_during_ingest(stack):
-    from app import db
-    from app.db import session
-    from archive import fixity, get_storage
+    from archive import fixity
     from archive.models import ArchiveRecord, RecordStatus
     from archive.services import requeue
-    from signing.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
+    from core import db
+    from core.db import session
+    from core.storage import get_storage
+    from sheets.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
     ids = stack.school(classes=6)
     stack.batch(BatchKind.render, ids, in_process=True)
     stack.batch(BatchKind.sign_teacher, ids, in_process=True)

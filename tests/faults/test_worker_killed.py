@@ -2,15 +2,16 @@
 the batch again on a fresh worker: every sheet ends signed exactly once, none half-signed, and
 every signed sheet reaches the archive with its object verified."""
 from types import SimpleNamespace
+
 from sqlalchemy import select
 
 from tests.faults.conftest import wait_for
 
 
 def _validate_all(stack, sheets, count):
-    from signing import pades
-    from signing.trust import _load
-    ca = _load(stack.env["TRUST_ROOTS"])
+    import pades
+    from core.trust import load_roots
+    ca = load_roots(stack.env["TRUST_ROOTS"])
     for s in sheets:
         reports = pades.validate(s.pdf, ca)
         assert len(reports) == count, (s.id, len(reports))
@@ -19,10 +20,10 @@ def _validate_all(stack, sheets, count):
 
 
 def test_worker_killed_mid_signing_batch(stack):
-    from app.jobs import queue
     from archive.models import ArchiveRecord, RecordStatus
-    from signing.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
-    from signing.tasks import run_batch
+    from core.jobs import queue
+    from sheets.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
+    from sheets.tasks import run_batch
     ids = stack.school(classes=14)
     stack.batch(BatchKind.render, ids, in_process=True)
     stack.batch(BatchKind.sign_teacher, ids, in_process=True)

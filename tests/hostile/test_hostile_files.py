@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from signing.marks_import import MarksImportFailed, import_marks
-from workflow.ordinance_parse import DOCX_MAX_UNPACKED, parse_docx
-from workflow.org_import import XLSX_MAX_UNPACKED, ImportFailed, import_organisations
+from core.tabular import XLSX_MAX_UNPACKED, ImportFailed
+from ordinances.parsing.parser import DOCX_MAX_UNPACKED, parse_docx
+from orgs.importer import import_organisations
+from sheets.marks_import import MarksImportFailed, import_marks
 
 MB = 1024 * 1024
 

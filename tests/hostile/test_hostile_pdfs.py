@@ -3,7 +3,6 @@ verification (archive.verify, the /archive/verify upload form, `flask archive ve
 clearly that the check failed and why, never with a traceback."""
 import datetime as dt
 import io
-from types import SimpleNamespace
 
 import pytest
 

@@ -8,10 +8,11 @@ import io
 import zipfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from workflow.deadlines import Deadline, format_date, occurrences, parse_deadline
-from workflow.ordinance_parse import parse_text
+from ordinances.parsing.deadlines import Deadline, format_date, occurrences, parse_deadline
+from ordinances.parsing.parser import parse_text
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MONTHS_GEN = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
@@ -105,7 +106,7 @@ marks_header = st.lists(st.sampled_from(["класс", "ученик", "пред
 @given(header=marks_header, body=rows, encoding=st.sampled_from(["utf-8", "cp1251", "utf-16"]),
        raw=st.one_of(st.none(), st.binary(max_size=400)))
 def test_import_marks_raises_only_import_failed(header, body, encoding, raw):
-    from signing.marks_import import ClassMarks, MarksImportFailed, import_marks
+    from sheets.marks_import import ClassMarks, MarksImportFailed, import_marks
     data = raw if raw is not None else _csv_bytes([header] + body, encoding)
     try:
         result = import_marks(data, "отметки.csv")
@@ -124,7 +125,8 @@ org_header = st.lists(st.sampled_from(["code", "name", "kind", "parent_code", "i
 @given(header=org_header, body=rows, encoding=st.sampled_from(["utf-8", "cp1251"]),
        raw=st.one_of(st.none(), st.binary(max_size=400)))
 def test_import_organisations_raises_only_import_failed(db, header, body, encoding, raw):
-    from workflow.org_import import ImportFailed, import_organisations
+    from core.tabular import ImportFailed
+    from orgs.importer import import_organisations
     data = raw if raw is not None else _csv_bytes([header] + body, encoding)
     nested = db.begin_nested()
     try:
@@ -138,7 +140,7 @@ def test_import_organisations_raises_only_import_failed(db, header, body, encodi
 @FAST
 @given(raw=st.binary(max_size=2000))
 def test_xlsx_named_garbage_is_import_failed(raw):
-    from signing.marks_import import MarksImportFailed, import_marks
+    from sheets.marks_import import MarksImportFailed, import_marks
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("xl/workbook.xml", raw)

@@ -4,7 +4,7 @@ arrive together (found by benchmarks/load.py: each of them registered the histog
 import threading
 import time
 
-from app import observability
+from web import observability
 
 
 def test_concurrent_first_requests_make_the_metrics_once(monkeypatch):

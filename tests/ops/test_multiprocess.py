@@ -20,9 +20,9 @@ import pytest
 from alembic import command
 from alembic.config import Config
 
-from app import create_app, embedded
 from tests.conftest import s3_url
 from tests.helpers import PASSWORD
+from web import create_app, embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 YEAR = "2025/2026"
@@ -95,7 +95,7 @@ def cluster(servers, tmp_path):
                 stdout=subprocess.DEVNULL, stderr=log_file(f"web{i}.log"), start_new_session=True))
         for i, queues in enumerate((["signing", "archive", "reports"], ["reports", "archive", "notifications"]), 1):
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "app.worker", *queues], cwd=ROOT,
+                [sys.executable, "-m", "web.worker", *queues], cwd=ROOT,
                 env={**env, "INSTANCE_PATH": str(tmp_path / f"worker{i}")},
                 stdout=subprocess.DEVNULL, stderr=log_file(f"worker{i}.log"), start_new_session=True))
         app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": redis_url,
@@ -117,27 +117,28 @@ def cluster(servers, tmp_path):
         for f in logs:
             f.close()
         if "app" in locals():
-            from app.jobs import redis_connection
+            from core.jobs import redis_connection
             redis_connection(app).flushdb()
             redis_connection(app).close()
             app.extensions["db_engine"].dispose()
 
 
 def _seed(app):
-    from app import db
-    from app.auth import services as auth_services
-    from app.auth.models import Role
-    from signing import services
-    from tests.signing.test_sheet_flow import class_marks
-    from workflow import org_services
-    from workflow.models import OrgKind
+    from core import db
+    from orgs import accounts as auth_services
+    from orgs import services as org_services
+    from orgs.models.organisations import OrgKind
+    from orgs.models.users import Role
+    from sheets import services
+    from tests.sheets.test_sheet_flow import class_marks
     with app.app_context():
         region = org_services.create_org(kind=OrgKind.region, code="MP-R", name="Область")
         mun = org_services.create_org(kind=OrgKind.municipality, parent=region, code="MP-M", name="Район")
         school = org_services.create_org(kind=OrgKind.school, parent=mun, code="MP-S", name="Школа")
         director = auth_services.create_user("mp-director", "Директор", PASSWORD)
         auth_services.grant(director, Role.director, school)
-        sheets = services.import_classes(school, YEAR, {n: class_marks(n, seed=i) for i, n in enumerate(("1А", "1Б", "2А"))},
+        sheets = services.import_classes(school, YEAR, {n: class_marks(n, seed=i) for i, n in enumerate(("1А", "1Б",
+                                                                                                         "2А"))},
                                          actor=director)
         db.commit()
         ids = [s.id for s in sheets]

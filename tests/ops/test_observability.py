@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from app import create_app
-from app.observability import JsonFormatter, RequestIdFilter, redact
+from web import create_app
+from web.observability import JsonFormatter, RequestIdFilter, redact
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_json_log_lines_carry_request_id_and_no_secrets(app, client, db):
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("app.observability")
+    logger = logging.getLogger("web.observability")
     logger.addHandler(handler)
     old = logger.level
     logger.setLevel(logging.INFO)
@@ -81,14 +81,15 @@ def test_metrics_token(make_app, db):
 
 
 def test_queue_depth_counts_waiting_jobs(app, client, db, redis_conn):
-    from app.jobs import ping, queue
+    from core.jobs import ping, queue
     queue("reports", app).enqueue(ping, "x")
     queue("reports", app).enqueue(ping, "y")
     text = client.get("/metrics").get_data(as_text=True)
     assert 'jt_queue_depth{queue="reports"} 2.0' in text
 
 
-@pytest.mark.parametrize("proxies, expect_scheme, expect_addr", [(None, "http", "127.0.0.1"), ("1", "https", "203.0.113.7")])
+@pytest.mark.parametrize("proxies, expect_scheme, expect_addr", [(None, "http", "127.0.0.1"), ("1", "https",
+                                                                                               "203.0.113.7")])
 def test_proxy_fix_only_when_configured(make_app, db, proxies, expect_scheme, expect_addr):
     a = make_app(**({"PROXY_FIX": proxies} if proxies else {}))
 
@@ -96,7 +97,7 @@ def test_proxy_fix_only_when_configured(make_app, db, proxies, expect_scheme, ex
     def whoami():
         from flask import request
         return {"scheme": request.scheme, "addr": request.remote_addr, "host": request.host}
-    from app.auth import PUBLIC_ENDPOINTS
+    from orgs.auth import PUBLIC_ENDPOINTS
     PUBLIC_ENDPOINTS.add("whoami")
     try:
         got = a.test_client().get("/_whoami", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7",

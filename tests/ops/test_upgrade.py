@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from app import create_app, embedded
+from web import create_app, embedded
 
 FIRST = "67a5482b5afc"
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def test_first_migration_is_the_base():
 
 
 def test_upgrade_from_the_first_migration_keeps_the_data(servers):
-    from app.audit import GENESIS, AuditEntry
+    from core.audit import GENESIS, AuditEntry
     url = embedded.create_database(servers["pg_url"], f"jt_upgrade_{uuid.uuid4().hex[:8]}")
     cfg = _cfg(url)
     command.upgrade(cfg, FIRST)
@@ -64,11 +64,11 @@ def test_upgrade_from_the_first_migration_keeps_the_data(servers):
         with app.app_context():
             from sqlalchemy import select
 
-            from app import audit
-            from app.auth.access import can
-            from app.auth.models import User
-            from app.db import session
-            from workflow.models import Organisation
+            from core import audit
+            from core.db import session
+            from orgs.access import can
+            from orgs.models.organisations import Organisation
+            from orgs.models.users import User
             try:
                 orgs = {o.code: o for o in session.scalars(select(Organisation))}
                 assert set(orgs) == {"R-1", "M-1", "S-1"} and orgs["S-1"].path == "/1/2/3/"

@@ -4,10 +4,11 @@ import json
 import re
 import subprocess  # nosec B404 # runs bandit from this venv with a fixed argument list
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["app", "workflow", "signing", "archive"]
+PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
 
 
 def test_bandit_is_clean():

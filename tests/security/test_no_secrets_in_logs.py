@@ -19,7 +19,7 @@ def _marks_csv(bad: bool = False) -> bytes:
 
 
 def test_a_full_flow_logs_no_personal_data_or_secrets(app, client, db, tree, make_user, caplog):
-    from app.auth import services
+    from orgs import accounts as services
     caplog.set_level(logging.DEBUG)              # the root logger: every logger propagates here
     saved = {name: logging.getLogger(name).level for name in list(logging.root.manager.loggerDict)}
     for name in saved:
@@ -37,7 +37,7 @@ def test_a_full_flow_logs_no_personal_data_or_secrets(app, client, db, tree, mak
                                      "school_year": "2025/2026",
                                      "file": (io.BytesIO(_marks_csv(bad)), "отметки.csv")})
             assert resp.status_code == (400 if bad else 302), resp.get_data(as_text=True)[:500]
-        from signing.models import SummarySheet
+        from sheets.models import SummarySheet
         sheet = db.query(SummarySheet).filter_by(school_id=tree["a"].id).first()
         assert sheet is not None
         # a signing attempt with a passphrase and a key that is not a key

@@ -20,13 +20,13 @@ PUBLIC = {"static", "auth.login", "api.openapi", "health.healthz", "health.ready
 # filtered by app.auth.access.scope_condition (empty for a user without roles).
 SELF_SERVICE = {
     "home.index", "auth.account", "auth.logout", "auth.revoke_token",  # own tokens only
-    "api.me",
+    "orgs_api.me",
     "assignments.my_tasks", "assignments.inbox", "assignments.inbox_read", "assignments.calendar",
     "assignments.feed_token", "assignments.index", "assignments.dashboard",
-    "ordinances.index", "sheets.index", "transitions.index", "transitions.reports", "workflow.orgs",
+    "ordinances.index", "sheets.index", "transitions.index", "reports.index", "orgs.orgs",
     "archive.index", "archive.verify",
-    "api.ordinances", "api.organisations", "sheets_api.index", "assignment_api.assignments",
-    "assignment_api.occurrences", "transitions_api.campaigns", "transitions_api.report_forms",
+    "ordinances_api.ordinances", "orgs_api.organisations", "sheets_api.index", "assignment_api.assignments",
+    "assignment_api.occurrences", "transitions_api.campaigns", "reports_api.report_forms",
     "archive_api.records", "archive_api.verify",
 }
 
@@ -74,15 +74,18 @@ def ids(db, tree, make_user):
     import datetime as dt
     from pathlib import Path
 
-    from app.auth import services
-    from workflow import assignment_services, ordinance_services, transition_services
-    from workflow.models import OrdinanceStatus
-    from workflow.ordinance_parse import parse_file
+    from assignments import services as assignment_services
+    from ordinances import services as ordinance_services
+    from ordinances.models.ordinances import OrdinanceStatus
+    from ordinances.parsing.parser import parse_file
+    from orgs import accounts as services
+    from transitions import services as transition_services
     official = make_user("regional_official", tree["region"])
     seed = next((Path(__file__).resolve().parents[1] / "data" / "seeds").glob("001_*.txt"))
     order = ordinance_services.create_from_parsed(parse_file(seed), issuer=tree["region"], actor=official)
     ordinance_services.set_status(order, OrdinanceStatus.in_force, actor=official)
-    assignment_services.create_assignment(next(i for i in order.plan.items if i.number == "2.1"), tree["region"], [tree["a"]],
+    assignment_services.create_assignment(next(i for i in order.plan.items if i.number == "2.1"), tree["region"],
+                                          [tree["a"]],
                                           horizon=(dt.date(2010, 9, 1), dt.date(2011, 8, 31)))
     transition_services.create_campaign(region=tree["region"], title="Кампания", target_date=dt.date(2026, 9, 1),
                                         reply_deadline=dt.date(2026, 6, 3), actor=official)
@@ -95,7 +98,7 @@ def ids(db, tree, make_user):
 
 
 def test_public_allow_list_matches_the_auth_module(app):
-    from app.auth import PUBLIC_ENDPOINTS
+    from orgs.auth import PUBLIC_ENDPOINTS
     assert PUBLIC_ENDPOINTS <= PUBLIC, PUBLIC_ENDPOINTS - PUBLIC
 
 
@@ -119,7 +122,7 @@ def test_every_endpoint_needs_login(app, client, db, ids):
 
 
 def test_a_user_without_roles_gets_nothing(app, client, db, ids, logged_in):
-    from app.auth import services
+    from orgs import accounts as services
     user = ids["user"]
     logged_in(user)
     token = csrf_token(client, "/account")
@@ -144,7 +147,7 @@ def test_a_user_without_roles_gets_nothing(app, client, db, ids, logged_in):
 
 def test_self_service_pages_show_nothing_of_the_tree(app, client, db, ids, tree, logged_in):
     logged_in(ids["user"])
-    for endpoint in ("ordinances.index", "sheets.index", "transitions.index", "workflow.orgs", "archive.index",
+    for endpoint in ("ordinances.index", "sheets.index", "transitions.index", "orgs.orgs", "archive.index",
                      "assignments.index", "assignments.dashboard"):
         rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
         resp = client.get(_path(app, rule, {}))

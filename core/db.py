@@ -1,0 +1,102 @@
+"""Database session and the single commit point.
+
+Services change objects and flush; only `commit()` commits: after a request that
+succeeded (status < 400) and in the job wrapper. Jobs queued with
+`enqueue_after_commit` are sent only once that commit has succeeded.
+"""
+from datetime import datetime, timezone
+
+from flask import Flask, current_app
+from sqlalchemy import DateTime, MetaData, create_engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class AppSession(Session):
+    """Bound to the current app's engine, so two apps (e.g. a test's and a live server's) can share a process."""
+
+    def get_bind(self, mapper=None, clause=None, **kwargs):
+        if self.bind is not None:   # the test harness binds a connection explicitly
+            return self.bind
+        return current_app.extensions["db_engine"]
+
+
+session = scoped_session(sessionmaker(class_=AppSession))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _after_commit_jobs() -> list:
+    return session().info.setdefault("after_commit", [])
+
+
+def commit() -> None:
+    """Commit, then send the jobs queued by this unit of work."""
+    jobs = list(_after_commit_jobs())
+    session.commit()
+    _after_commit_jobs().clear()
+    for send in jobs:
+        send()
+
+
+def rollback() -> None:
+    _after_commit_jobs().clear()
+    session.rollback()
+
+
+def on_commit(send) -> None:
+    """Run `send()` after the current transaction commits; dropped on rollback."""
+    _after_commit_jobs().append(send)
+
+
+def make_engine(url: str):
+    if url.startswith("postgresql://"):
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return create_engine(url, pool_pre_ping=True, future=True)
+
+
+def init_app(app: Flask) -> None:
+    if not app.config.get("DATABASE_URL"):
+        return  # CLI commands that start the embedded server configure it later
+    app.extensions["db_engine"] = make_engine(app.config["DATABASE_URL"])
+
+    @app.after_request
+    def _finish(response):
+        if response.status_code < 400:
+            commit()
+        else:
+            rollback()
+        return response
+
+    @app.teardown_appcontext
+    def _cleanup(exc):
+        if exc is not None:
+            rollback()
+        if not app.config.get("DB_SESSION_BOUND"):
+            session.remove()
+
+
+MODEL_MODULES = ("orgs.models", "ordinances.models", "assignments.models", "transitions.models", "reports.models",
+                 "core.audit",
+                 "sheets.models", "archive.models")
+
+
+def import_models() -> None:
+    """Import every model module so Base.metadata is complete (Alembic, tests)."""
+    import importlib
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

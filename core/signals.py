@@ -1,0 +1,16 @@
+"""Signals between domains, so a lower layer can tell the archive (above it) without importing it.
+
+    document_signed     sender: the signed object (a summary sheet, a readiness statement, an order's file);
+                        kwargs: kind (the archive's record class, e.g. "summary_sheet", "order"), and for
+                        documents other than sheets: pdf, source_type, source_id, organisation, title.
+                        The archive registers a pending record in the sender's transaction and returns it.
+    ordinance_in_force  sender: the ordinance; kwargs: actor. Its files go to the archive (ordinances.files).
+
+Receivers run synchronously in the sender's transaction: a receiver that fails rolls the whole change back.
+"""
+from blinker import Namespace
+
+_signals = Namespace()
+
+document_signed = _signals.signal("document-signed")
+ordinance_in_force = _signals.signal("ordinance-in-force")

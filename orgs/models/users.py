@@ -1,0 +1,86 @@
+"""Users, their role grants on organisations, and API tokens."""
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, utcnow
+from orgs.models.organisations import Organisation
+
+
+class Role(str, enum.Enum):
+    regional_official = "regional_official"
+    municipal_official = "municipal_official"
+    director = "director"
+    class_teacher = "class_teacher"
+    archivist = "archivist"
+    admin = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.regional_official: "Специалист регионального органа управления образованием",
+    Role.municipal_official: "Специалист МОУО",
+    Role.director: "Директор школы",
+    Role.class_teacher: "Классный руководитель",
+    Role.archivist: "Архивист",
+    Role.admin: "Администратор",
+}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(100), unique=True)   # stored lower-case
+    full_name: Mapped[str] = mapped_column(String(300))
+    position: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None: cannot log in
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    grants: Mapped[list["RoleGrant"]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                     foreign_keys="RoleGrant.user_id",
+                                                     lazy="selectin")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.login}>"
+
+
+class RoleGrant(Base):
+    """A role held on an organisation; it is valid for that organisation's whole subtree."""
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("user_id", "role", "organisation_id", name="one_grant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, name="role"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """A bearer token for /api/v1; only its SHA-256 is stored."""
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

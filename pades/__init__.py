@@ -1,0 +1,619 @@
+"""PAdES signatures on a rendered summary sheet, and their validation (pyHanko 0.38).
+
+The legal sequence (DESIGN.md, "Signing, and what it must mean legally"):
+
+1. `prepare_fields` rewrites the rendered PDF once, adding both empty signature fields
+   where the renderer left room. The director's field carries a /Lock (FieldMDP: all fields;
+   DocMDP P=1): whoever signs it locks the document.
+2. The class teacher signs first with `certify=True`: a certification signature allowing
+   FILL_FORMS only, so the director can still sign and nothing else may change.
+3. The director signs last; the lock makes any later change (other than LTV data) invalid.
+
+After the first signature there are only incremental updates. B-B without a TSA, B-T with
+one (a failing TSA is an error, never a silent downgrade), B-LT with `embed_validation_info`
+(OCSP/CRL in the DSS). B-LTA is the archive's job at ingest.
+
+Key material: `PKCS12Signer` (a file + passphrase asked per signing session, never kept),
+`PKCS11Signer` (token/HSM), and `begin_external`/`finish_external` for keys that never
+reach this process, such as GOST (КЭП) keys in CryptoPro: the document digest goes out, a
+CMS comes back and is embedded as is.
+"""
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+from typing import Any
+
+from asn1crypto import cms, x509
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1, translate_pyca_cryptography_key_to_asn1
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError, PdfReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import copy_into_new_writer
+from pyhanko.sign import fields, signers
+from pyhanko.sign._session_scope import run_and_release
+from pyhanko.sign.general import SigningError as PyHankoSigningError
+from pyhanko.sign.general import get_pyca_cryptography_hash
+from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+from pyhanko.stamp import TextStampStyle
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator import errors as cv_errors
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from pades.fonts import FONT_REGULAR
+from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
+from pades.pdfa import is_ours
+from pades.timestamps import StrictTimeStamper, TimestampUnavailable
+
+log = logging.getLogger(__name__)
+
+# Bytes of hex placeholder for the CMS. A fixed size instead of pyHanko's trial signature,
+# which would sign twice (ENVIRONMENT.md §7). Measured with the test PKI (Cyrillic names,
+# 3-certificate chain): a B-T CMS is 6.9 KB of DER = 13.8 KB of hex, B-B about half that;
+# about doubled here for real qualified chains, whose certificates are larger.
+RESERVED_B = 16 * 1024
+RESERVED_T = 32 * 1024
+RESERVED_EXTERNAL = 32 * 1024        # GOST CMS from CryptoPro may carry the whole chain
+
+MOSCOW = timezone(timedelta(hours=3), "MSK")    # UTC+3 all year since 2014; no tzdata needed
+
+
+class SigningError(Exception):
+    """A signature was not made. The message is Russian and safe to show to the user:
+    it never contains a passphrase or PIN."""
+
+
+class NotOurDocumentError(ValueError):
+    """Asked to validate a file this system did not produce (or not a PDF at all)."""
+
+
+# ---- fields ---------------------------------------------------------------------------------------------
+
+def prepare_fields(pdf: bytes, layout: SheetLayout) -> bytes:
+    """Add the two empty visible signature fields, teacher's and director's, in one new
+    (non-incremental) revision, so the first signature covers a document that already has
+    both. The director's field locks all fields and the document when signed."""
+    w = copy_into_new_writer(PdfFileReader(BytesIO(pdf)))
+    for box in layout.fields:
+        locks = box.name == DIRECTOR_FIELD
+        x1, y1, x2, y2 = (round(v) for v in box.box)
+        fields.append_signature_field(w, fields.SigFieldSpec(
+            sig_field_name=box.name, on_page=box.page, box=(x1, y1, x2, y2),
+            readable_field_name=f"Подпись: {box.label}",
+            # an appearance stream, however neutral: PDF/A wants one on every widget
+            empty_field_appearance=True,
+            field_mdp_spec=fields.FieldMDPSpec(fields.FieldMDPAction.ALL) if locks else None,
+            doc_mdp_update_value=fields.MDPPerm.NO_CHANGES if locks else None,
+        ))
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+# ---- signers --------------------------------------------------------------------------------------------
+
+class Signer(abc.ABC):
+    """Where the private key lives. `session()` yields a pyHanko signer for one signing."""
+
+    @property
+    @abc.abstractmethod
+    def certificate(self) -> x509.Certificate: ...
+
+    @abc.abstractmethod
+    def session(self) -> contextlib.AbstractContextManager[signers.Signer]: ...
+
+    def __repr__(self) -> str:                  # never anything secret
+        return f"<{type(self).__name__} {owner_name(self.certificate)}>"
+
+
+class _CachedKeySigner(signers.SimpleSigner):
+    """SimpleSigner re-parses the DER key inside every sign_raw call (ENVIRONMENT.md §7:
+    most of the cost of a signature). Keep the parsed pyca key instead."""
+
+    def __init__(self, pyca_key, **kwargs):
+        super().__init__(**kwargs)
+        self._pyca_key = pyca_key
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mech = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
+        key = self._pyca_key
+        if mech == "rsassa_pkcs1v15" and isinstance(key, RSAPrivateKey):
+            return key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        if mech == "ecdsa" and isinstance(key, EllipticCurvePrivateKey):
+            return key.sign(data, ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
+        return super().sign_raw(data, digest_algorithm)    # rarer mechanisms: pyHanko's own path
+
+
+class PKCS12Signer(Signer):
+    """A key in a PKCS#12 file. The passphrase opens it here and is not kept; the parsed key
+    lives as long as this object (one signing session), so repeated signatures are cheap."""
+
+    def __init__(self, pkcs12_bytes: bytes, passphrase: str | bytes | None,
+                 other_certs: Iterable[x509.Certificate] = ()):
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode("utf-8")
+        try:
+            key, cert, chain = pkcs12.load_key_and_certificates(pkcs12_bytes, passphrase or None)
+        except (ValueError, TypeError):
+            # pyca says only "Invalid password or PKCS12 data"; no cause chained, nothing echoed.
+            # The passphrase goes out of scope here: only the parsed key is kept.
+            raise SigningError("Не удалось открыть файл ключа: неверный пароль или файл повреждён") from None
+        if key is None or cert is None:
+            raise SigningError("В файле PKCS#12 нет закрытого ключа или сертификата подписанта")
+        registry = SimpleCertificateStore.from_certs(
+            [translate_pyca_cryptography_cert_to_asn1(c) for c in chain] + list(other_certs))
+        self._signer = _CachedKeySigner(
+            key, signing_cert=translate_pyca_cryptography_cert_to_asn1(cert),
+            signing_key=translate_pyca_cryptography_key_to_asn1(key), cert_registry=registry)
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return self._signer.signing_cert
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[signers.Signer]:
+        yield self._signer
+
+
+class PKCS11Signer(Signer):
+    """A key on a PKCS#11 token or HSM (SoftHSM2 in tests). A token session is opened, logged
+    into and closed per signature. The PIN lives as long as this object (one signing session)
+    and appears in no message or repr. python-pkcs11 is imported only when a token is used."""
+
+    def __init__(self, module_path: str, token_label: str, pin: str, *, key_label: str | None = None,
+                 key_id: bytes | None = None, cert_label: str | None = None, cert_id: bytes | None = None,
+                 other_certs: Iterable[x509.Certificate] = ()):
+        if key_label is None and key_id is None:
+            raise ValueError("key_label or key_id is required")
+        self._module, self._token, self._pin = module_path, token_label, pin
+        # pyHanko pairs a missing cert label/id with the key's, as tokens usually store them
+        self._ids: dict[str, Any] = dict(key_label=key_label, key_id=key_id, cert_label=cert_label, cert_id=cert_id)
+        self._other_certs = list(other_certs)
+        self._cert: x509.Certificate | None = None
+
+    def __repr__(self) -> str:                  # no token I/O, no PIN
+        return f"<PKCS11Signer token={self._token!r} key={self._ids['key_label'] or self._ids['key_id']!r}>"
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        if self._cert is None:
+            with self.session() as s:
+                self._cert = s.signing_cert
+        return self._cert
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[signers.Signer]:
+        import pkcs11
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign import pkcs11 as hk11
+        try:
+            p11 = hk11.open_pkcs11_session(self._module, token_criteria=TokenCriteria(label=self._token),
+                                           user_pin=self._pin)
+        except pkcs11.PinIncorrect:
+            raise SigningError("Неверный PIN-код токена") from None
+        except pkcs11.PinLocked:
+            raise SigningError("PIN-код токена заблокирован") from None
+        except (pkcs11.PKCS11Error, PyHankoSigningError, OSError) as e:
+            raise SigningError(f"Токен «{self._token}» недоступен: {type(e).__name__}") from None
+        try:
+            # other_certs_to_pull=None: take every certificate on the token for the chain
+            signer = hk11.PKCS11Signer(p11, ca_chain=self._other_certs, other_certs_to_pull=None, **self._ids)
+            self._cert = signer.signing_cert               # loads key and certificate handles now
+        except pkcs11.PKCS11Error as e:
+            p11.close()
+            raise SigningError(f"На токене «{self._token}» нет указанного ключа или сертификата "
+                               f"({type(e).__name__})") from None
+        try:
+            yield signer
+        finally:
+            p11.close()
+
+
+# ---- signing --------------------------------------------------------------------------------------------
+
+class _PTSansFactory(GlyphAccumulatorFactory):
+    """PT Sans for the stamp, from bytes prepared once per process (`_stamp_font`).
+
+    Stock GlyphAccumulatorFactory opens the TTF per signature (and never closes it: a
+    ResourceWarning), and fontTools then decompiles PT Sans' large GSUB/GPOS tables to subset
+    it, about 90 ms of every signature. The stamp needs neither ligatures nor kerning."""
+
+    def create_font_engine(self, writer, obj_stream=None) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return GlyphAccumulator(writer=writer, font_handle=BytesIO(_stamp_font()), font_size=self.font_size,
+                                obj_stream=obj_stream)
+
+
+# ASCII, Latin-1 (« »), Cyrillic with the supplement (Tatar, Bashkir and the other languages
+# of Russia), general punctuation, №. Fewer glyphs make every per-signature subset cheaper.
+_STAMP_CHARS = [*range(0x20, 0x7F), *range(0xA0, 0x100), *range(0x400, 0x530), *range(0x2010, 0x2040), 0x2116]
+_STAMP_FONT: bytes | None = None
+
+
+def _stamp_font() -> bytes:
+    global _STAMP_FONT
+    if _STAMP_FONT is None:
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+        options = subset.Options()
+        options.layout_features = []
+        options.hinting = False                         # screen hinting is no use inside a PDF
+        # layout tables: costly to decompile, not needed; hdmx and co.: costly to recompile
+        options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "hdmx", "LTSH", "VDMX"]
+        font = TTFont(BytesIO(FONT_REGULAR.read_bytes()))
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=_STAMP_CHARS)
+        subsetter.subset(font)
+        out = BytesIO()
+        font.save(out)
+        _STAMP_FONT = out.getvalue()
+    return _STAMP_FONT
+
+
+STAMP_STYLE = TextStampStyle(
+    stamp_text=("Документ подписан электронной подписью\n"
+                "Сертификат: %(serial)s\n"
+                "Владелец: %(owner)s\n"
+                "Действителен с %(valid_from)s по %(valid_to)s\n"
+                "Подписано: %(ts)s"),
+    text_box_style=TextBoxStyle(font=_PTSansFactory(str(FONT_REGULAR), font_size=8)),
+    timestamp_format="%d.%m.%Y %H:%M:%S %Z",
+    border_width=1,
+)
+
+
+def owner_name(cert: x509.Certificate) -> str:
+    return cert.subject.native.get("common_name", cert.subject.human_friendly)
+
+
+def serial_of(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "X")
+
+
+def _stamp_params(cert: x509.Certificate) -> dict[str, str]:
+    """Validity dates as Russian CA tools print them (Moscow time); the signing time (%(ts)s)
+    is pyHanko's own, in UTC and labelled so."""
+    validity = cert["tbs_certificate"]["validity"]
+    return {"serial": serial_of(cert), "owner": owner_name(cert),
+            "valid_from": validity["not_before"].native.astimezone(MOSCOW).strftime("%d.%m.%Y"),
+            "valid_to": validity["not_after"].native.astimezone(MOSCOW).strftime("%d.%m.%Y")}
+
+
+def sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url: str | None = None, certify: bool = False,
+         validation_context: ValidationContext | None = None, embed_validation_info: bool = False,
+         new_field: bool = False, reason: str | None = None, location: str | None = None) -> bytes:
+    """Sign the empty field `field_name` (PAdES; B-B, B-T with a TSA, B-LT with
+    `embed_validation_info`, which needs a `validation_context` that can reach OCSP/CRL).
+
+    `certify=True` is for the first signer only (DocMDP FILL_FORMS). The signer's certificate
+    is refused if expired, and when a validation context is given also if revoked, untrusted
+    or not meant for signing (no nonRepudiation).
+
+    `new_field=True` signs in a new invisible field of that name instead (documents with no
+    prepared field: the archive's acts and inventories), with `reason` and `location`."""
+    if embed_validation_info and validation_context is None:
+        raise ValueError("embed_validation_info needs a validation_context")
+    return run_sync(run_and_release(
+        _sign(pdf, field_name, signer, timestamper_url=timestamper_url, certify=certify,
+              validation_context=validation_context, embed_validation_info=embed_validation_info,
+              new_field=new_field, reason=reason, location=location),
+        validation_context))
+
+
+async def _sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url, certify, validation_context,
+                embed_validation_info, new_field, reason, location) -> bytes:
+    reader = _read(pdf)
+    if not new_field:
+        _check_field(reader, field_name, certify)
+    with signer.session() as hk_signer:
+        cert = hk_signer.signing_cert
+        await check_certificate(cert, hk_signer.cert_registry, validation_context)
+        meta = signers.PdfSignatureMetadata(
+            field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
+            certify=certify, docmdp_permissions=_docmdp(certify),
+            embed_validation_info=embed_validation_info, reason=reason, location=location,
+            validation_context=validation_context if embed_validation_info else None)
+        timestamper = StrictTimeStamper(timestamper_url, timeout=10) if timestamper_url else None
+        if new_field:
+            pdf_signer = signers.PdfSigner(meta, hk_signer, timestamper=timestamper,
+                                           new_field_spec=fields.SigFieldSpec(sig_field_name=field_name))
+            params = None
+        else:
+            pdf_signer = signers.PdfSigner(meta, hk_signer, timestamper=timestamper, stamp_style=STAMP_STYLE)
+            params = _stamp_params(cert)
+        try:
+            out = await pdf_signer.async_sign_pdf(
+                IncrementalPdfFileWriter(BytesIO(pdf)), existing_fields_only=not new_field,
+                bytes_reserved=RESERVED_T if timestamper else RESERVED_B, appearance_text_params=params)
+        except TimestampUnavailable as e:
+            raise SigningError(f"Служба штампов времени недоступна ({timestamper_url}): {e}. "
+                               "Подпись не создана; повторите позже.") from None
+        except PyHankoSigningError as e:
+            raise SigningError(f"Подпись не создана: {e}") from e
+    return out.getvalue()
+
+
+def run_sync(coro):
+    """asyncio.run, or the same in a worker thread when this thread already runs an event
+    loop (an async caller; Playwright's sync API in the test session), where asyncio.run
+    refuses to start."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="pades") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _docmdp(certify: bool) -> fields.MDPPerm:
+    """FILL_FORMS for the certifying teacher, so the director can still sign. Otherwise the
+    field's /Lock decides (director: P=1); asking for less only makes pyHanko log a warning."""
+    return fields.MDPPerm.FILL_FORMS if certify else fields.MDPPerm.NO_CHANGES
+
+
+def _read(pdf: bytes, error: type[Exception] = SigningError) -> PdfFileReader:
+    try:
+        return PdfFileReader(BytesIO(pdf))
+    except (PdfReadError, PdfError, ValueError) as e:
+        raise error(f"Файл повреждён или не является PDF: {e}") from None
+
+
+def _check_field(reader: PdfFileReader, field_name: str, certify: bool) -> None:
+    """Signing order rules, checked before any key is touched."""
+    found = {name: (value is not None, ref.get_object()) for name, value, ref in fields.enumerate_sig_fields(reader)}
+    label = ROLE_LABELS.get(field_name, field_name)
+    if field_name not in found:
+        raise SigningError(f"В документе нет поля подписи «{label}»")
+    signed, field_obj = found[field_name]
+    if signed:
+        raise SigningError(f"Поле «{label}» уже подписано")
+    if certify and any(done for done, _ in found.values()):
+        raise SigningError("Удостоверяющей может быть только первая подпись документа")
+    # A field that locks all fields must be signed last, or the others could never be.
+    locks_all = "/Lock" in field_obj and \
+        fields.FieldMDPSpec.from_pdf_object(field_obj["/Lock"]).action == fields.FieldMDPAction.ALL
+    waiting = [f"«{ROLE_LABELS.get(n, n)}»" for n, (done, _) in found.items() if n != field_name and not done]
+    if locks_all and waiting:
+        raise SigningError(f"Эта подпись закрывает документ; сначала нужны подписи: {', '.join(waiting)}")
+
+
+def _check_validity(cert: x509.Certificate) -> None:
+    now = datetime.now(timezone.utc)
+    validity = cert["tbs_certificate"]["validity"]
+    if now > validity["not_after"].native:
+        raise SigningError(f"Срок действия сертификата {owner_name(cert)} (№ {serial_of(cert)}) истёк "
+                           f"{validity['not_after'].native.astimezone(MOSCOW):%d.%m.%Y}")
+    if now < validity["not_before"].native:
+        raise SigningError(f"Сертификат {owner_name(cert)} (№ {serial_of(cert)}) начинает действовать "
+                           f"{validity['not_before'].native.astimezone(MOSCOW):%d.%m.%Y}")
+
+
+async def check_certificate(cert: x509.Certificate, registry, vc: ValidationContext | None) -> None:
+    """Refuse before signing, with a reason the user can act on."""
+    _check_validity(cert)
+    if vc is None:
+        return
+    validator = CertificateValidator(cert, intermediate_certs=list(registry), validation_context=vc)
+    try:
+        await validator.async_validate_usage({"non_repudiation"})
+    except cv_errors.RevokedError:
+        raise SigningError(f"Сертификат {owner_name(cert)} (№ {serial_of(cert)}) отозван; "
+                           "подписывать им нельзя") from None
+    except cv_errors.ExpiredError:
+        raise SigningError(f"Срок действия сертификата {owner_name(cert)} (№ {serial_of(cert)}) истёк") from None
+    except cv_errors.InvalidCertificateError as e:
+        raise SigningError(f"Сертификат {owner_name(cert)} не подходит для подписи: {e}") from None
+    except cv_errors.PathBuildingError:
+        raise SigningError(f"Сертификат {owner_name(cert)} выдан недоверенным удостоверяющим центром") from None
+    except cv_errors.PathValidationError as e:
+        raise SigningError(f"Сертификат {owner_name(cert)} не прошёл проверку: {e}") from None
+
+
+# ---- external (GOST) signing: digest out, CMS in ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExternalState:
+    """Everything needed to finish later, possibly in another process: plain bytes and ints
+    (store it with the signing request). `pdf` already contains the signature placeholder."""
+    pdf: bytes
+    field_name: str
+    md_algorithm: str
+    document_digest: bytes
+    reserved_start: int
+    reserved_end: int
+    signer_cert: bytes                          # DER of the certificate the user chose
+
+    def signed_bytes(self) -> bytes:
+        """The bytes the signature covers (/ByteRange). A GOST client hashes these itself with
+        GOST R 34.11-2012: OpenSSL here has no Streebog, so `document_digest` is SHA-256."""
+        return self.pdf[:self.reserved_start] + self.pdf[self.reserved_end:]
+
+
+def begin_external(pdf: bytes, field_name: str, cert: x509.Certificate, *,
+                   other_certs: Iterable[x509.Certificate] = (), md_algorithm: str = "sha256",
+                   certify: bool = False) -> tuple[bytes, ExternalState]:
+    """Lay out the signature (stamp with the chosen certificate's data, placeholder) and
+    return the digest for the external signer, e.g. CryptoPro in the user's browser.
+    Same field rules as `sign`; only the expiry of `cert` can be checked here (revocation is
+    checked when the finished document is validated)."""
+    reader = _read(pdf)
+    _check_field(reader, field_name, certify)
+    _check_validity(cert)
+    ext = signers.ExternalSigner(signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs(other_certs),
+                                 signature_value=bytes(512))
+    meta = signers.PdfSignatureMetadata(field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
+                                        md_algorithm=md_algorithm, certify=certify,
+                                        docmdp_permissions=_docmdp(certify))
+    pdf_signer = signers.PdfSigner(meta, ext, stamp_style=STAMP_STYLE)
+    try:
+        prep, _tbs, out = run_sync(pdf_signer.async_digest_doc_for_signing(
+            IncrementalPdfFileWriter(BytesIO(pdf)), existing_fields_only=True,
+            bytes_reserved=RESERVED_EXTERNAL, appearance_text_params=_stamp_params(cert)))
+    except PyHankoSigningError as e:
+        raise SigningError(f"Подпись не подготовлена: {e}") from e
+    state = ExternalState(pdf=out.getvalue(), field_name=field_name, md_algorithm=md_algorithm,
+                          document_digest=prep.document_digest, reserved_start=prep.reserved_region_start,
+                          reserved_end=prep.reserved_region_end, signer_cert=cert.dump())
+    return prep.document_digest, state
+
+
+def finish_external(state: ExternalState, cms_bytes: bytes) -> bytes:
+    """Embed the CMS that came back, byte for byte (no re-signing). Checked first: it is a
+    SignedData by the chosen certificate whose messageDigest is this document's."""
+    try:
+        info = cms.ContentInfo.load(cms_bytes)
+        signed = info["content"]
+        if info["content_type"].native != "signed_data" or len(signed["signer_infos"]) != 1:
+            raise ValueError("not a single-signer SignedData")
+        signer_info = signed["signer_infos"][0]
+        attrs = {a["type"].native: a["values"][0] for a in signer_info["signed_attrs"]}
+        message_digest = attrs["message_digest"].native
+        algo = signer_info["digest_algorithm"]["algorithm"].native
+        certs = [c.chosen for c in signed["certificates"]]
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise SigningError("Получены не данные подписи CMS (SignedData с подписанными атрибутами)") from None
+    expected = x509.Certificate.load(state.signer_cert)
+    if not any(c.dump() == expected.dump() for c in certs):
+        raise SigningError(f"Подпись сделана не тем сертификатом: ожидался {owner_name(expected)} "
+                           f"(№ {serial_of(expected)})")
+    if algo in hashlib.algorithms_available:
+        digest = hashlib.new(algo, state.signed_bytes()).digest()
+        if digest != message_digest:
+            raise SigningError("Полученная подпись относится к другому документу (хэш не совпадает)")
+        intact, valid = validate_sig_integrity(signer_info, expected, "data", digest)
+        if not (intact and valid):
+            raise SigningError("Полученная подпись не проходит криптографическую проверку")
+    else:                                       # e.g. GOST R 34.11-2012: cannot recompute here
+        log.warning("external CMS digest %s not checkable locally; embedded as received", algo)
+    out = BytesIO(state.pdf)
+    prep = PreparedByteRangeDigest(document_digest=state.document_digest,
+                                   reserved_region_start=state.reserved_start, reserved_region_end=state.reserved_end)
+    try:
+        run_sync(PdfTBSDocument.async_finish_signing(out, prep, cms_bytes))
+    except PyHankoSigningError:
+        raise SigningError("Подпись не помещается в зарезервированное место документа") from None
+    return out.getvalue()
+
+
+# ---- validation -----------------------------------------------------------------------------------------
+
+@dataclass
+class SignatureReport:
+    field_name: str
+    signer_cn: str
+    serial: str
+    signing_time: datetime | None               # from the timestamp when there is one, else as claimed
+    intact: bool                                # the signed bytes are unchanged
+    valid: bool                                 # the cryptographic signature is correct
+    trusted: bool                               # the certificate chains to a trust root, not revoked/expired
+    coverage: str                               # ENTIRE_FILE / ENTIRE_REVISION / ...
+    modification_level: str | None              # NONE / LTA_UPDATES / FORM_FILLING / ANNOTATIONS / OTHER
+    docmdp_ok: bool | None
+    timestamp_ok: bool | None                   # None: no timestamp
+    bottom_line: bool
+    summary_ru: str
+    details: str = field(default="", repr=False)  # pyHanko's full report, for the log/archive
+
+
+def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
+             other_certs: Iterable[x509.Certificate | bytes] = (), crls: Iterable = (), ocsps: Iterable = (),
+             allow_fetching: bool = False, revocation_mode: str | None = None,
+             require_ours: bool = True, reader: PdfFileReader | None = None,
+             fetcher_backend=None) -> list[SignatureReport]:
+    """Validate every signature in the document, in signing order.
+
+    Revocation data comes from the arguments, the document's DSS (B-LT) and, with
+    `allow_fetching`, from the OCSP/CRL URLs in the certificates. `revocation_mode` defaults
+    to "hard-fail" when fetching (an unreachable responder is then a failure) and
+    "soft-fail" otherwise. Validation is as of now; long-term (past) validation of B-LTA
+    archives is the archive's business. `reader`: the caller's reader of the same bytes (parsing a
+    signed sheet's signatures is a good part of the cost); `fetcher_backend`: how to fetch (the
+    archive shares answers between its workers)."""
+    if require_ours and not is_ours(pdf):
+        raise NotOurDocumentError("Файл не является сводной ведомостью, выпущенной этой системой")
+    reader = reader or _read(pdf, NotOurDocumentError)
+    vc_kwargs: dict[str, Any] = dict(
+                     trust_roots=[_cert(c) for c in trust_roots], other_certs=[_cert(c) for c in other_certs],
+                     crls=[c if not isinstance(c, bytes) else asn1_crl.CertificateList.load(c) for c in crls],
+                     ocsps=[o if not isinstance(o, bytes) else asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
+                     allow_fetching=allow_fetching,
+                     revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
+    if allow_fetching and fetcher_backend is not None:
+        vc_kwargs["fetcher_backend"] = fetcher_backend
+    try:
+        vc = DocumentSecurityStore.read_dss(reader).as_validation_context(vc_kwargs)
+    except NoDSSFoundError:
+        vc = ValidationContext(**vc_kwargs)
+
+    async def run() -> list[SignatureReport]:
+        return [_report(sig, await async_validate_pdf_signature(sig, vc)) for sig in reader.embedded_regular_signatures]
+    return run_sync(run_and_release(run(), vc))
+
+
+def _cert(c: x509.Certificate | bytes) -> x509.Certificate:
+    return x509.Certificate.load(c) if isinstance(c, bytes) else c
+
+
+def _report(sig, st) -> SignatureReport:
+    cert = st.signing_cert
+    ts = st.timestamp_validity
+    ts_ok = None if ts is None else bool(ts.intact and ts.valid and ts.trusted)
+    when = ts.timestamp if ts is not None else st.signer_reported_dt
+    level = st.modification_level.name if st.modification_level is not None else None
+    report = SignatureReport(
+        field_name=sig.field_name, signer_cn=owner_name(cert), serial=serial_of(cert), signing_time=when,
+        intact=st.intact, valid=st.valid, trusted=st.trusted, coverage=st.coverage.name if st.coverage else "",
+        modification_level=level, docmdp_ok=st.docmdp_ok, timestamp_ok=ts_ok, bottom_line=st.bottom_line,
+        summary_ru="", details=st.pretty_print_details())
+    report.summary_ru = _summary_ru(report, st)
+    return report
+
+
+def _summary_ru(r: SignatureReport, st) -> str:
+    who = f"{ROLE_LABELS.get(r.field_name, r.field_name)}: {r.signer_cn}, сертификат № {r.serial}"
+    when = f", {r.signing_time:%d.%m.%Y %H:%M} UTC" if r.signing_time else ""
+    if not r.intact:
+        return f"НЕДЕЙСТВИТЕЛЬНА — документ изменён после подписания ({who})"
+    if not r.valid:
+        return f"НЕДЕЙСТВИТЕЛЬНА — подпись не соответствует документу ({who})"
+    if not r.trusted:
+        indic = st.trust_problem_indic.name if st.trust_problem_indic is not None else ""
+        if st.revoked or indic.startswith("REVOKED"):
+            reason = "сертификат отозван"
+        elif indic.startswith(("EXPIRED", "OUT_OF_BOUNDS")):
+            reason = "срок действия сертификата истёк"
+        else:
+            reason = {"NO_CERTIFICATE_CHAIN_FOUND": "сертификат выдан недоверенным УЦ",
+                      "TRY_LATER": "нет сведений об отзыве сертификата",
+                      "NOT_YET_VALID": "сертификат ещё не действовал",
+                      }.get(indic, f"сертификат не прошёл проверку ({indic or 'причина не указана'})")
+        return f"НЕ ПОДТВЕРЖДЕНА — {reason} ({who})"
+    if r.docmdp_ok is False:
+        return f"НЕДЕЙСТВИТЕЛЬНА — после подписания внесены недопустимые изменения ({who})"
+    if r.timestamp_ok is False:
+        return f"НЕ ПОДТВЕРЖДЕНА — штамп времени не прошёл проверку ({who})"
+    if not r.bottom_line:
+        return f"НЕ ПОДТВЕРЖДЕНА ({who})"
+    stamp = " (со штампом времени)" if r.timestamp_ok else ""
+    return f"Действительна{stamp} — {who}{when}"

@@ -1,0 +1,101 @@
+"""JSON API for summary sheets: list, one sheet, and marks import from journal platforms."""
+from flask import Blueprint, abort, g, jsonify, request
+from sqlalchemy import select
+
+from core.api import json_errors, paged
+from core.db import session
+from orgs.access import require, scope_condition
+from orgs.models.organisations import Organisation
+from sheets import services
+from sheets.models import SheetStatus, SummarySheet
+
+bp = json_errors(Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets"))
+
+
+
+
+@bp.route("")
+def index():
+    stmt = select(SummarySheet).join(Organisation, SummarySheet.school_id == Organisation.id).where(
+        scope_condition(g.user, "sheet.view")).order_by(SummarySheet.id)
+    if year := request.args.get("school_year"):
+        stmt = stmt.where(SummarySheet.school_year == year)
+    if school := request.args.get("school_id", type=int):
+        stmt = stmt.where(SummarySheet.school_id == school)
+    if status := request.args.get("status"):
+        if status not in SheetStatus.__members__:
+            abort(400)
+        stmt = stmt.where(SummarySheet.status == SheetStatus(status))
+    return paged(stmt, services.to_json)
+
+
+@bp.route("/<int:sheet_id>")
+def show(sheet_id: int):
+    sheet = session.get(SummarySheet, sheet_id) or abort(404)
+    require("sheet.view", sheet.school)
+    return jsonify(services.to_json(sheet))
+
+
+@bp.route("/marks", methods=["POST"])
+def import_marks():
+    """{"school_id": …, "school_year": "2025/2026", "records": [{"класс": …, "ученик": …, …}, …]}:
+    the same layouts and checks as a file; nothing is stored when any record is bad."""
+    from core.tabular import ImportFailed
+    from sheets.marks_import import import_marks_records
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list) or not body.get("school_year"):
+        abort(400)
+    school = session.get(Organisation, body.get("school_id") or 0) or abort(404)
+    require("marks.import", school)
+    try:
+        sheets = services.import_classes(school, str(body["school_year"]), import_marks_records(body["records"]),
+                                         actor=g.user)
+    except ImportFailed as exc:
+        return jsonify(error="invalid", message="Данные не загружены: есть ошибки.",
+                       errors=[{"row": e.row, "field": e.field, "value": e.value, "message": str(e)}
+                               for e in exc.errors]), 422
+    except services.SheetFlowError as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(items=[services.to_json(s) for s in sheets]), 201
+
+
+def _role_sheet(sheet_id: int) -> tuple[SummarySheet, str, dict]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("role") not in services.STEP:
+        abort(400)
+    sheet = session.get(SummarySheet, sheet_id) or abort(404)
+    require("sheet.sign_teacher" if body["role"] == "teacher" else "sheet.sign_director", sheet.school)
+    return sheet, body["role"], body
+
+
+def _b64(body: dict, key: str) -> bytes:
+    import base64
+    import binascii
+    try:
+        return base64.b64decode(body.get(key) or "", validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)
+
+
+@bp.route("/<int:sheet_id>/external/prepare", methods=["POST"])
+def external_prepare(sheet_id: int):
+    """External signer, step 1: {"role", "certificate": base64 DER or PEM} → the digest to sign
+    (and the signed bytes, for signers such as CryptoPro that hash with GOST themselves)."""
+    import pades
+    sheet, role, body = _role_sheet(sheet_id)
+    try:
+        return jsonify(services.begin_external(sheet, role, _b64(body, "certificate"), actor=g.user))
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+
+
+@bp.route("/<int:sheet_id>/external/complete", methods=["POST"])
+def external_complete(sheet_id: int):
+    """External signer, step 2: {"role", "cms": base64 DER of the detached CMS} → the signed sheet."""
+    import pades
+    sheet, role, body = _role_sheet(sheet_id)
+    try:
+        services.finish_external(sheet, role, _b64(body, "cms"), actor=g.user)
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(services.to_json(sheet))

@@ -1,0 +1,109 @@
+"""Year summary sheets (сводные ведомости успеваемости), their versions, and signing batches."""
+import datetime as dt
+import enum
+import uuid
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from core.db import Base, utcnow
+from orgs.models.organisations import Organisation
+
+
+class SheetStatus(str, enum.Enum):
+    draft = "draft"                    # marks imported, not rendered
+    rendered = "rendered"              # PDF with empty signature fields
+    teacher_signed = "teacher_signed"  # certified by the class teacher
+    signed = "signed"                  # director signed last: locked, final
+    superseded = "superseded"          # a later version replaced it; kept as it was
+
+    @property
+    def label(self) -> str:
+        return {"draft": "Оценки загружены", "rendered": "Сформирована",
+                "teacher_signed": "Подписана кл. руководителем",
+                "signed": "Подписана директором", "superseded": "Заменена новой версией"}[self.value]
+
+
+class SummarySheet(Base):
+    """One version of one class's sheet for one school year. A correction is a new version; the old one stays."""
+    __tablename__ = "summary_sheets"
+    __table_args__ = (
+        UniqueConstraint("school_id", "school_year", "class_name", "version", name="one_version"),
+        CheckConstraint("version = 1 OR supersedes_id IS NOT NULL", name="later_versions_supersede"),
+        CheckConstraint("status NOT IN ('teacher_signed', 'signed') OR pdf_sha256 IS NOT NULL", name="signed_has_pdf"),
+        Index("ix_summary_sheets_school_year", "school_id", "school_year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    school_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    school_year: Mapped[str] = mapped_column(String(9))            # "2025/2026"
+    class_name: Mapped[str] = mapped_column(String(20))            # normalised, e.g. "7А"
+    class_label: Mapped[str] = mapped_column(String(40))           # as printed, e.g. "7 «А»"
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("summary_sheets.id"))
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[SheetStatus] = mapped_column(Enum(SheetStatus, name="sheet_status"), default=SheetStatus.draft)
+    # The marks as imported: personal data, kept here and in the PDF, never in logs or the audit log.
+    marks: Mapped[dict] = deferred(mapped_column(JSONB))
+    class_teacher_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    director_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))   # the working copy until archived
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    teacher_signed_at: Mapped[dt.datetime | None]
+    director_signed_at: Mapped[dt.datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    school: Mapped[Organisation] = relationship()
+    supersedes: Mapped["SummarySheet | None"] = relationship(remote_side=[id])
+
+    @property
+    def label(self) -> str:
+        return f"{self.class_label}, {self.school_year}" + (f" (версия {self.version})" if self.version > 1 else "")
+
+
+class BatchKind(str, enum.Enum):
+    render = "render"
+    sign_teacher = "sign_teacher"
+    sign_director = "sign_director"
+
+
+class BatchStatus(str, enum.Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+    @property
+    def label(self) -> str:
+        return {"queued": "в очереди", "running": "выполняется", "done": "готово",
+                "failed": "прерван"}[self.value]
+
+
+class SheetBatch(Base):
+    """A batch job over many sheets; its counters drive the progress bars (browser and CLI)."""
+    __tablename__ = "sheet_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[BatchKind] = mapped_column(Enum(BatchKind, name="sheet_batch_kind"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    school_year: Mapped[str] = mapped_column(String(9))
+    sheet_ids: Mapped[list] = mapped_column(JSONB, default=list)
+    done_ids: Mapped[list] = mapped_column(JSONB, default=list)
+    errors: Mapped[list] = mapped_column(JSONB, default=list)     # [{sheet_id, message}] — no personal data
+    status: Mapped[BatchStatus] = mapped_column(Enum(BatchStatus, name="sheet_batch_status"),
+                                                default=BatchStatus.queued)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+    @property
+    def progress(self) -> dict:
+        total = len(self.sheet_ids)
+        return {"id": self.id, "kind": self.kind.value, "status": self.status.value,
+                "status_label": self.status.label, "total": total,
+                "done": len(self.done_ids), "failed": len(self.errors),
+                "percent": round(100 * (len(self.done_ids) + len(self.errors)) / total) if total else 100,
+                "errors": self.errors}

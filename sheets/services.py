@@ -1,0 +1,333 @@
+"""Summary sheets: from imported marks to a PDF signed by the class teacher, then the director.
+
+Services flush; they never commit (batches commit per sheet in the job runner, see tasks.py).
+Pupils' names and marks never go to logs or the audit log: entries name the sheet by id.
+"""
+import hashlib
+import logging
+from datetime import date
+
+from flask import current_app, has_request_context, request
+from sqlalchemy import select
+
+import pades
+from core import audit, records
+from core.db import session, utcnow
+from orgs.models.organisations import Organisation, OrgKind
+from orgs.models.users import Role, RoleGrant, User
+from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+from sheets.models import SheetStatus, SummarySheet
+from sheets.render import render
+from sheets.sheet_data import PupilRow, SheetData
+
+log = logging.getLogger(__name__)
+
+
+class SheetFlowError(ValueError):
+    """A step that is not allowed now; the message (Russian) says why."""
+
+
+# ---- marks in, as JSON in the row ---------------------------------------------------------------------------
+
+def marks_to_json(cm) -> dict:
+    return {
+        "periods": list(cm.periods), "subjects": list(cm.subjects),
+        "council_date": cm.council_date.isoformat() if cm.council_date else None,
+        "council_protocol": cm.council_protocol or "",
+        "pupils": [{"name": p.name, "marks": [[s, per, m] for (s, per), m in p.marks.items()],
+                    "absences_days": p.absences_days, "absences_lessons": p.absences_lessons,
+                    "absences_illness": p.absences_illness, "decision": p.decision} for p in cm.pupils],
+    }
+
+
+def _pupils(marks: dict) -> list[PupilRow]:
+    return [PupilRow(name=p["name"], marks={(s, per): m for s, per, m in p["marks"]},
+                     absences_days=p["absences_days"], absences_lessons=p["absences_lessons"],
+                     absences_illness=p["absences_illness"], decision=p["decision"]) for p in marks["pupils"]]
+
+
+def import_classes(school: Organisation, school_year: str, classes: dict, *, actor) -> list[SummarySheet]:
+    """Create or refresh the draft sheet of each imported class. A signed sheet is never touched:
+    correcting it takes a new version (`correct`)."""
+    if school.kind is not OrgKind.school:
+        raise SheetFlowError("Ведомости ведёт школа: выберите школу.")
+    sheets = []
+    for cm in classes.values():
+        current = latest(school, school_year, cm.class_name)
+        if current is not None and current.status in (SheetStatus.teacher_signed, SheetStatus.signed):
+            raise SheetFlowError(f"Ведомость {current.label} уже подписана: исправления — только новой версией "
+                                 "с указанием причины.")
+        sheet = current or SummarySheet(school=school, school_year=school_year, class_name=cm.class_name,
+                                        class_label=getattr(cm, "display_name", None) or cm.class_name,
+                                        version=1, created_by_id=actor.id)
+        sheet.marks, sheet.status, sheet.pdf, sheet.pdf_sha256 = marks_to_json(cm), SheetStatus.draft, None, None
+        sheet.class_teacher_id = sheet.class_teacher_id or _class_teacher(school)
+        session.add(sheet)
+        sheets.append(sheet)
+    session.flush()
+    audit.record("sheets.import", school, actor=actor, school_year=school_year, sheet_ids=[s.id for s in sheets])
+    return sheets
+
+
+def latest(school: Organisation, school_year: str, class_name: str) -> SummarySheet | None:
+    return session.scalar(select(SummarySheet).where(
+        SummarySheet.school_id == school.id, SummarySheet.school_year == school_year,
+        SummarySheet.class_name == class_name).order_by(SummarySheet.version.desc()).limit(1))
+
+
+def _class_teacher(school: Organisation) -> int | None:
+    """The school's class teacher if there is exactly one account; otherwise the director assigns it."""
+    ids = session.scalars(select(RoleGrant.user_id).where(RoleGrant.organisation_id == school.id,
+                                                          RoleGrant.role == Role.class_teacher)).all()
+    return ids[0] if len(ids) == 1 else None
+
+
+def _director(school: Organisation) -> User | None:
+    return session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
+        RoleGrant.organisation_id == school.id, RoleGrant.role == Role.director).order_by(User.id).limit(1))
+
+
+# ---- render and sign ----------------------------------------------------------------------------------------
+
+def sheet_data(sheet: SummarySheet) -> SheetData:
+    school = sheet.school
+    chain = school.ancestors()
+    municipality = next((o for o in chain if o.kind is OrgKind.municipality), None)
+    region = chain[0] if chain else school
+    teacher = session.get(User, sheet.class_teacher_id) if sheet.class_teacher_id else None
+    director = _director(school)
+    marks = sheet.marks
+    return SheetData(
+        region=region.name, municipality=municipality.name if municipality else "", school=school.name,
+        class_name=sheet.class_label, school_year=sheet.school_year,
+        class_teacher=teacher.full_name if teacher else "", director=director.full_name if director else "",
+        document_id=sheet.document_id, verify_url=verify_url(sheet),
+        periods=marks["periods"], subjects=marks["subjects"], pupils=_pupils(marks),
+        council_date=date.fromisoformat(marks["council_date"]) if marks.get("council_date") else None,
+        council_protocol=marks.get("council_protocol") or "")
+
+
+def verify_url(sheet: SummarySheet) -> str:
+    """Printed and QR-coded on the sheet. PUBLIC_URL names the public address behind a proxy."""
+    base = current_app.config.get("PUBLIC_URL") or (request.host_url if has_request_context()
+                                                     else "http://127.0.0.1:5000/")
+    return f"{base.rstrip('/')}/verify/{sheet.document_id}"
+
+
+def render_pdf(sheet: SummarySheet, *, actor=None) -> None:
+    """Render the sheet with both signature fields ready. Only unsigned sheets are (re)rendered."""
+    if sheet.status not in (SheetStatus.draft, SheetStatus.rendered):
+        raise SheetFlowError(f"Ведомость {sheet.label} уже подписана и не формируется заново.")
+    rendered = render(sheet_data(sheet))
+    _store(sheet, pades.prepare_fields(rendered.pdf, rendered.layout))
+    sheet.status = SheetStatus.rendered
+    session.flush()
+    audit.record("sheet.render", sheet, actor=actor, sha256=sheet.pdf_sha256)
+
+
+def _store(sheet: SummarySheet, pdf: bytes) -> None:
+    sheet.pdf, sheet.pdf_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+
+
+STEP = {  # who signs when: the teacher first (certifying), then the director (locking)
+    "teacher": (SheetStatus.rendered, CLASS_TEACHER_FIELD, SheetStatus.teacher_signed, "sheet.sign_teacher"),
+    "director": (SheetStatus.teacher_signed, DIRECTOR_FIELD, SheetStatus.signed, "sheet.sign_director"),
+}
+
+
+def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor) -> None:
+    """Sign as class teacher or director. The key material stays in `signer` (memory only)."""
+    field = _check_step(sheet, role, actor)
+    tsa = current_app.config.get("TSA_URL")
+    signed = pades.sign(sheet.pdf, field, signer, timestamper_url=tsa, certify=role == "teacher")
+    _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(signer.certificate), tsa=bool(tsa))
+
+
+def _check_step(sheet: SummarySheet, role: str, actor) -> str:
+    needed, field, _, _ = STEP[role]
+    if sheet.status is not needed:
+        raise SheetFlowError(_order_message(sheet, role))
+    if role == "teacher" and sheet.class_teacher_id not in (None, actor.id):
+        raise SheetFlowError(f"Ведомость {sheet.label} подписывает её классный руководитель.")
+    return field
+
+
+def _signed(sheet: SummarySheet, role: str, pdf: bytes, *, actor, serial: str, tsa: bool) -> None:
+    _, _, after, action = STEP[role]
+    _store(sheet, pdf)
+    sheet.status = after
+    if role == "teacher":
+        sheet.teacher_signed_at, sheet.class_teacher_id = utcnow(), actor.id
+    else:
+        sheet.director_signed_at, sheet.director_id = utcnow(), actor.id
+    session.flush()
+    audit.record(action, sheet, actor=actor, sha256=sheet.pdf_sha256, tsa=tsa, certificate_serial=serial)
+    on_final(sheet)
+
+
+# The external signer (GOST keys in CryptoPro): the digest goes out, the CMS comes back. The
+# prepared document waits in Redis between the two calls; it holds no secret.
+EXTERNAL_TTL = 15 * 60
+
+
+def _external_key(sheet: SummarySheet, role: str) -> str:
+    return f"sheet-external:{sheet.id}:{role}"
+
+
+def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor) -> dict:
+    import base64
+    import json
+
+    from asn1crypto import pem, x509
+
+    from core.jobs import redis_connection
+    field = _check_step(sheet, role, actor)
+    try:
+        if pem.detect(cert_der):
+            _, _, cert_der = pem.unarmor(cert_der)
+        cert = x509.Certificate.load(cert_der)
+        cert.native  # parse now: a broken certificate fails here, not at embedding
+    except (ValueError, TypeError) as exc:
+        raise SheetFlowError(f"Сертификат не читается: {exc}") from None
+    digest, state = pades.begin_external(sheet.pdf, field, cert, certify=role == "teacher")
+    doc = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in vars(state).items()}
+    redis_connection().set(_external_key(sheet, role), json.dumps(doc), ex=EXTERNAL_TTL)
+    audit.record("sheet.external_begin", sheet, actor=actor, role=role, certificate_serial=pades.serial_of(cert))
+    return {"digest": base64.b64encode(digest).decode(), "md_algorithm": state.md_algorithm,
+            "signed_bytes": base64.b64encode(state.signed_bytes()).decode()}
+
+
+def finish_external(sheet: SummarySheet, role: str, cms: bytes, *, actor) -> None:
+    import base64
+    import json
+
+    from asn1crypto import x509
+
+    from core.jobs import redis_connection
+    _check_step(sheet, role, actor)
+    raw = redis_connection().get(_external_key(sheet, role))
+    if raw is None:
+        raise SheetFlowError("Подготовленный документ не найден или устарел (15 минут): начните подпись заново.")
+    doc = json.loads(raw)
+    state = pades.ExternalState(**{k: (base64.b64decode(v) if k in ("pdf", "document_digest", "signer_cert") else v)
+                                   for k, v in doc.items()})
+    if not state.pdf.startswith(sheet.pdf):   # the prepared revision must extend the current document
+        raise SheetFlowError("Документ изменился после подготовки подписи: начните заново.")
+    signed = pades.finish_external(state, cms)
+    redis_connection().delete(_external_key(sheet, role))
+    _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(x509.Certificate.load(state.signer_cert)),
+            tsa=False)
+
+
+def _order_message(sheet: SummarySheet, role: str) -> str:
+    if sheet.status is SheetStatus.draft:
+        return f"Ведомость {sheet.label} ещё не сформирована."
+    if role == "director" and sheet.status is SheetStatus.rendered:
+        return f"Ведомость {sheet.label} сначала подписывает классный руководитель."
+    if sheet.status is SheetStatus.superseded:
+        return f"Ведомость {sheet.label} заменена новой версией."
+    return f"Ведомость {sheet.label} уже подписана ({sheet.status.label.lower()})."
+
+
+def on_final(sheet: SummarySheet) -> None:
+    """A sheet signed by the director goes to the legal archive (a pending record now, ingest after the commit)."""
+    if sheet.status is SheetStatus.signed:
+        records.keep(sheet, kind="summary_sheet")
+
+
+def correct(sheet: SummarySheet, classes_or_marks, *, reason: str, actor) -> SummarySheet:
+    """A correction of a signed sheet: a new version supersedes it; the old one stays as signed."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SheetFlowError("Укажите причину исправления.")
+    if sheet.status is not SheetStatus.signed:
+        raise SheetFlowError("Исправляется подписанная ведомость; неподписанную можно загрузить заново.")
+    marks = classes_or_marks if isinstance(classes_or_marks, dict) else marks_to_json(classes_or_marks)
+    new = SummarySheet(school=sheet.school, school_year=sheet.school_year, class_name=sheet.class_name,
+                       class_label=sheet.class_label, version=sheet.version + 1, supersedes=sheet,
+                       correction_reason=reason, marks=marks, class_teacher_id=sheet.class_teacher_id,
+                       created_by_id=actor.id, status=SheetStatus.draft)
+    sheet.status = SheetStatus.superseded
+    session.add(new)
+    session.flush()
+    audit.record("sheet.correct", new, actor=actor, supersedes=sheet.id, reason=reason)
+    return new
+
+
+def to_json(sheet: SummarySheet) -> dict:
+    return {"id": sheet.id, "document_id": sheet.document_id, "school_id": sheet.school_id,
+            "school_year": sheet.school_year, "class_name": sheet.class_name, "class_label": sheet.class_label,
+            "version": sheet.version, "supersedes_id": sheet.supersedes_id, "status": sheet.status.value,
+            "pdf_sha256": sheet.pdf_sha256,
+            "teacher_signed_at": sheet.teacher_signed_at.isoformat() if sheet.teacher_signed_at else None,
+            "director_signed_at": sheet.director_signed_at.isoformat() if sheet.director_signed_at else None}
+
+
+# ---- batches ------------------------------------------------------------------------------------------------
+
+def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: bytes | None = None,
+                passphrase: str | None = None, in_process: bool = False):
+    """Queue a batch over the sheets of `org`'s subtree for `school_year` waiting for this step.
+
+    The key material (signing batches) is checked here, so a wrong passphrase is refused at
+    once, then handed to the worker encrypted (signing/keyvault.py) after the commit.
+    `in_process`: the caller runs it itself with a signer it holds (a PKCS#11 token in the CLI);
+    nothing is queued and no key material leaves the process."""
+    from core import keyvault
+    from core.db import on_commit
+    from core.jobs import enqueue_after_commit
+    from orgs.models.organisations import subtree
+    from sheets.models import BatchKind, SheetBatch
+    from sheets.tasks import run_batch
+    waiting = {BatchKind.render: (SheetStatus.draft, SheetStatus.rendered),
+               BatchKind.sign_teacher: (SheetStatus.rendered,),
+               BatchKind.sign_director: (SheetStatus.teacher_signed,)}[kind]
+    stmt = select(SummarySheet.id).join(Organisation, SummarySheet.school_id == Organisation.id).where(
+        subtree(org), SummarySheet.school_year == school_year, SummarySheet.status.in_(waiting))
+    if kind is BatchKind.sign_teacher:   # a teacher signs the sheets of own classes only
+        stmt = stmt.where((SummarySheet.class_teacher_id == actor.id) | SummarySheet.class_teacher_id.is_(None))
+    ids = list(session.scalars(stmt.order_by(SummarySheet.id)))
+    if not ids:
+        raise SheetFlowError("Нет ведомостей, ожидающих этого шага.")
+    if kind is not BatchKind.render and not in_process:
+        if pkcs12 is None:
+            raise SheetFlowError("Выберите файл ключа (PKCS#12) и введите пароль.")
+        pades.PKCS12Signer(pkcs12, passphrase)          # raises SigningError on a wrong passphrase
+    batch = SheetBatch(kind=kind, organisation_id=org.id, school_year=school_year, sheet_ids=ids,
+                       requested_by_id=actor.id)
+    session.add(batch)
+    session.flush()
+    audit.record("sheets.batch", batch, actor=actor, kind=kind.value, organisation_id=org.id, count=len(ids))
+    if in_process:
+        return batch
+    batch_id = batch.id
+    if kind is not BatchKind.render:
+        on_commit(lambda: _unqueued_on_error(batch_id, lambda: keyvault.put(batch_id, pkcs12=pkcs12,
+                                                                              passphrase=passphrase or "")))
+    from sheets.tasks import batch_job_failed
+    on_commit(lambda: _unqueued_on_error(batch_id, lambda: enqueue_after_commit(
+        run_batch, batch_id, queue_name="signing", job_id=f"sheet-batch-{batch_id}", on_failure=batch_job_failed)))
+    return batch
+
+
+def _unqueued_on_error(batch_id: int, send) -> None:
+    """After the batch's commit: hand it to the queue, or — Redis unreachable — mark it failed with a
+    clear message, so it never waits "queued" forever; its sheets still wait, so it can be started again."""
+    from redis.exceptions import RedisError
+
+    from core import db
+    from sheets.models import BatchStatus, SheetBatch
+    batch = session.get(SheetBatch, batch_id)
+    if batch is None or batch.status is not BatchStatus.queued:
+        return                                     # an earlier step of this hand-over failed already
+    try:
+        send()
+        db.commit()                                # runs the enqueue that `send` registered, if any
+    except RedisError as exc:
+        log.warning("batch %s not queued: %s", batch_id, type(exc).__name__)
+        db.rollback()
+        batch = session.get(SheetBatch, batch_id)
+        batch.status, batch.finished_at = BatchStatus.failed, utcnow()
+        batch.errors = [*batch.errors, {"sheet_id": None, "message":
+                        "Очередь заданий недоступна, пакет не запущен. Запустите его ещё раз."}]
+        db.commit()

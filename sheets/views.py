@@ -1,0 +1,241 @@
+"""Pages for summary sheets: import marks, render, sign (one or a batch with a progress bar), download, verify."""
+import hashlib
+
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+import pades
+from core.db import session
+from orgs.access import can, has_any, require, scope_condition, scopes
+from orgs.models.organisations import Organisation, OrgKind
+from sheets import services
+from sheets.models import BatchKind, SheetBatch, SheetStatus, SummarySheet
+
+bp = Blueprint("sheets", __name__)
+MAX_MARKS_FILE = 10 * 1024 * 1024
+MAX_KEY_FILE = 64 * 1024
+
+
+def current_school_year() -> str:
+    from datetime import date
+    today = date.today()
+    start = today.year if today.month >= 9 else today.year - 1
+    return f"{start}/{start + 1}"
+
+
+def _sheet(sheet_id: int, action: str = "sheet.view") -> SummarySheet:
+    sheet = session.get(SummarySheet, sheet_id) or abort(404)
+    require(action, sheet.school)
+    return sheet
+
+
+def _schools(action: str) -> list[Organisation]:
+    return session.scalars(select(Organisation).where(scope_condition(g.user, action),
+                                                      Organisation.kind == OrgKind.school)
+                           .order_by(Organisation.name)).all()
+
+
+@bp.route("/sheets")
+def index():
+    if not (has_any(g.user, "sheet.view") or has_any(g.user, "sheet.render")):
+        abort(403)
+    year = request.args.get("year") or current_school_year()
+    stmt = select(SummarySheet).join(Organisation, SummarySheet.school_id == Organisation.id).where(
+        scope_condition(g.user, "sheet.view"), SummarySheet.school_year == year)
+    sheets = sorted(session.scalars(stmt).all(), key=lambda s: (s.school.name, _class_key(s.class_name), s.version))
+    batches = session.scalars(select(SheetBatch).where(SheetBatch.requested_by_id == g.user.id)
+                              .order_by(SheetBatch.id.desc()).limit(5)).all()
+    return render_template("sheets/index.html", sheets=sheets, year=year, batches=batches,
+                           can_import=has_any(g.user, "marks.import"),
+                           render_orgs=scopes(g.user, "sheet.render"),
+                           teacher_schools=_schools("sheet.sign_teacher"),
+                           director_schools=_schools("sheet.sign_director"))
+
+
+def _class_key(name: str):
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return (int(digits) if digits else 0, name)
+
+
+@bp.route("/sheets/import", methods=["GET", "POST"])
+def import_marks():
+    from core.tabular import ImportFailed
+    schools = _schools("marks.import")
+    if not schools:
+        abort(403)
+    errors, year = [], request.form.get("school_year") or current_school_year()
+    if request.method == "POST":
+        school = session.get(Organisation, request.form.get("school_id", type=int) or 0) or abort(400)
+        require("marks.import", school)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            errors = ["Выберите файл с оценками (CSV или XLSX)."]
+        else:
+            from sheets.marks_import import import_marks as parse_marks
+            data = upload.read(MAX_MARKS_FILE + 1)
+            try:
+                if len(data) > MAX_MARKS_FILE:
+                    raise services.SheetFlowError(f"Файл {upload.filename} больше 10 МБ.")
+                sheets = services.import_classes(school, year, parse_marks(data, upload.filename), actor=g.user)
+            except ImportFailed as exc:
+                errors = [str(e) for e in exc.errors]
+            except services.SheetFlowError as exc:
+                errors = [str(exc)]
+            else:
+                flash(f"Загружено классов: {len(sheets)}. Теперь ведомости можно сформировать.", "success")
+                return redirect(url_for("sheets.index", year=year))
+    return render_template("sheets/import.html", schools=schools, errors=errors, year=year), 400 if errors else 200
+
+
+@bp.route("/sheets/<int:sheet_id>")
+def show(sheet_id: int):
+    sheet = _sheet(sheet_id)
+    versions = []
+    s = sheet
+    while s.supersedes is not None:
+        s = s.supersedes
+        versions.append(s)
+    later = session.scalars(select(SummarySheet).where(SummarySheet.supersedes_id == sheet.id)).all()
+    return render_template("sheets/show.html", sheet=sheet, versions=versions, later=later,
+                           signatures=_validation(sheet),
+                           can_render=can(g.user, "sheet.render", sheet.school),
+                           can_teacher=can(g.user, "sheet.sign_teacher", sheet.school),
+                           can_director=can(g.user, "sheet.sign_director", sheet.school),
+                           can_correct=can(g.user, "marks.import", sheet.school))
+
+
+def _validation(sheet: SummarySheet) -> list | None:
+    """The signatures as validated now against TRUST_ROOTS (None: nothing signed yet)."""
+    from core.trust import trust_roots
+    if sheet.status not in (SheetStatus.teacher_signed, SheetStatus.signed, SheetStatus.superseded) or not sheet.pdf:
+        return None
+    try:
+        return pades.validate(sheet.pdf, trust_roots())
+    except (pades.SigningError, OSError, ValueError) as exc:
+        return [{"summary_ru": f"Проверка невозможна: {exc}"}]
+
+
+@bp.route("/sheets/<int:sheet_id>/render", methods=["POST"])
+def render_one(sheet_id: int):
+    sheet = _sheet(sheet_id, "sheet.render")
+    try:
+        services.render_pdf(sheet, actor=g.user)
+    except services.SheetFlowError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("sheets.show", sheet_id=sheet.id)), 303
+    flash("Ведомость сформирована.", "success")
+    return redirect(url_for("sheets.show", sheet_id=sheet.id))
+
+
+def _key_upload() -> tuple[bytes, str]:
+    upload = request.files.get("key")
+    if upload is None or not upload.filename:
+        raise services.SheetFlowError("Выберите файл ключа (.p12 / .pfx).")
+    data = upload.read(MAX_KEY_FILE + 1)
+    if len(data) > MAX_KEY_FILE:
+        raise services.SheetFlowError(f"Файл {upload.filename} слишком велик для файла ключа.")
+    return data, request.form.get("passphrase") or ""
+
+
+@bp.route("/sheets/<int:sheet_id>/sign", methods=["POST"])
+def sign_one(sheet_id: int):
+    role = request.form.get("role")
+    if role not in services.STEP:
+        abort(400)
+    sheet = _sheet(sheet_id, "sheet.sign_teacher" if role == "teacher" else "sheet.sign_director")
+    try:
+        p12, passphrase = _key_upload()
+        services.sign(sheet, role, pades.PKCS12Signer(p12, passphrase), actor=g.user)
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("sheets.show", sheet_id=sheet.id)), 303
+    flash("Ведомость подписана.", "success")
+    return redirect(url_for("sheets.show", sheet_id=sheet.id))
+
+
+@bp.route("/sheets/<int:sheet_id>/pdf")
+def pdf(sheet_id: int):
+    from core import audit
+    sheet = _sheet(sheet_id)
+    if sheet.pdf is None:
+        abort(404)
+    audit.record("sheet.download", sheet, sha256=sheet.pdf_sha256)
+    name = f"vedomost-{sheet.document_id}-v{sheet.version}.pdf"
+    return Response(sheet.pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/sheets/<int:sheet_id>/correct", methods=["POST"])
+def correct(sheet_id: int):
+    from core.tabular import ImportFailed
+    sheet = _sheet(sheet_id, "marks.import")
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise services.SheetFlowError("Выберите файл с исправленными оценками класса.")
+        from sheets.marks_import import import_marks as parse_marks
+        classes = parse_marks(upload.read(MAX_MARKS_FILE), upload.filename)
+        cm = classes.get(sheet.class_name)
+        if cm is None:
+            raise services.SheetFlowError(f"В файле нет класса {sheet.class_label}.")
+        new = services.correct(sheet, cm, reason=request.form.get("reason", ""), actor=g.user)
+    except ImportFailed as exc:
+        flash("; ".join(str(e) for e in exc.errors[:5]), "error")
+        return redirect(url_for("sheets.show", sheet_id=sheet.id)), 303
+    except services.SheetFlowError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("sheets.show", sheet_id=sheet.id)), 303
+    flash(f"Создана версия {new.version}; прежняя сохранена.", "success")
+    return redirect(url_for("sheets.show", sheet_id=new.id))
+
+
+@bp.route("/sheets/batches", methods=["POST"])
+def start_batch():
+    try:
+        kind = BatchKind(request.form.get("kind", ""))
+    except ValueError:
+        abort(400)
+    org = session.get(Organisation, request.form.get("organisation_id", type=int) or 0) or abort(400)
+    require({BatchKind.render: "sheet.render", BatchKind.sign_teacher: "sheet.sign_teacher",
+             BatchKind.sign_director: "sheet.sign_director"}[kind], org)
+    year = request.form.get("school_year") or current_school_year()
+    try:
+        p12, passphrase = _key_upload() if kind is not BatchKind.render else (None, None)
+        batch = services.start_batch(kind, org, year, actor=g.user, pkcs12=p12, passphrase=passphrase)
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("sheets.index", year=year)), 303
+    return redirect(url_for("sheets.batch", batch_id=batch.id))
+
+
+def _batch(batch_id: int) -> SheetBatch:
+    batch = session.get(SheetBatch, batch_id) or abort(404)
+    if batch.requested_by_id != g.user.id:
+        require("sheet.render", session.get(Organisation, batch.organisation_id))
+    return batch
+
+
+@bp.route("/sheets/batches/<int:batch_id>")
+def batch(batch_id: int):
+    return render_template("sheets/batch.html", batch=_batch(batch_id))
+
+
+@bp.route("/sheets/batches/<int:batch_id>.json")
+def batch_json(batch_id: int):
+    return jsonify(_batch(batch_id).progress)
+
+
+@bp.route("/verify/<document_id>", methods=["GET", "POST"])
+def verify(document_id: str):
+    """Public: what the QR code on a sheet opens. Shows no marks or pupils — only whether a
+    copy in hand is the one this service issued."""
+    sheet = session.scalar(select(SummarySheet).where(SummarySheet.document_id == document_id)
+                           .order_by(SummarySheet.version.desc()).limit(1))
+    result = None
+    if request.method == "POST" and sheet is not None:
+        upload = request.files.get("file")
+        data = upload.read(60 * 1024 * 1024) if upload else b""
+        result = {"sha256": hashlib.sha256(data).hexdigest(), "matches": False}
+        result["matches"] = sheet.pdf_sha256 == result["sha256"] and sheet.status is SheetStatus.signed
+    return render_template("sheets/verify.html", sheet=sheet, document_id=document_id, result=result), \
+        200 if sheet is not None else 404

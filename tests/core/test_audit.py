@@ -1,0 +1,57 @@
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from core import audit
+from core.db import session
+
+
+def _entries(n):
+    return [audit.record("test.action", object_type="Thing", object_id=i, after={"n": i}) for i in range(n)]
+
+
+def test_entries_are_chained(db):
+    first, second, third = _entries(3)
+    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    assert audit.verify_chain().ok
+
+
+def test_the_database_refuses_updates_and_deletes(db):
+    entry = _entries(1)[0]
+    with pytest.raises(DBAPIError, match="append-only"):
+        with session.begin_nested():
+            session.execute(text("UPDATE audit_log SET action = 'x' WHERE id = :i"), {"i": entry.id})
+    with pytest.raises(DBAPIError, match="append-only"):
+        with session.begin_nested():
+            session.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": entry.id})
+
+
+def _tamper(sql, **params):
+    # What an intruder with superuser rights could do: switch the trigger off and edit.
+    session.execute(text("SET LOCAL session_replication_role = replica"))
+    session.execute(text(sql), params)
+    session.execute(text("SET LOCAL session_replication_role = DEFAULT"))
+    session.expire_all()
+
+
+def test_a_modified_entry_is_detected(db, app):
+    entries = _entries(4)
+    _tamper("UPDATE audit_log SET summary = '{\"after\": {\"n\": 99}}' WHERE id = :i", i=entries[2].id)
+    report = audit.verify_chain()
+    assert not report.ok and report.broken_id == entries[2].id and "изменено" in report.reason
+    result = CliRunner().invoke(app.cli, ["audit", "verify"], obj=None)
+    assert result.exit_code == 1 and f"записи {entries[2].id}" in result.output
+
+
+def test_a_removed_entry_is_detected(db):
+    entries = _entries(4)
+    _tamper("DELETE FROM audit_log WHERE id = :i", i=entries[1].id)
+    report = audit.verify_chain()
+    assert not report.ok and report.broken_id == entries[2].id
+
+
+def test_cli_reports_an_intact_chain(db, app):
+    _entries(2)
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "Цепочка цела" in result.output

@@ -1,0 +1,79 @@
+from datetime import timedelta
+
+from core.audit import AuditEntry
+from core.db import session, utcnow
+from tests.helpers import PASSWORD, csrf_token, login
+
+
+def test_login_logout(client, make_user, tree):
+    user = make_user("director", tree["a"])
+    assert client.get("/").status_code == 302           # anonymous: sent to the login page
+    resp = login(client, user.login)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert user.full_name in page and "Директор школы" in page
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/")}).status_code == 302
+    assert client.get("/").status_code == 302
+    actions = [e.action for e in session.query(AuditEntry).filter_by(actor_id=user.id)]
+    assert "login" in actions and "logout" in actions
+
+
+def test_password_is_argon2_hashed(make_user):
+    user = make_user()
+    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+
+
+def test_wrong_password_is_refused_without_saying_which_part(client, make_user):
+    user = make_user()
+    for name, pw in ((user.login, "wrong-password-1"), ("nobody-here", PASSWORD)):
+        page = login(client, name, pw)
+        assert page.status_code == 200 and "Неверный логин или пароль." in page.get_data(as_text=True)
+
+
+def test_lockout_after_repeated_failures(client, make_user, app):
+    user = make_user()
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        login(client, user.login, "wrong-password-1")
+    assert user.locked_until is not None and user.locked_until > utcnow()
+    # Even the right password is refused while locked.
+    page = login(client, user.login, PASSWORD)
+    assert page.status_code == 200 and "заблокирован" in page.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+    user.locked_until = utcnow() - timedelta(seconds=1)     # the lock has run out
+    assert login(client, user.login, PASSWORD).status_code == 302
+    assert session.query(AuditEntry).filter_by(actor_id=user.id, action="login.locked").count() == 1
+
+
+def test_csrf_token_is_required_on_forms(client, make_user, logged_in, tree):
+    user = make_user("admin", tree["region"])
+    assert client.post("/login", data={"login": user.login, "password": PASSWORD}).status_code == 400
+    logged_in(user)
+    resp = client.post("/account", data={"name": "без токена CSRF"})
+    assert resp.status_code == 400
+    resp = client.post("/account", data={"name": "с токеном", "csrf_token": csrf_token(client, "/account")})
+    assert resp.status_code == 200 and "jt_" in resp.get_data(as_text=True)
+
+
+def test_session_cookie_flags(client, make_user):
+    user = make_user()
+    resp = login(client, user.login)
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_login_redirects_only_within_the_site(client, make_user):
+    user = make_user()
+    for target, expected in (("/orgs", "/orgs"), ("https://evil.example/", "/"), ("//evil.example", "/"),
+                             ("/\\evil.example", "/")):
+        resp = client.post(f"/login?next={target}", data={"login": user.login, "password": PASSWORD,
+                                                            "csrf_token": csrf_token(client)})
+        assert resp.headers["Location"] == expected
+
+
+def test_password_change_ends_other_sessions(client, make_user, tree):
+    from orgs import accounts as services
+    user = make_user("director", tree["a"])
+    login(client, user.login)
+    assert client.get("/").status_code == 200
+    services.set_password(user, "another-pass-77")
+    assert client.get("/").status_code == 302

@@ -1,0 +1,104 @@
+"""Fixtures for signing tests: a live test PKI (OCSP, CRL, TSA over HTTP on 127.0.0.1), a
+frozen clock inside the certificates' validity, rendered sheets, PKCS#12 and SoftHSM2 signers.
+
+No database and no app: signing/ is pure. The clock is frozen for every test here at the end
+of school year 2025/2026; tests move it with the `clock` fixture when time is the point.
+"""
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+
+from tests.sheets import pki as test_pki
+from tests.sheets.sample import make_sheet
+
+FROZEN = "2026-06-01T07:00:00+00:00"
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    # ignore=_pytest: its own timings (--durations) keep the real clock
+    with freeze_time(FROZEN, ignore=["_pytest"]) as frozen:
+        yield frozen
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    p = test_pki.start(tmp_path_factory.mktemp("pki"))
+    yield p
+    p.close()
+
+
+@pytest.fixture(scope="session")
+def sheet():
+    return make_sheet()
+
+
+@pytest.fixture(scope="session")
+def rendered(sheet):
+    from sheets.render import render
+    return render(sheet)
+
+
+@pytest.fixture(scope="session")
+def blank(rendered):
+    """The rendered sheet with both empty signature fields: what the teacher signs."""
+    from pades import prepare_fields
+    return prepare_fields(rendered.pdf, rendered.layout)
+
+
+def _p12_signer(pki, label):
+    from pades import PKCS12Signer
+    return PKCS12Signer(pki.pkcs12(label), test_pki.PASSPHRASE)
+
+
+@pytest.fixture(scope="session")
+def teacher(pki):
+    return _p12_signer(pki, "teacher")
+
+
+@pytest.fixture(scope="session")
+def director(pki):
+    return _p12_signer(pki, "director")
+
+
+@pytest.fixture
+def softhsm_token(pki, tmp_path):
+    """A SoftHSM2 token in a temp dir holding the director's key and certificate.
+
+    SOFTHSM2_CONF is set only while the test runs (the library reads it when it is
+    initialised), and the previous value is put back afterwards."""
+    if not Path(SOFTHSM_MODULE).exists():
+        pytest.skip(f"SoftHSM2 is not installed ({SOFTHSM_MODULE} missing)")
+    from cryptography.hazmat.primitives import serialization
+    conf = tmp_path / "softhsm2.conf"
+    (tmp_path / "tokens").mkdir()
+    conf.write_text(f"directories.tokendir = {tmp_path}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    label, pin = "director-token", "2468"
+    run = lambda *args: subprocess.run(args, env=env, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    run(shutil.which("softhsm2-util") or "softhsm2-util", "--init-token", "--free", "--label", label,
+        "--pin", pin, "--so-pin", "13579")
+    key = serialization.load_pem_private_key(pki.key_path("director").read_bytes(), password=None)
+    (tmp_path / "k.der").write_bytes(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    (tmp_path / "c.der").write_bytes(pki.cert("director").dump())
+    tool = [shutil.which("pkcs11-tool") or "pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", label,
+            "--login", "--pin", pin]
+    run(*tool, "--write-object", str(tmp_path / "k.der"), "--type", "privkey", "--id", "01",
+        "--label", "director", "--usage-sign")
+    run(*tool, "--write-object", str(tmp_path / "c.der"), "--type", "cert", "--id", "01", "--label", "director")
+    (tmp_path / "k.der").unlink()
+    old = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    try:
+        yield {"module": SOFTHSM_MODULE, "label": label, "pin": pin, "key_label": "director"}
+    finally:
+        if old is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = old

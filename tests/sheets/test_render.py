@@ -1,0 +1,142 @@
+"""The rendered sheet, read back with pyHanko's reader and poppler's pdftotext (no pypdf)."""
+import shutil
+import subprocess
+from io import BytesIO
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+from pades.pdfa import document_id_of, is_ours
+from sheets import sheet_data as sheet_model
+from sheets.render import render
+from sheets.sheet_data import HALF_YEARS, sort_key
+from tests.sheets.sample import make_sheet
+
+STANDARD_14 = {"Helvetica", "Times-Roman", "Courier", "Symbol", "ZapfDingbats"}
+
+
+def page_texts(pdf: bytes) -> list[str]:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(["pdftotext", "-layout", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True,
+                          check=True).stdout.decode("utf-8")
+    return text.split("\f")[:-1]               # one form feed after every page
+
+
+def test_wide_sheet_is_split_into_pages_with_header_and_footers(rendered, sheet):
+    pages = page_texts(rendered.pdf)
+    n = len(pages)
+    assert n == rendered.layout.pages > 1
+    first = pages[0]
+    for text in ("СВОДНАЯ ВЕДОМОСТЬ", "2025/2026 учебный год", "Республика Татарстан", "Советский район",
+                 "Средняя общеобразовательная школа № 101", "7 «А»", "Иванова Мария Петровна"):
+        assert text in first, text
+    for i, text in enumerate(pages, 1):
+        assert f"Стр. {i} из {n}" in text
+        assert f"Документ № {sheet.document_id}" in text
+    # each subject appears in a table header, and every marks page repeats № and names
+    all_text = "\n".join(pages)
+    for subject in sheet.subjects:
+        assert subject.split()[0] in all_text, subject
+    marks_pages = [t for t in pages if "Отметки по предметам" in t]
+    assert len(marks_pages) >= 4                           # 16 subjects × 7 periods do not fit on one
+    for t in marks_pages:
+        assert "Фамилия, имя" in t and "Абдуллина Алсу Ринатовна" in t
+
+
+def test_long_sheet_repeats_the_header_rows_when_split_vertically():
+    sheet = make_sheet(subjects=3)
+    sheet.pupils = sheet.pupils * 3                         # 84 rows: more than a page
+    for i, p in enumerate(sheet.pupils):
+        sheet.pupils[i] = sheet_model.PupilRow(f"{p.name} {i:02d}", dict(p.marks), decision=p.decision)
+    pages = page_texts(render(sheet).pdf)
+    marks_pages = [t for t in pages if "I четв." in t]
+    assert len(marks_pages) >= 2
+    assert all("Фамилия, имя" in t and "Русский язык" in t for t in marks_pages)
+
+
+def test_pupils_are_printed_alphabetically_with_yo_as_ye(rendered):
+    text = page_texts(rendered.pdf)[0]
+    printed = [line.split(None, 1)[1].split("  ")[0].strip() for line in text.splitlines()
+               if line.strip()[:2].strip().isdigit() and "  " in line.strip()]
+    names = [n for n in printed if len(n.split()) == 3]
+    assert len(names) == 28, printed
+    assert names == sorted(names, key=sort_key)
+    assert names.index("Алёшин Пётр Сергеевич") == names.index("Алехина Дарья Олеговна") + 1
+    assert names.index("Ёлкина Софья Дмитриевна") < names.index("Жукова Полина Алексеевна")
+
+
+def test_fonts_are_all_embedded(rendered):
+    r = PdfFileReader(BytesIO(rendered.pdf))
+    seen = set()
+    for i in range(r.root["/Pages"]["/Count"]):
+        fonts = r.find_page_for_modification(i)[0].get_object()["/Resources"]["/Font"]
+        for name in fonts:
+            font = fonts[name]
+            base = str(font["/BaseFont"]).lstrip("/")
+            seen.add(base.split("+")[-1])
+            assert base not in STANDARD_14
+            descriptor = font["/FontDescriptor"]
+            assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")), base
+    assert seen == {"PTSans-Regular", "PTSans-Bold"}
+
+
+def test_pdfa_output_intent_and_xmp(rendered, sheet):
+    r = PdfFileReader(BytesIO(rendered.pdf))
+    assert r.input_version <= (1, 7)                         # PDF/A-3 is based on PDF 1.7
+    intent = r.root["/OutputIntents"][0]
+    assert intent["/S"] == "/GTS_PDFA1"
+    profile = intent["/DestOutputProfile"]
+    assert profile["/N"] == 3 and profile.data[36:40] == b"acsp"   # an ICC profile
+    xmp = r.root["/Metadata"].data.decode("utf-8")
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    assert "Сводная ведомость успеваемости" in xmp and sheet.document_id in xmp
+    assert document_id_of(rendered.pdf) == sheet.document_id
+    assert is_ours(rendered.pdf) and is_ours(rendered.pdf, sheet.document_id)
+    assert not is_ours(rendered.pdf, "SV-другой")
+    info = r.trailer_view["/Info"]
+    assert info["/Title"] in xmp and info["/Producer"] in xmp      # Info and XMP agree (PDF/A)
+
+
+def test_marks_are_attached_as_json_that_parses_back(rendered, sheet):
+    r = PdfFileReader(BytesIO(rendered.pdf))
+    names = r.root["/Names"]["/EmbeddedFiles"]["/Names"]
+    assert names[0] == "marks.json"
+    spec = names[1]
+    assert spec["/AFRelationship"] == "/Data" and r.root["/AF"][0] == spec
+    stream = spec["/EF"]["/F"]
+    assert stream["/Subtype"] == "/application/json"
+    back = sheet_model.from_json(stream.data)
+    original = {p.name: p for p in sheet.pupils}
+    assert len(back.pupils) == 28
+    for p in back.pupils:
+        assert p.marks == {k: v for k, v in original[p.name].marks.items() if v}
+    assert back.subjects == sheet.subjects and back.periods == sheet.periods
+
+
+def test_signature_boxes_are_on_the_last_page_inside_it(rendered):
+    fields = rendered.layout.fields
+    assert [f.name for f in fields] == [CLASS_TEACHER_FIELD, DIRECTOR_FIELD]
+    for f in fields:
+        x1, y1, x2, y2 = f.box
+        assert f.page == rendered.layout.pages - 1
+        assert 0 < x1 < x2 < 842 and 40 < y1 < y2 < 595
+    assert fields[0].box[2] < fields[1].box[0]              # side by side, not overlapping
+
+
+def test_half_year_sheet_fits_more_subjects_per_page():
+    quarters = render(make_sheet(subjects=12)).layout.pages     # 4 subjects a page
+    halves = render(make_sheet(subjects=12, periods=HALF_YEARS)).layout.pages   # 6 a page
+    assert halves < quarters
+
+
+def test_a_pdf_not_made_here_is_not_ours():
+    from reportlab.pdfgen.canvas import Canvas
+    buf = BytesIO()
+    c = Canvas(buf)
+    c.drawString(100, 100, "hello")
+    c.save()
+    assert not is_ours(buf.getvalue())
+    assert not is_ours(b"not a pdf at all")
+    assert document_id_of(b"%PDF-1.7\n%%EOF") is None

@@ -1,0 +1,132 @@
+"""Command line: `flask --app wsgi <command>`."""
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from core import db
+
+audit_cli = AppGroup("audit", help="Журнал аудита.")
+orgs_cli = AppGroup("orgs", help="Организации.")
+users_cli = AppGroup("users", help="Пользователи.")
+ordinance_cli = AppGroup("ordinance", help="Приказы, письма, решения.")
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    from core import ROOT
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes.update(url=url, quiet=True)
+    return cfg
+
+
+@click.command("migrate", help="Обновить схему базы данных до последней версии (alembic upgrade head).")
+def migrate():
+    from alembic import command
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), "head")
+    click.echo("Схема базы данных обновлена.")
+
+
+@audit_cli.command("verify", help="Проверить цепочку хешей журнала аудита.")
+def audit_verify():
+    from core.audit import verify_chain
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"Цепочка цела: проверено записей {report.checked}.")
+        return
+    click.echo(f"Цепочка нарушена на записи {report.broken_id}: {report.reason} "
+               f"(до неё проверено записей: {report.checked}).", err=True)
+    sys.exit(1)
+
+
+@orgs_cli.command("import", help="Загрузить организации из CSV/XLSX.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def orgs_import(path: Path):
+    from core.tabular import ImportFailed
+    from orgs.importer import import_organisations
+    try:
+        summary = import_organisations(path.read_bytes(), path.name)
+    except ImportFailed as exc:
+        db.rollback()
+        for err in exc.errors:
+            click.echo(str(err), err=True)
+        click.echo("Ничего не записано.", err=True)
+        sys.exit(1)
+    db.commit()
+    click.echo(f"Создано {summary.created}, обновлено {summary.updated}, без изменений {summary.unchanged}.")
+
+
+@users_cli.command("create", help="Создать пользователя и выдать роль на организацию (по коду).")
+@click.argument("login")
+@click.option("--name", "full_name", required=True)
+@click.option("--role", type=click.Choice(["regional_official", "municipal_official", "director", "class_teacher",
+                                           "archivist", "admin"]), required=True)
+@click.option("--org", "org_code", required=True, help="код организации")
+def users_create(login, full_name, role, org_code):
+    from orgs import accounts as services
+    from orgs.models.users import Role
+    from orgs.passwords import check_strength
+    from orgs.services import by_code
+    org = by_code(org_code)
+    if org is None:
+        raise click.UsageError(f"Нет организации с кодом {org_code}.")
+    # Asked interactively (or piped on stdin), never taken from the command line.
+    password = click.prompt("Пароль", hide_input=True, confirmation_prompt=True)
+    if weak := check_strength(password):
+        raise click.UsageError(weak)
+    user = services.create_user(login, full_name, password)
+    services.grant(user, Role(role), org)
+    db.commit()
+    click.echo(f"Пользователь {user.login} создан.")
+
+
+@ordinance_cli.command("parse", help="Распознать документ (.txt или .docx) и напечатать JSON; ничего не сохраняет.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def ordinance_parse(path: Path):
+    from ordinances.parsing.parser import parse_file
+    try:
+        parsed = parse_file(path)
+    except ValueError as exc:
+        raise click.ClickException(f"{path.name}: {exc}") from None
+    click.echo(json.dumps(parsed, ensure_ascii=False, indent=2))
+
+
+@click.command("demo-data", help="Создать демонстрационный регион с муниципалитетами, школами и пользователями.")
+@click.option("--schools", default=30, show_default=True, help="сколько школ")
+@click.option("--seed", default=1, show_default=True)
+def demo_data(schools: int, seed: int):
+    from web.demo import make_demo
+    try:
+        logins = make_demo(schools=schools, seed=seed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.commit()
+    print_logins(logins)
+
+
+def print_logins(logins: list[tuple[str, str, str]]) -> None:
+    click.echo("Демо-пользователи (логин / пароль / роль):")
+    for login, password, role in logins:
+        click.echo(f"  {login:<16} {password:<18} {role}")
+
+
+@click.command("serve", help="Запустить сервис; для незаданных DATABASE_URL, REDIS_URL, ARCHIVE_URL "
+                             "поднимаются встроенные серверы в instance/.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--demo-schools", default=30, show_default=True, help="школ в демо-данных при первом запуске")
+def serve(host: str, port: int, demo_schools: int):
+    from web.serve import run
+    run(host=host, port=port, demo_schools=demo_schools)
+
+
+def init_app(app: Flask) -> None:
+    from sheets.cli import sheets_cli
+    for cmd in (migrate, demo_data, serve, audit_cli, orgs_cli, users_cli, ordinance_cli, sheets_cli):
+        app.cli.add_command(cmd)
+    from archive.cli import archive_cli
+    app.cli.add_command(archive_cli)

@@ -1,0 +1,63 @@
+"""Settings, read from the environment; an unset URL means "start the embedded server" (see web.embedded)."""
+import os
+
+DEFAULTS = {
+    "DATABASE_URL": None,
+    "REDIS_URL": None,
+    "ARCHIVE_URL": None,          # s3://KEY:SECRET@host:port/bucket?secure=0  or  file:///path
+    "TSA_URL": None,
+    "SECRET_KEY": None,  # nosec B105 # no secret here; None means generate one in instance/
+    "SMTP_URL": None,
+    "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links
+    "TRUST_ROOTS": None,          # PEM file(s) of the CAs whose signatures are trusted, ":"-separated
+    "ARCHIVE_SEAL_KEY": None,     # PKCS#12 of the archive's service key (signs export inventories)
+    "ARCHIVE_SEAL_PASSPHRASE": None,  # nosec B105 # no secret here; set from the environment
+    "ARCHIVE_FIXITY_BATCH": 500,  # records re-hashed per hourly fixity run
+    "ARCHIVE_REVINFO_CACHE_SECONDS": 300,  # OCSP/CRL answers shared by the workers via Redis (0: off)
+    "ARCHIVE_LTA_RENEW_DAYS": 365,  # renew the archive timestamp this long before its TSA certificate ends
+    "BABEL_DEFAULT_LOCALE": "ru",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,   # set true behind TLS
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "WTF_CSRF_TIME_LIMIT": None,      # the token lives as long as the session
+    "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_SECONDS": 15 * 60,
+    "ORG_IMPORT_MAX_ROWS": 20000,
+    "MARKS_IMPORT_MAX_ROWS": 200_000,
+    "EVIDENCE_RETENTION_YEARS": 5,
+    "ORDINANCE_FILE_MAX_BYTES": 20 * 1024 * 1024,  # the signed order PDF and each attachment
+    "ARCHIVE_VERIFY_FETCH": True,     # verification may fetch OCSP/CRL over the network
+    "DIGEST_DAYS_AHEAD": 3,           # the daily digest lists what is due within this many days
+    "MAIL_FROM": "journals@localhost",
+}
+
+# Read from the environment as given; everything else in DEFAULTS is converted to its default's type.
+NOT_FROM_ENV = ("BABEL_DEFAULT_LOCALE", "SESSION_COOKIE_HTTPONLY", "WTF_CSRF_TIME_LIMIT")
+TRUE = ("1", "true", "yes", "on")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def settings_from_env(environ=os.environ) -> dict:
+    """The settings given in the environment (names as in DEFAULTS); unset ones keep their defaults.
+    A value that does not fit its setting's type is an error naming the variable."""
+    found = {}
+    for key, default in DEFAULTS.items():
+        raw = environ.get(key)
+        if key in NOT_FROM_ENV or raw is None or raw == "":
+            continue
+        if isinstance(default, bool):
+            found[key] = raw.strip().lower() in TRUE
+        elif isinstance(default, int):
+            try:
+                found[key] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{key}: ожидается целое число, получено «{raw}»") from None
+        else:
+            found[key] = raw
+    return found

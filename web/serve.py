@@ -1,0 +1,151 @@
+"""`flask --app wsgi serve`: the whole service on one machine.
+
+For each of DATABASE_URL, REDIS_URL and ARCHIVE_URL left unset, the embedded
+server is started with its data under instance/ (or $INSTANCE_PATH) (ports and S3 keys are chosen on
+the first run and kept in instance/embedded.json, mode 0600). Then the schema is
+migrated, demo data is made on the first run, one RQ worker is started, and the
+web server runs until Ctrl-C, when everything is stopped in reverse order.
+"""
+import json
+import os
+import secrets
+import signal
+import subprocess  # nosec B404 # starts the RQ worker (sys.executable, fixed args)
+import sys
+
+import click
+
+from core import ROOT
+from web import embedded, instance_dir
+
+INSTANCE = instance_dir()
+
+
+def _settings() -> dict:
+    path = INSTANCE / "embedded.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    pg, redis_port, *weed = embedded.free_ports(12)
+    cfg = {"pg_port": pg, "redis_port": redis_port, "weed_ports": weed,
+           "s3_key": "jt" + secrets.token_hex(8), "s3_secret": secrets.token_hex(20)}
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(cfg, f)
+    return cfg
+
+
+def start_embedded(environ: dict) -> list:
+    """Start the servers whose URL is missing from `environ`, filling it in. Returns stop functions."""
+    cfg = _settings()
+    stops = []
+    try:
+        if not environ.get("DATABASE_URL"):
+            click.echo("Запуск встроенного PostgreSQL…")
+            stops.append(embedded.start_postgres(INSTANCE / "pg", cfg["pg_port"]))
+            environ["DATABASE_URL"] = embedded.create_database(
+                f"postgresql+psycopg://postgres@127.0.0.1:{cfg['pg_port']}/postgres", "journals")
+        if not environ.get("REDIS_URL"):
+            click.echo("Запуск встроенного Redis…")
+            # With its AOF: jobs queued or scheduled survive a restart of `serve`.
+            stops.append(embedded.start_redis(INSTANCE / "redis", cfg["redis_port"], persistent=True))
+            environ["REDIS_URL"] = f"redis://127.0.0.1:{cfg['redis_port']}/0"
+        if not environ.get("ARCHIVE_URL"):
+            click.echo("Запуск встроенного S3 (SeaweedFS, Object Lock)…")
+            ports = cfg["weed_ports"]
+            stops.append(embedded.start_seaweed(INSTANCE / "weed", ports, cfg["s3_key"], cfg["s3_secret"]))
+            environ["ARCHIVE_URL"] = (f"s3://{cfg['s3_key']}:{cfg['s3_secret']}@127.0.0.1:"
+                                      f"{ports[embedded.S3_PORT_INDEX]}/archive?secure=0")
+    except BaseException:
+        stop_all(stops)
+        raise
+    return stops
+
+
+def stop_all(stops: list) -> None:
+    for stop in reversed(stops):
+        try:
+            stop()
+        except Exception as exc:  # keep stopping the others
+            click.echo(f"Ошибка остановки: {exc}", err=True)
+
+
+def run(host: str, port: int, demo_schools: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from core import db
+    from web import create_app
+    from web.cli import print_logins
+    stops = start_embedded(os.environ)
+    # Without configured CAs the demo CA (made with the demo data) is trusted, and nothing else.
+    os.environ.setdefault("TRUST_ROOTS", str(INSTANCE / "demo-pki" / "ca.pem"))
+    worker = None
+    try:
+        app = create_app()
+        with app.app_context():
+            from alembic import command
+
+            from web.cli import alembic_config
+            command.upgrade(alembic_config(app.config["DATABASE_URL"]), "head")
+            logins = _demo_logins()
+            if logins is None and not _has_users():
+                from web.demo import make_demo
+                click.echo(f"Создание демо-данных ({demo_schools} школ)…")
+                logins = make_demo(schools=demo_schools)
+                db.commit()
+                _save_demo_logins(logins)
+                _make_demo_pki()
+        # The worker gets the URLs (with credentials) through its environment, never argv.
+        worker = subprocess.Popen([sys.executable, "-m", "web.worker"], cwd=str(ROOT), env=dict(os.environ),  # nosec B603 # this interpreter, fixed module name, no shell
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        if logins:
+            print_logins(logins)
+        click.echo(f"Сервис: http://{host}:{port}/   (Ctrl-C — остановить)")
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("Остановка…")
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)   # warm shutdown: the current job finishes
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        stop_all(stops)
+        click.echo("Остановлено.")
+
+
+def _make_demo_pki() -> None:
+    """Keys for the demo teacher and director, so signing can be tried at once (demo only)."""
+    from sqlalchemy import select
+
+    from core.db import session
+    from orgs.models.users import User
+    from pades import demo_pki
+    from web.demo import DEMO_PASSWORD
+    people = {u.login: u.full_name for u in session.scalars(select(User).where(
+        User.login.in_(["teacher", "director", "archivist"])))}
+    # archive-seal.p12: the archive's service key (export inventories); archivist.p12 signs disposal acts
+    demo_pki.make(INSTANCE / "demo-pki", people, DEMO_PASSWORD, seal="Электронный архив (демо-печать)")
+    click.echo(f"Демо-ключи подписи (пароль {DEMO_PASSWORD}): {INSTANCE / 'demo-pki'}/teacher.p12, director.p12")
+
+
+def _has_users() -> bool:
+    from sqlalchemy import select
+
+    from core.db import session
+    from orgs.models.users import User
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
+def _demo_logins():
+    path = INSTANCE / "demo_logins.json"
+    return [tuple(x) for x in json.loads(path.read_text())] if path.exists() else None
+
+
+def _save_demo_logins(logins) -> None:
+    path = INSTANCE / "demo_logins.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(logins, f, ensure_ascii=False)

@@ -1,0 +1,98 @@
+"""The RQ worker process: `python -m web.worker [queue ...]` (queues in priority order).
+
+Its Redis client waits out an outage (a Redis restart, a network cut) of up to REDIS_WAIT_S,
+reconnecting with a capped backoff. Without that an RQ worker quits at the first failed Redis call
+made while a job runs (rq 3's monitor_work_horse lets the ConnectionError of a heartbeat or of
+`job.get_status()` end `work()`), and its job stays "started" until RQ's cleanup of abandoned jobs,
+minutes later (tests/faults/test_redis_outage.py). Only the worker waits: a web request gets its
+error at once (a batch started then is marked failed, see signing/services.py)."""
+import sys
+import time
+
+from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from rq import Worker
+
+from core.jobs import QUEUES, queue, redis_connection
+from web import create_app
+
+REDIS_WAIT_S = 120        # after this long without Redis a worker gives up (systemd starts it again)
+
+
+class PatientRetry(Retry):
+    """Retry connection errors (backoff 0.05 s doubling to 1 s) until `seconds` after the first failure.
+    A time limit rather than a count: redis-py nests the connect's retries in the command's."""
+
+    def __init__(self, seconds: float):
+        super().__init__(ExponentialBackoff(cap=1.0, base=0.05), retries=-1)
+        self.seconds = seconds
+
+    def __eq__(self, other):
+        return isinstance(other, PatientRetry) and other.seconds == self.seconds and super().__eq__(other)
+
+    __hash__ = Retry.__hash__
+
+    def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):
+        give_up_at = time.monotonic() + self.seconds
+
+        def fail_or_give_up(error, *count):
+            fail(error, *count)
+            if time.monotonic() >= give_up_at:
+                raise error
+        return super().call_with_retry(do, fail_or_give_up, is_retryable, with_failure_count)
+
+
+def patient_redis(url: str, seconds: float = REDIS_WAIT_S) -> Redis:
+    return Redis.from_url(url, retry=PatientRetry(seconds))
+
+
+def main(argv: list[str]) -> None:
+    app = create_app()
+    # One client for the worker, its work-horses (the jobs' redis_connection()) and its scheduler.
+    app.extensions["redis"] = patient_redis(app.config["REDIS_URL"])
+    names = argv or ["notifications", "signing", "archive", "reports", "default"]
+    unknown = set(names) - set(QUEUES)
+    if unknown:
+        raise SystemExit(f"unknown queues: {', '.join(sorted(unknown))}")
+    preload(app)
+    from assignments.tasks import schedule_daily
+    schedule_daily(app)   # the daily overdue sweep + digests; idempotent (one job id per day)
+    from archive.tasks import schedule as schedule_archive
+    schedule_archive(app)  # archive: fixity hourly, B-LTA renewal daily, pending sweep; idempotent
+    Worker([queue(n, app) for n in names], connection=redis_connection(app)).work(with_scheduler=True)
+
+
+def preload(app) -> None:
+    """Warm the parent once, so each forked work-horse starts with the app, the job modules and the
+    fonts already loaded instead of paying for them on every job (core.jobs hands the horse this app
+    and gives it a fresh database pool after the fork)."""
+    import importlib
+
+    from core import jobs
+    jobs.adopt_worker_app(app)
+    # What the jobs import inside their functions too: minio and its crypto alone cost a horse ~0.17 s.
+    for module in ("sheets.tasks", "archive.tasks", "assignments.tasks", "archive.ingest", "archive.lta",
+                   "archive.verify", "pades", "minio"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError:
+            pass
+    from sheets import render
+    render._register_fonts()
+    from archive.ingest import software_version
+    software_version()
+    if app.config.get("ARCHIVE_URL"):
+        from core.storage import get_storage
+        get_storage(app)      # builds the client only (no I/O): each horse opens its own connections
+    # Mapper configuration runs on the first query of a process: ~0.4 s of every job when each
+    # forked horse did it again (measured with cProfile in the horses of benchmarks/year_end.py).
+    from sqlalchemy.orm import configure_mappers
+
+    from core.db import import_models
+    import_models()
+    configure_mappers()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,4 +1,0 @@
-"""Organisations, ordinances, plans, assignments, deadlines, transitions."""
-import logging
-
-log = logging.getLogger(__name__)
