@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
+from core.files import StoredFile
 from ordinances.models.ordinances import Ordinance, PlanItem
 from orgs.models.organisations import Organisation
 
@@ -245,24 +246,17 @@ class OccurrenceEvent(Base):
     files: Mapped[list["OccurrenceEvidence"]] = relationship(order_by="OccurrenceEvidence.id", viewonly=True)
 
 
-class OccurrenceEvidence(Base):
-    """A file submitted as evidence, kept in the archive store under a key derived from its SHA-256.
+class OccurrenceEvidence(StoredFile, Base):
+    """A file submitted as evidence, kept in the ordinary "files" store under a key derived from its SHA-256.
 
-    The row says which backend and key hold the bytes. If the transaction that made this row rolls back after
-    the object was written, the object stays (write-once storage) but a retry writes the same key, so it is
-    reused rather than duplicated.
+    The row says which store and key hold the bytes (core.files). If the transaction that made this row rolls
+    back after the object was written, a retry writes the same key, so the object is reused, not duplicated.
     """
     __tablename__ = "occurrence_evidence"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrences.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("occurrence_events.id", ondelete="SET NULL"), index=True)
-    filename: Mapped[str] = mapped_column(String(300))
-    content_type: Mapped[str] = mapped_column(String(200))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
-    backend: Mapped[str] = mapped_column(String(20))
-    object_key: Mapped[str] = mapped_column(String(300))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

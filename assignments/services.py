@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
-from flask import current_app
 from sqlalchemy import func, select, text
 
 from assignments import notifications
@@ -27,6 +26,7 @@ from assignments.models import (
     OccurrenceStatus,
 )
 from core import audit
+from core import files as file_store
 from core.clock import MOSCOW, today  # noqa: F401  (svc.today() in views, tasks)
 from core.db import session, utcnow
 from ordinances.models.ordinances import (
@@ -42,7 +42,6 @@ from orgs.models.organisations import Organisation, OrgKind
 
 log = logging.getLogger(__name__)
 EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
-EVIDENCE_RETENTION_YEARS = 5
 MAX_FILES = 10
 
 # The assigner's choice of due dates. "plan" copies the item's own rule; the others are confirmations
@@ -528,11 +527,10 @@ def submit(occ: Occurrence, *, actor, text: str | None = None, link: str | None 
     event = OccurrenceEvent(occurrence=occ, kind="submit", actor_id=actor.id, text=text_, link=link_, at=now)
     session.add(event)
     session.flush()
-    for f, (key, sha, backend) in zip(files, stored):
-        session.add(OccurrenceEvidence(occurrence_id=occ.id, event_id=event.id, filename=_safe_name(f.filename),
-                                       content_type=(f.content_type or "application/octet-stream")[:200],
-                                       size=len(f.data), sha256=sha, backend=backend, object_key=key,
-                                       uploaded_by_id=actor.id))
+    for f in stored:
+        ev = OccurrenceEvidence(occurrence_id=occ.id, event_id=event.id, uploaded_by_id=actor.id)
+        ev.set_stored(f)
+        session.add(ev)
     occ.status, occ.submitted_at, occ.submitted_by_id = OccurrenceStatus.submitted, now, actor.id
     occ.closed_reason = reason if waiting else None
     if occ.kind is OccurrenceKind.appointment:
@@ -542,7 +540,7 @@ def submit(occ: Occurrence, *, actor, text: str | None = None, link: str | None 
         t.responsible_user_id = responsible.get("user_id")
     session.flush()
     audit.record("occurrence.submit", occ, actor=actor, before={"status": before.value},
-                 after={"status": occ.status.value}, files=[s[1] for s in stored], link=bool(link_),
+                 after={"status": occ.status.value}, files=[s.sha256 for s in stored], link=bool(link_),
                  closed_with_reason=bool(occ.closed_reason))
     _notify_reviewers(occ, f"Отчёт на проверку: {occ.org.display_name} — {occ.assignment.title[:150]} "
                            f"(срок {ru(occ.due_date)})")
@@ -651,41 +649,24 @@ def mark_overdue(day: dt.date | None = None) -> int:
 
 # ---- evidence files -------------------------------------------------------------------------------------
 
-def _safe_name(name: str) -> str:
-    name = (name or "файл").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    name = "".join(c for c in name if c.isprintable())[:300]
-    return name if name.strip(". ") else "файл"   # "..", "." or nothing: not a file name
-
-
 def evidence_key(sha256: str) -> str:
     return f"evidence/{sha256[:2]}/{sha256}"
 
 
-def _store(f: Upload) -> tuple[str, str, str]:
+def _store(f: Upload) -> file_store.Stored:
     """Write the bytes once under a key made from their SHA-256 (a retry or the same file from another school
-    reuses the object). Returns (key, sha256, backend)."""
-    from core.storage import ObjectExists, StorageError, StorageUnavailable, get_storage
-    storage = get_storage()
+    reuses the object), in the ordinary files store."""
     sha = hashlib.sha256(f.data).hexdigest()
-    key = evidence_key(sha)
-    years = current_app.config.get("EVIDENCE_RETENTION_YEARS", EVIDENCE_RETENTION_YEARS)
-    retain = dt.datetime.now(dt.timezone.utc).date() + relativedelta(years=years)
+    name = file_store.safe_filename(f.filename)
     try:
-        storage.put(key, f.data, retain_until=retain, content_type="application/octet-stream")
-    except ObjectExists:
-        if storage.head(key).sha256 != sha:   # cannot happen unless the store was tampered with
-            raise AssignmentError(f"Файл «{f.filename}»: в хранилище под этим ключом другие данные.") from None
-    except StorageUnavailable:
-        raise AssignmentError("Хранилище файлов недоступно, попробуйте позже: ничего не сохранено.") from None
-    except StorageError as exc:
-        log.exception("evidence store failed")
-        raise AssignmentError(f"Файл «{f.filename}» не сохранён: {exc.__class__.__name__}.") from None
-    return key, sha, storage.scheme
+        return file_store.put_once("files", evidence_key(sha), f.data, filename=name,
+                              content_type=(f.content_type or "application/octet-stream")[:200])
+    except file_store.FileStoreError as exc:
+        raise AssignmentError(str(exc)) from None
 
 
 def read_evidence(ev: OccurrenceEvidence) -> bytes:
-    from core.storage import get_storage
-    return get_storage().get(ev.object_key)
+    return file_store.read_verified(ev)
 
 
 # ---- notifications ------------------------------------------------------------------------------------------

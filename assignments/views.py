@@ -23,6 +23,7 @@ from assignments.models import (
     OccurrenceStatus,
 )
 from core.db import session, utcnow
+from core.files import FileCorrupt
 from core.tabular import xlsx_response
 from ordinances.models.ordinances import Ordinance, PlanItem
 from orgs.access import can, has_any, require, scope_condition, scopes
@@ -621,9 +622,10 @@ def extend(occ_id: int):
 def evidence(evidence_id: int):
     ev = session.get(OccurrenceEvidence, evidence_id) or abort(404)
     _occurrence(ev.occurrence_id)
-    data = svc.read_evidence(ev)
-    if hashlib.sha256(data).hexdigest() != ev.sha256:
-        abort(500)
+    try:
+        data = svc.read_evidence(ev)
+    except FileCorrupt:
+        abort(500)              # the store does not hold what was uploaded: an integrity failure, not the user's
     return Response(data, mimetype="application/octet-stream",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.filename)}",
                              "X-Content-Type-Options": "nosniff"})

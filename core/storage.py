@@ -240,12 +240,13 @@ class S3ArchiveStorage(ArchiveStorage):
 
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, *, prefix: str = "",
                  secure: bool = True, region: str | None = None, connect_timeout: float = CONNECT_TIMEOUT,
-                 read_timeout: float = READ_TIMEOUT):
+                 read_timeout: float = READ_TIMEOUT, lock: bool = True):
         import urllib3
         from minio import Minio
         from minio.helpers import check_bucket_name
         check_bucket_name(bucket, strict=True)    # ValueError; no I/O
         self.endpoint, self.bucket, self.secure = endpoint, bucket, secure
+        self.lock = lock          # False: an ordinary bucket (the "files" store), no retention, no holds
         # Keys live under `prefix/` in the bucket, so several archives (or test runs) can share one
         # bucket. On SeaweedFS that matters: each bucket is a collection with volumes of its own.
         self.prefix = check_key(prefix.strip("/")) + "/" if prefix.strip("/") else ""
@@ -273,10 +274,11 @@ class S3ArchiveStorage(ArchiveStorage):
         if not bucket:
             raise ValueError("ARCHIVE_URL: the path must start with the bucket name")
         opts = dict(parse_qsl(parts.query))
-        unknown = set(opts) - {"secure", "region", "connect_timeout", "read_timeout"}
+        unknown = set(opts) - {"secure", "region", "connect_timeout", "read_timeout", "lock"}
         if unknown:
             raise ValueError(f"ARCHIVE_URL: unknown option(s) {sorted(unknown)}")
         secure = opts.get("secure", "1").lower() not in ("0", "false", "no", "off")
+        lock = opts.get("lock", "1").lower() not in ("0", "false", "no", "off")
         host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
         if ":" in parts.hostname:   # IPv6 literal
             host = f"[{parts.hostname}]" + ("" if parts.port is None else f":{parts.port}")
@@ -284,7 +286,7 @@ class S3ArchiveStorage(ArchiveStorage):
                    secure=secure,
                    region=opts.get("region") or None,
                    connect_timeout=float(opts.get("connect_timeout", cls.CONNECT_TIMEOUT)),
-                   read_timeout=float(opts.get("read_timeout", cls.READ_TIMEOUT)))
+                   read_timeout=float(opts.get("read_timeout", cls.READ_TIMEOUT)), lock=lock)
 
     def __repr__(self):   # no credentials
         return f"<S3ArchiveStorage {'https' if self.secure else 'http'}://{self.endpoint}/{self.bucket}/{self.prefix}>"
@@ -330,11 +332,15 @@ class S3ArchiveStorage(ArchiveStorage):
             with self._errors():
                 if not self.client.bucket_exists(self.bucket):
                     try:
-                        self.client.make_bucket(self.bucket, object_lock=True)
-                        log.info("archive: created bucket %s with object lock at %s", self.bucket, self.endpoint)
+                        self.client.make_bucket(self.bucket, object_lock=self.lock)
+                        log.info("storage: created bucket %s (object lock: %s) at %s", self.bucket, self.lock,
+                                 self.endpoint)
                     except S3Error as e:
                         if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):  # a racing creator
                             raise
+                if not self.lock:
+                    self._ready = True
+                    return
                 try:
                     # An Object Lock bucket answers (with or without a default rule); others answer with an error.
                     self.client.get_object_lock_config(self.bucket)
@@ -354,6 +360,8 @@ class S3ArchiveStorage(ArchiveStorage):
         from minio.retention import Retention
         name = self._name(key)
         _check_retention(retain_until)
+        if not self.lock and (retain_until or legal_hold):
+            raise ValueError(f"bucket {self.bucket!r} has no Object Lock: no retention or legal hold")
         metadata = _check_metadata(metadata)
         self._ensure_bucket()
         # Write-once by asking first. S3 would otherwise add a new version on top (the old one stays
@@ -681,17 +689,23 @@ def storage_from_url(url: str) -> ArchiveStorage:
     return BACKENDS[scheme].from_url(url)
 
 
-def get_storage(app: Flask | None = None) -> ArchiveStorage:
-    """The app's storage, built from `ARCHIVE_URL` once and kept in `app.extensions["archive"]`."""
+STORES = {"archive": "ARCHIVE_URL", "files": "FILES_URL"}   # store name -> the setting with its URL
+
+
+def get_storage(app: Flask | None = None, name: str = "archive") -> ArchiveStorage:
+    """The app's named store, built from its URL once and kept in `app.extensions` ("archive" for the archive's,
+    "storage:files" for the ordinary one). Without FILES_URL, ordinary files go to the archive's store."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
-    storage = app.extensions.get("archive")
+    slot = "archive" if name == "archive" else f"storage:{name}"
+    storage = app.extensions.get(slot)
     if storage is None:
-        url = app.config.get("ARCHIVE_URL")
+        setting = STORES[name]
+        url = app.config.get(setting) or (app.config.get("ARCHIVE_URL") if name == "files" else None)
         if not url:
-            raise RuntimeError("ARCHIVE_URL is not set")
+            raise RuntimeError(f"{setting} is not set")
         # Building does no I/O, so two threads racing here only waste an object; setdefault keeps one.
-        storage = app.extensions.setdefault("archive", storage_from_url(url))
-        log.info("archive storage: %r", storage)   # the repr leaves out credentials
+        storage = app.extensions.setdefault(slot, storage_from_url(url))
+        log.info("%s storage: %r", name, storage)   # the repr leaves out credentials
     return storage
 
 

@@ -11,7 +11,7 @@ Services flush; they never commit. "Today" comes from Python (`core.clock.today`
 """
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,8 +22,9 @@ from pathlib import PurePath
 from sqlalchemy import Numeric, case, cast, false, func, or_, select
 
 from core import audit
+from core import files as file_store
 from core.charts import fmt_number, svg_line_chart, svg_stacked_bars  # noqa: F401  (rep.* in pages)
-from core.clock import add_years, today
+from core.clock import today
 from core.db import session, utcnow
 from core.files import EVIDENCE_SUFFIXES, MAX_EVIDENCE_FILE
 from ordinances.parsing.deadlines import occurrences, parse_deadline
@@ -35,7 +36,6 @@ NUMERIC_TYPES = ("number", "percentage", "yes_no")
 FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 FIELD_ATTRS = {"key", "label", "type", "required", "min", "max", "integer", "max_field", "max_length", "hint"}
 TEXT_MAX = 4000
-REPORT_FILE_RETENTION_YEARS = 5
 SUBMITTER_KINDS = {"municipality": "Муниципалитет (МОУО)", "school": "Школа"}
 MONTHS = ["январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь", "ноябрь",
           "декабрь"]
@@ -388,24 +388,20 @@ def validate_values(form: ReportForm, raw: dict, *, require: bool, files: dict |
 
 
 def _store_file(form: ReportForm, org: Organisation, period: Period, label: str, name: str, raw: bytes) -> dict:
-    from core.storage import ObjectExists, check_key, get_storage
-    name = PurePath((name or "").replace("\\", "/")).name or "файл"
+    """The attachment in the ordinary files store; the submission's value is the stored file's shape (core.files)."""
+    name = file_store.safe_filename(name)
     suffix = PurePath(name).suffix.lower()
     if len(raw) > MAX_EVIDENCE_FILE:
         raise ReportError(f"Поле «{label}»: файл «{name}» больше {MAX_EVIDENCE_FILE // (1024 * 1024)} МБ.")
     if suffix not in EVIDENCE_SUFFIXES:
         raise ReportError(f"Поле «{label}»: файл «{name}» — тип «{suffix or 'без расширения'}» не принимается.")
-    storage = get_storage()
-    sha = hashlib.sha256(raw).hexdigest()
-    key = check_key(f"report-files/{form.id}/{org.id}/{period.key}/{sha}{suffix}")
+    key = file_store.content_key(f"report-files/{form.id}/{org.id}/{period.key}", raw, suffix)
     try:
-        storage.put(key, raw, retain_until=add_years(today(), REPORT_FILE_RETENTION_YEARS),
-                    content_type=EVIDENCE_SUFFIXES[suffix], metadata={"kind": "report-file", "form": str(form.id)})
-    except ObjectExists:
-        pass
-    if storage.head(key).sha256 != sha:
-        raise ReportError(f"Поле «{label}»: файл сохранён с ошибкой (контрольная сумма), загрузите его ещё раз.")
-    return {"name": name[:300], "backend": storage.scheme, "key": key, "sha256": sha, "size": len(raw)}
+        stored = file_store.put_once("files", key, raw, filename=name, content_type=EVIDENCE_SUFFIXES[suffix],
+                                     metadata={"kind": "report-file", "form": str(form.id)})
+    except file_store.FileStoreError as exc:
+        raise ReportError(f"Поле «{label}»: {exc}") from None
+    return dataclasses.asdict(stored)
 
 
 def save_submission(form: ReportForm, org: Organisation, period: Period, raw: dict, *, submit: bool,
@@ -499,14 +495,14 @@ def submission_state(sub: ReportSubmission | None, period: Period) -> Submission
 
 
 def file_value(sub: ReportSubmission, key: str) -> tuple[str, bytes]:
-    from core.storage import get_storage
     value = (sub.values or {}).get(key)
-    if not isinstance(value, dict) or "key" not in value:
+    if not isinstance(value, dict) or "storage_key" not in value:
         raise ReportError("Файла нет.")
-    data = get_storage().get(value["key"])
-    if hashlib.sha256(data).hexdigest() != value["sha256"]:
-        raise ReportError("Файл в хранилище повреждён: контрольная сумма не совпадает.")
-    return value["name"], data
+    stored = file_store.Stored(**{f: value.get(f) for f in file_store.Stored.__dataclass_fields__})
+    try:
+        return stored.filename, file_store.read_verified(stored)
+    except file_store.FileCorrupt as exc:
+        raise ReportError(str(exc)) from None
 
 
 # ---- roll-up --------------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def app(servers, database_url):
         "DATABASE_URL": database_url,
         "REDIS_URL": servers["redis_url"],
         "ARCHIVE_URL": s3_url(servers, "jt-test-archive"),
+        "FILES_URL": s3_url(servers, "jt-test-files") + "&lock=0",
         "SECRET_KEY": "test-secret-not-for-production",
         "DB_SESSION_BOUND": True,
         "LOGIN_MAX_FAILURES": 5,

@@ -45,8 +45,8 @@ def evidence_json(ev) -> dict:
     return {"id": ev.id, "order_number": ev.order_number, "order_date": iso(ev.order_date), "url": ev.url,
             "section": ev.section, "platform": ev.platform, "platform_other": ev.platform_other,
             "date_from": iso(ev.date_from), "date_to": iso(ev.date_to), "note": ev.note,
-            "file": None if not ev.file_key else {"name": ev.file_name, "sha256": ev.file_sha256, "size": ev.file_size,
-                                                  "backend": ev.file_backend, "key": ev.file_key},
+            "file": None if not ev.has_file else {"name": ev.filename, "sha256": ev.sha256, "size": ev.size,
+                                                  "backend": ev.store, "key": ev.storage_key},
             "created_at": iso(ev.created_at), "created_by_id": ev.created_by_id}
 
 
@@ -127,7 +127,7 @@ def statements(campaign_id: int, school_id: int):
                            "paperless_from": iso(s.paperless_from), "signed_at": iso(s.signed_at),
                            "signed_by_id": s.signed_by_id, "signature": s.signature_kind, "signer": s.signer_name,
                            "cert_serial": s.cert_serial, "sha256": s.sha256, "size": s.size,
-                           "archive": {"backend": s.archive_backend, "key": s.archive_key,
+                           "archive": {"backend": s.store, "key": s.storage_key,
                                        "retain_until": iso(s.retain_until)}}
                           for s in svc.statements(c, school)],
                    ready=svc.is_ready(c, school))

@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
+from core.files import StoredFile
 from orgs.models.organisations import Organisation
 
 
@@ -127,9 +128,11 @@ class SchoolStage(Base):
         return self.evidences[-1] if self.evidences else None
 
 
-class Evidence(Base):
-    """What the school submitted for a stage. Never changed: a new submission is a new row."""
+class Evidence(StoredFile, Base):
+    """What the school submitted for a stage. Never changed: a new submission is a new row. Its document
+    file, if any, is in the ordinary files store (core.files: store, key and hash)."""
     __tablename__ = "transition_evidence"
+    __stored_file_optional__ = True        # a link or an order's number may be all there is
 
     id: Mapped[int] = mapped_column(primary_key=True)
     state_id: Mapped[int] = mapped_column(ForeignKey("transition_school_stages.id", ondelete="CASCADE"), index=True)
@@ -142,13 +145,6 @@ class Evidence(Base):
     date_from: Mapped[dt.date | None] = mapped_column(Date)       # trial start / paperless from
     date_to: Mapped[dt.date | None] = mapped_column(Date)         # trial end
     note: Mapped[str | None] = mapped_column(Text)
-    # the document file, in the archive store (backend, key and hash: findable after a backend change)
-    file_name: Mapped[str | None] = mapped_column(String(300))
-    file_backend: Mapped[str | None] = mapped_column(String(20))
-    file_key: Mapped[str | None] = mapped_column(String(1024))
-    file_sha256: Mapped[str | None] = mapped_column(String(64))
-    file_size: Mapped[int | None] = mapped_column(Integer)
-    file_content_type: Mapped[str | None] = mapped_column(String(200))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -250,11 +246,12 @@ class StatementKind(str, enum.Enum):
         return {"confirm": "Подтверждение готовности", "withdraw": "Отзыв подтверждения"}[self.value]
 
 
-class ReadinessStatement(Base):
+class ReadinessStatement(StoredFile, Base):
     """A signed statement by the director: readiness confirmed, or a confirmation withdrawn.
 
-    The signed PDF is in the archive store (5 years); the row keeps its backend, key and hash."""
+    The signed PDF is in the archive's store (5 years); the row keeps its store, key and hash (core.files)."""
     __tablename__ = "transition_readiness_statements"
+    __stored_file_optional__ = True        # the row exists (for its id) a moment before its PDF is stored
     __table_args__ = (
         CheckConstraint("kind <> 'withdraw' OR coalesce(btrim(reason), '') <> ''", name="withdraw_has_reason"),
     )
@@ -271,10 +268,6 @@ class ReadinessStatement(Base):
     signature_kind: Mapped[str] = mapped_column(String(20))          # "pades"
     signer_name: Mapped[str | None] = mapped_column(String(300))     # certificate owner
     cert_serial: Mapped[str | None] = mapped_column(String(100))
-    archive_backend: Mapped[str | None] = mapped_column(String(20))
-    archive_key: Mapped[str | None] = mapped_column(String(1024))
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    size: Mapped[int | None] = mapped_column(Integer)
     retain_until: Mapped[dt.date | None] = mapped_column(Date)
 
     school: Mapped[Organisation] = relationship()

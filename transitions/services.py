@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from core import audit, records
+from core import files as file_store
 from core.clock import MOSCOW, add_years, today  # noqa: F401  (svc.today() in views)
 from core.db import session, utcnow
 from core.files import EVIDENCE_SUFFIXES, MAX_EVIDENCE_FILE
@@ -45,7 +46,6 @@ from transitions.models import (
 
 log = logging.getLogger(__name__)
 
-EVIDENCE_RETENTION_YEARS = 5
 STATEMENT_RETENTION_YEARS = 5          # readiness statements: 5 years (like class journals)
 
 PLATFORMS = {"dnevnik_ru": "Дневник.ру", "chronograph": "1С:ХроноГраф Школа", "eor_rt": "ЭОР РТ",
@@ -685,8 +685,7 @@ def submit_evidence(c: Campaign, school: Organisation, stage: StageDef, data: di
     stored = None
     if file is not None:
         name, raw = file
-        name = "".join(ch for ch in PurePath((name or "").replace("\\", "/")).name if ch.isprintable())
-        name = name if name.strip(". ") else "файл"   # "..", "." or nothing: not a file name
+        name = file_store.safe_filename(name)
         suffix = PurePath(name).suffix.lower()
         if len(raw) > MAX_EVIDENCE_FILE:
             errors.append(f"Файл «{name}» больше {MAX_EVIDENCE_FILE // (1024 * 1024)} МБ.")
@@ -699,7 +698,7 @@ def submit_evidence(c: Campaign, school: Organisation, stage: StageDef, data: di
         raise TransitionError(errors)
     ev = Evidence(state_id=state.id, created_by_id=getattr(actor, "id", None), **fields_)
     if stored:
-        ev.file_name, ev.file_backend, ev.file_key, ev.file_sha256, ev.file_size, ev.file_content_type = stored
+        ev.set_stored(stored)
     state.evidences.append(ev)
     before = state.status
     state.status, state.comment = StageStatus.submitted, None
@@ -709,36 +708,28 @@ def submit_evidence(c: Campaign, school: Organisation, stage: StageDef, data: di
     session.flush()
     audit.record("transition.stage.submit", state, actor=actor, before={"status": before.value},
                  after={"status": state.status.value, "evidence_id": ev.id, "stage": stage.code,
-                        "file_sha256": ev.file_sha256},
+                        "file_sha256": ev.sha256},
                  campaign_id=c.id, school_id=school.id)
     return ev
 
 
-def _store_evidence_file(c: Campaign, school: Organisation, name: str, raw: bytes, content_type: str):
-    """Write the file once into the archive store (content-addressed, so a retry reuses it)."""
-    from core.storage import ObjectExists, check_key, get_storage
-    storage = get_storage()
-    sha = hashlib.sha256(raw).hexdigest()
-    suffix = PurePath(name).suffix.lower()
-    key = check_key(f"transition-evidence/{c.id}/{school.id}/{sha}{suffix}")
+def _store_evidence_file(c: Campaign, school: Organisation, name: str, raw: bytes,
+                         content_type: str) -> file_store.Stored:
+    """Write the file once into the ordinary files store (content-addressed, so a retry reuses it)."""
+    key = file_store.content_key(f"transition-evidence/{c.id}/{school.id}", raw, PurePath(name).suffix.lower())
     try:
-        storage.put(key, raw, retain_until=add_years(today(), EVIDENCE_RETENTION_YEARS), content_type=content_type,
-                    metadata={"kind": "transition-evidence", "campaign": str(c.id), "school": str(school.id)})
-    except ObjectExists:
-        pass                    # the same bytes were stored by an earlier attempt
-    head = storage.head(key)
-    if head.sha256 != sha:
-        raise TransitionError(f"Файл «{name}» сохранён в хранилище с ошибкой (контрольная сумма не совпала); "
-                              f"загрузите его ещё раз.")
-    return name[:300], storage.scheme, key, sha, len(raw), content_type
+        return file_store.put_once("files", key, raw, filename=name, content_type=content_type,
+                                   metadata={"kind": "transition-evidence", "campaign": str(c.id),
+                                             "school": str(school.id)})
+    except file_store.FileStoreError as exc:
+        raise TransitionError(str(exc)) from None
 
 
 def evidence_file(ev: Evidence) -> bytes:
-    from core.storage import get_storage
-    data = get_storage().get(ev.file_key)
-    if hashlib.sha256(data).hexdigest() != ev.file_sha256:
-        raise TransitionError("Файл в хранилище повреждён: контрольная сумма не совпадает.")
-    return data
+    try:
+        return file_store.read_verified(ev)
+    except file_store.FileCorrupt as exc:
+        raise TransitionError(str(exc)) from None
 
 
 def decide(state: SchoolStage, *, accept: bool, comment: str | None = None, actor=None) -> None:
@@ -840,8 +831,8 @@ def evidence_summary(ev: Evidence) -> str:
         parts.append(ev.url)
     if ev.date_from:
         parts.append(f"с {ev.date_from:%d.%m.%Y}" + (f" по {ev.date_to:%d.%m.%Y}" if ev.date_to else ""))
-    if ev.file_name:
-        parts.append(f"файл «{ev.file_name}» (SHA-256 {ev.file_sha256[:12]}…)")
+    if ev.has_file:
+        parts.append(f"файл «{ev.filename}» (SHA-256 {(ev.sha256 or '')[:12]}…)")
     if ev.note:
         parts.append(ev.note)
     return "; ".join(parts) or "—"
@@ -936,7 +927,7 @@ def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, si
                comment=reason, statement=st)
     session.flush()
     audit.record(f"transition.readiness.{kind.value}", st, actor=actor,
-                 after={"sha256": st.sha256, "archive_key": st.archive_key, "retain_until": st.retain_until,
+                 after={"sha256": st.sha256, "archive_key": st.storage_key, "retain_until": st.retain_until,
                         "signature": "pades", "cert_serial": st.cert_serial, "signer": st.signer_name,
                         "supersedes_id": st.supersedes_id, "paperless_from": st.paperless_from},
                  campaign_id=c.id, school_id=school.id, reason=reason)
@@ -944,21 +935,19 @@ def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, si
 
 
 def _archive_statement(st: ReadinessStatement, pdf: bytes) -> None:
-    """Write the signed PDF once, read its hash back, and only then record it as archived."""
-    from core.storage import ObjectExists, get_storage, object_key
-    storage = get_storage()
-    sha = hashlib.sha256(pdf).hexdigest()
-    key = object_key(f"readiness-{st.id}", sha)
+    """Write the signed PDF once into the archive's store, read its hash back, and only then record it."""
+    from core.storage import object_key
     retain = add_years(today(), STATEMENT_RETENTION_YEARS)
     try:
-        storage.put(key, pdf, retain_until=retain, content_type="application/pdf",
-                    metadata={"kind": "readiness-statement", "statement": str(st.id)})
-    except ObjectExists:
-        pass
-    head = storage.head(key)
-    if head.sha256 != sha or head.size != len(pdf):
-        raise TransitionError("Заявление не сохранено в архиве (контрольная сумма не совпала); повторите подписание.")
-    st.archive_backend, st.archive_key, st.sha256, st.size, st.retain_until = storage.scheme, key, sha, len(pdf), retain
+        stored = file_store.put_once("archive", object_key(f"readiness-{st.id}", hashlib.sha256(pdf).hexdigest()),
+                                     pdf, filename=f"readiness-{st.id}.pdf", content_type="application/pdf",
+                                     retain_until=retain,
+                                     metadata={"kind": "readiness-statement", "statement": str(st.id)})
+    except file_store.FileStoreError:
+        raise TransitionError("Заявление не сохранено в архиве (контрольная сумма не совпала или хранилище "
+                              "недоступно); повторите подписание.") from None
+    st.set_stored(stored)
+    st.retain_until = retain
 
 
 def _register_in_archive(st: ReadinessStatement, school: Organisation, pdf: bytes) -> None:
@@ -971,11 +960,10 @@ def _register_in_archive(st: ReadinessStatement, school: Organisation, pdf: byte
 
 def statement_pdf(st: ReadinessStatement) -> bytes:
     """The archived copy, its hash checked against the one recorded at signing."""
-    from core.storage import get_storage
-    data = get_storage().get(st.archive_key)
-    if hashlib.sha256(data).hexdigest() != st.sha256:
-        raise TransitionError("Архивная копия заявления повреждена: контрольная сумма не совпадает.")
-    return data
+    try:
+        return file_store.read_verified(st)
+    except file_store.FileCorrupt:
+        raise TransitionError("Архивная копия заявления повреждена: контрольная сумма не совпадает.") from None
 
 
 # ---- progress and timeline -----------------------------------------------------------------------------

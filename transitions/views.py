@@ -425,7 +425,7 @@ def evidence_file(evidence_id: int):
 
     from transitions.models import SchoolStage
     ev = session.get(Evidence, evidence_id) or abort(404)
-    if not ev.file_key:
+    if not ev.has_file:
         abort(404)
     state = session.get(SchoolStage, ev.state_id)
     require("transition.view", state.school)
@@ -433,6 +433,6 @@ def evidence_file(evidence_id: int):
         data = svc.evidence_file(ev)
     except svc.TransitionError as exc:
         return Response(str(exc), status=409, mimetype="text/plain")
-    audit.record("transition.evidence.download", ev, sha256=ev.file_sha256)
-    return Response(data, mimetype=ev.file_content_type or "application/octet-stream",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.file_name)}"})
+    audit.record("transition.evidence.download", ev, sha256=ev.sha256)
+    return Response(data, mimetype=ev.content_type or "application/octet-stream",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.filename or 'файл')}"})

@@ -5,6 +5,7 @@ DEFAULTS = {
     "DATABASE_URL": None,
     "REDIS_URL": None,
     "ARCHIVE_URL": None,          # s3://KEY:SECRET@host:port/bucket?secure=0  or  file:///path
+    "FILES_URL": None,            # ordinary files (evidence, attachments): s3://…/bucket?lock=0 or file:///path
     "TSA_URL": None,
     "SECRET_KEY": None,  # nosec B105 # no secret here; None means generate one in instance/
     "SMTP_URL": None,
@@ -27,7 +28,6 @@ DEFAULTS = {
     "LOGIN_LOCKOUT_SECONDS": 15 * 60,
     "ORG_IMPORT_MAX_ROWS": 20000,
     "MARKS_IMPORT_MAX_ROWS": 200_000,
-    "EVIDENCE_RETENTION_YEARS": 5,
     "ORDINANCE_FILE_MAX_BYTES": 20 * 1024 * 1024,  # the signed order PDF and each attachment
     "ARCHIVE_VERIFY_FETCH": True,     # verification may fetch OCSP/CRL over the network
     "DIGEST_DAYS_AHEAD": 3,           # the daily digest lists what is due within this many days

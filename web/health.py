@@ -15,7 +15,7 @@ def healthz():
 @bp.route("/readyz")
 def readyz():
     checks = {}
-    for name, probe in (("database", _db), ("redis", _redis), ("archive", _archive)):
+    for name, probe in (("database", _db), ("redis", _redis), ("archive", _archive), ("files", _files)):
         try:
             probe()
             checks[name] = "ok"
@@ -38,3 +38,8 @@ def _redis():
 def _archive():
     from core.storage import get_storage
     get_storage().ping()
+
+
+def _files():
+    from core.storage import get_storage
+    get_storage(name="files").ping()

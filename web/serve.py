@@ -56,6 +56,9 @@ def start_embedded(environ: dict) -> list:
             stops.append(embedded.start_seaweed(INSTANCE / "weed", ports, cfg["s3_key"], cfg["s3_secret"]))
             environ["ARCHIVE_URL"] = (f"s3://{cfg['s3_key']}:{cfg['s3_secret']}@127.0.0.1:"
                                       f"{ports[embedded.S3_PORT_INDEX]}/archive?secure=0")
+            if not environ.get("FILES_URL"):   # ordinary files: a bucket of the same server, without Object Lock
+                environ["FILES_URL"] = (f"s3://{cfg['s3_key']}:{cfg['s3_secret']}@127.0.0.1:"
+                                        f"{ports[embedded.S3_PORT_INDEX]}/files?secure=0&lock=0")
     except BaseException:
         stop_all(stops)
         raise

@@ -85,6 +85,7 @@ def preload(app) -> None:
     if app.config.get("ARCHIVE_URL"):
         from core.storage import get_storage
         get_storage(app)      # builds the client only (no I/O): each horse opens its own connections
+        get_storage(app, name="files")
     # Mapper configuration runs on the first query of a process: ~0.4 s of every job when each
     # forked horse did it again (measured with cProfile in the horses of benchmarks/year_end.py).
     from sqlalchemy.orm import configure_mappers

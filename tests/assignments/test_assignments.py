@@ -152,7 +152,8 @@ def test_full_status_workflow(db, tree, people, plan001):
                files=[svc.Upload("приказ №5.pdf", b"%PDF-1.4 order", "application/pdf")])
     assert occ.status is S.submitted and occ.submitted_by_id == people["a"].id
     (ev,) = occ.evidence
-    assert ev.filename == "приказ №5.pdf" and ev.object_key == svc.evidence_key(ev.sha256)
+    assert ev.filename == "приказ №5.pdf" and ev.storage_key == svc.evidence_key(ev.sha256)
+    assert ev.store == "files"                      # the ordinary store, not the archive's WORM bucket
     assert svc.read_evidence(ev) == b"%PDF-1.4 order"
 
     # the director cannot review own school; the municipality can; the same file again reuses the object

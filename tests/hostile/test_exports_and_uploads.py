@@ -78,7 +78,7 @@ def test_evidence_upload_names_cannot_traverse(client, db, tree, make_user, logg
     for ev in db.scalars(select(OccurrenceEvidence).where(OccurrenceEvidence.occurrence_id == occurrence.id)):
         assert "/" not in ev.filename and "\\" not in ev.filename and ev.filename.strip(". ")
         assert not any(not c.isprintable() for c in ev.filename)
-        assert re.fullmatch(r"evidence/[0-9a-f]{2}/[0-9a-f]{64}", ev.object_key)
+        assert re.fullmatch(r"evidence/[0-9a-f]{2}/[0-9a-f]{64}", ev.storage_key)
         got = client.get(f"/assignments/evidence/{ev.id}")
         assert got.status_code == 200
         cd = got.headers["Content-Disposition"]

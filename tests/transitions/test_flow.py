@@ -273,7 +273,7 @@ def test_campaign_walk(client, db, app, tree, people, pki, clock, signing_config
     # the signature is validated from the archived copy; one changed byte breaks it
     from core.storage import get_storage
     from pades import validate
-    archived = get_storage(app).get(st.archive_key)
+    archived = get_storage(app).get(st.storage_key)
     import hashlib
     assert hashlib.sha256(archived).hexdigest() == st.sha256
     assert client.get(f"/transitions/statements/{st.id}.pdf").data == archived

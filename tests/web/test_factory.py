@@ -22,7 +22,7 @@ def test_healthz_and_readyz(client):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.json
-    assert ready.json["checks"] == {"database": "ok", "redis": "ok", "archive": "ok"}
+    assert ready.json["checks"] == {"database": "ok", "redis": "ok", "archive": "ok", "files": "ok"}
 
 
 def test_alembic_models_match_migrations(database_url):
