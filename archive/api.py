@@ -5,6 +5,7 @@ import hashlib
 from flask import Blueprint, Response, abort, g, jsonify, request
 
 from archive import services
+from archive.loaders import get_record
 from archive.models import ArchiveRecord, RecordStatus
 from archive.search import Query, search
 from core.api import json_errors
@@ -33,13 +34,6 @@ def to_json(r: ArchiveRecord, full: bool = False) -> dict:
     return out
 
 
-def _record(record_id: int, action: str = "archive.view") -> ArchiveRecord:
-    record = session.get(ArchiveRecord, record_id) or abort(404)
-    if not services.may(g.user, action, record):
-        abort(403)
-    return record
-
-
 @bp.route("/records")
 def records():
     """Query parameters as on the search page: pupil, signer, year, class, kind, status, region,
@@ -52,14 +46,14 @@ def records():
 
 @bp.route("/records/<int:record_id>")
 def record(record_id: int):
-    return jsonify(to_json(_record(record_id), full=True))
+    return jsonify(to_json(get_record(record_id), full=True))
 
 
 @bp.route("/records/<int:record_id>/download", methods=["POST"])
 def download(record_id: int):
     """{"purpose": "…"} → the archived PDF as stored; the purpose goes to the access log."""
     from core.storage import StorageError, get_storage
-    r = _record(record_id, "archive.download")
+    r = get_record(record_id, "archive.download")
     body = request.get_json(silent=True) or {}
     purpose = str(body.get("purpose") or "").strip()
     if not purpose:

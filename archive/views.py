@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 from sqlalchemy import func, select
 
 from archive import services
+from archive.loaders import get_record
 from archive.models import (
     KIND_LABELS,
     AccessLog,
@@ -53,13 +54,6 @@ def _need(action: str) -> None:
         abort(403)
 
 
-def _record(record_id: int, action: str = "archive.view") -> ArchiveRecord:
-    record = session.get(ArchiveRecord, record_id) or abort(404)
-    if not services.may(g.user, action, record):
-        abort(403)
-    return record
-
-
 def _orgs(kind: OrgKind) -> list[Organisation]:
     roots = scopes(g.user, "archive.view")
     if not roots:
@@ -89,7 +83,7 @@ def index():
 
 @bp.route("/records/<int:record_id>")
 def record(record_id: int):
-    r = _record(record_id)
+    r = get_record(record_id)
     reports = session.scalars(select(ValidationReport).where(ValidationReport.record_id == r.id)
                               .order_by(ValidationReport.id.desc()).limit(50)).all()
     access = session.scalars(select(AccessLog).where(AccessLog.record_id == r.id)
@@ -114,7 +108,7 @@ def record(record_id: int):
 def download(record_id: int):
     """The archived PDF exactly as stored; the purpose goes to the access log."""
     from core.storage import StorageError, get_storage
-    r = _record(record_id, "archive.download")
+    r = get_record(record_id, "archive.download")
     if r.status is not RecordStatus.archived:
         flash("Документ не в архиве: скачать нечего.", "error")
         return redirect(url_for("archive.record", record_id=r.id)), 303
@@ -186,7 +180,7 @@ def verify():
 def verify_stored(record_id: int):
     from archive.verify import verify_stored as run
     from core.storage import StorageError
-    r = _record(record_id)
+    r = get_record(record_id)
     if r.status is not RecordStatus.archived:
         flash("Документ не в архиве: проверять нечего.", "error")
         return redirect(url_for("archive.record", record_id=r.id)), 303
@@ -200,7 +194,7 @@ def verify_stored(record_id: int):
 def _report(report_id: int) -> ValidationReport:
     rep = session.get(ValidationReport, report_id) or abort(404)
     if rep.record_id is not None:
-        _record(rep.record_id)
+        get_record(rep.record_id)
     elif rep.user_id != g.user.id:
         abort(403)
     return rep
@@ -244,7 +238,7 @@ def status():
 
 @bp.route("/records/<int:record_id>/retry", methods=["POST"])
 def retry(record_id: int):
-    r = _record(record_id)
+    r = get_record(record_id)
     if services.requeue(r):
         flash(f"Передача документа № {r.id} в архив поставлена в очередь.", "success")
     else:
@@ -256,7 +250,7 @@ def retry(record_id: int):
 
 @bp.route("/records/<int:record_id>/holds", methods=["POST"])
 def place_hold(record_id: int):
-    r = _record(record_id, "archive.hold")
+    r = get_record(record_id, "archive.hold")
     try:
         services.place_hold(r, request.form.get("reason", ""), actor=g.user)
     except ArchiveError as exc:
@@ -269,7 +263,7 @@ def place_hold(record_id: int):
 @bp.route("/holds/<int:hold_id>/lift", methods=["POST"])
 def lift_hold(hold_id: int):
     hold = session.get(Hold, hold_id) or abort(404)
-    r = _record(hold.record_id, "archive.hold")
+    r = get_record(hold.record_id, "archive.hold")
     try:
         services.lift_hold(hold, request.form.get("reason", ""), actor=g.user)
     except ArchiveError as exc:

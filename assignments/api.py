@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 
 from assignments import dashboards as dash
 from assignments import services as svc
+from assignments.loaders import get_assignment, get_occurrence
 from assignments.models import Assignment, AssignmentTarget, Occurrence, OccurrenceKind
 from core.api import json_errors, paged
 from core.db import session
@@ -92,11 +93,7 @@ def assignments():
 
 @bp.route("/assignments/<int:assignment_id>")
 def assignment(assignment_id: int):
-    a = session.get(Assignment, assignment_id) or abort(404)
-    if not (can(g.user, "assignment.view", a.assigner) or any(can(g.user, "assignment.view",
-                                                                  t.org) for t in a.targets)):
-        abort(403)
-    return jsonify(assignment_json(a, targets=True))
+    return jsonify(assignment_json(get_assignment(assignment_id), targets=True))
 
 
 @bp.route("/assignments", methods=["POST"])
@@ -147,16 +144,9 @@ def occurrences():
     return paged(stmt, occurrence_json)
 
 
-def _get(occ_id: int, *, for_update: bool = False) -> Occurrence:
-    occ = (svc.lock(occ_id) if for_update else session.get(Occurrence, occ_id)) or abort(404)
-    if not svc.may_view(g.user, occ):
-        abort(403)
-    return occ
-
-
 @bp.route("/occurrences/<int:occ_id>")
 def occurrence(occ_id: int):
-    return jsonify(occurrence_json(_get(occ_id), full=True))
+    return jsonify(occurrence_json(get_occurrence(occ_id), full=True))
 
 
 def _body() -> dict:
@@ -172,7 +162,7 @@ def _body() -> dict:
 
 @bp.route("/occurrences/<int:occ_id>/submit", methods=["POST"])
 def submit(occ_id: int):
-    occ = _get(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_submit(g.user, occ):
         abort(403)
     body = _body()
@@ -193,7 +183,7 @@ def submit(occ_id: int):
 
 @bp.route("/occurrences/<int:occ_id>/accept", methods=["POST"])
 def accept(occ_id: int):
-    occ = _get(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_review(g.user, occ):
         abort(403)
     try:
@@ -205,7 +195,7 @@ def accept(occ_id: int):
 
 @bp.route("/occurrences/<int:occ_id>/return", methods=["POST"])
 def return_(occ_id: int):
-    occ = _get(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_review(g.user, occ):
         abort(403)
     try:
@@ -217,7 +207,7 @@ def return_(occ_id: int):
 
 @bp.route("/occurrences/<int:occ_id>/extend", methods=["POST"])
 def extend(occ_id: int):
-    occ = _get(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_extend(g.user, occ):
         abort(403)
     body = _body()

@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from assignments import dashboards as dash
 from assignments import notifications
 from assignments import services as svc
+from assignments.loaders import get_assignment, get_occurrence, visible_targets
 from assignments.models import (
     Assignment,
     AssignmentTarget,
@@ -109,26 +110,6 @@ def _want_xlsx() -> bool:
     return request.args.get("format") == "xlsx"
 
 
-def _assignment(assignment_id: int) -> Assignment:
-    a = session.get(Assignment, assignment_id) or abort(404)
-    if not (can(g.user, "assignment.view", a.assigner) or _visible_targets(a)):
-        abort(403)
-    return a
-
-
-def _visible_targets(a: Assignment) -> list[AssignmentTarget]:
-    if can(g.user, "assignment.view", a.assigner):
-        return list(a.targets)
-    return [t for t in a.targets if can(g.user, "assignment.view", t.org)]
-
-
-def _occurrence(occ_id: int, *, for_update: bool = False) -> Occurrence:
-    occ = (svc.lock(occ_id) if for_update else session.get(Occurrence, occ_id)) or abort(404)
-    if not svc.may_view(g.user, occ):
-        abort(403)
-    return occ
-
-
 def _own_orgs(user, action: str = "assignment.submit") -> list[int]:
     """Organisations the user answers for directly (a director's school, an МОУО's municipality)."""
     roles = set(notifications.roles_with(action))
@@ -215,11 +196,11 @@ def index():
 
 @bp.route("/assignments/<int:assignment_id>")
 def show(assignment_id: int):
-    a = _assignment(assignment_id)
+    a = get_assignment(assignment_id)
     if _want_xlsx():
         counts = dash.assignment_dashboard(a.id, today=svc.today())
         rows = []
-        for t in _visible_targets(a):
+        for t in visible_targets(a):
             c = counts.get(t.org_id, dash.Counts())
             rows.append([t.org.display_name, t.responsible_name or "", *next(dash.xlsx_rows([dash.Row(t.org_id, "",
                                                                                                       c)]))[1:]])
@@ -229,7 +210,7 @@ def show(assignment_id: int):
 
 def _render_show(a: Assignment, status: int = 200, error: str | None = None):
     today = svc.today()
-    targets = _visible_targets(a)
+    targets = visible_targets(a)
     counts = dash.assignment_dashboard(a.id, today=today)
     children = {c.assigner_id: c for c in a.children}
     manage = svc.may_manage(g.user, a)
@@ -547,7 +528,7 @@ def _render_occurrence(occ: Occurrence, status: int = 200, **extra):
 
 @bp.route("/assignments/occurrences/<int:occ_id>")
 def occurrence(occ_id: int):
-    return _render_occurrence(_occurrence(occ_id))
+    return _render_occurrence(get_occurrence(occ_id))
 
 
 def _uploads() -> list[svc.Upload]:
@@ -561,7 +542,7 @@ def _uploads() -> list[svc.Upload]:
 
 @bp.route("/assignments/occurrences/<int:occ_id>/submit", methods=["POST"])
 def submit(occ_id: int):
-    occ = _occurrence(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_submit(g.user, occ):
         abort(403)
     responsible = None
@@ -579,7 +560,7 @@ def submit(occ_id: int):
 
 @bp.route("/assignments/occurrences/<int:occ_id>/accept", methods=["POST"])
 def accept(occ_id: int):
-    occ = _occurrence(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_review(g.user, occ):
         abort(403)
     try:
@@ -593,7 +574,7 @@ def accept(occ_id: int):
 
 @bp.route("/assignments/occurrences/<int:occ_id>/return", methods=["POST"])
 def return_(occ_id: int):
-    occ = _occurrence(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_review(g.user, occ):
         abort(403)
     try:
@@ -606,7 +587,7 @@ def return_(occ_id: int):
 
 @bp.route("/assignments/occurrences/<int:occ_id>/extend", methods=["POST"])
 def extend(occ_id: int):
-    occ = _occurrence(occ_id, for_update=True)
+    occ = get_occurrence(occ_id, for_update=True)
     if not svc.may_extend(g.user, occ):
         abort(403)
     try:
@@ -621,7 +602,7 @@ def extend(occ_id: int):
 @bp.route("/assignments/evidence/<int:evidence_id>")
 def evidence(evidence_id: int):
     ev = session.get(OccurrenceEvidence, evidence_id) or abort(404)
-    _occurrence(ev.occurrence_id)
+    get_occurrence(ev.occurrence_id)
     try:
         data = svc.read_evidence(ev)
     except FileCorrupt:

@@ -18,3 +18,16 @@ def form_date(name: str, label: str, errors: list[str], *, required: bool = Fals
             continue
     errors.append(f"Поле «{label}»: неверная дата «{raw}».")
     return None
+
+
+def form_text(name: str, default: str = "") -> str:
+    return request.form.get(name, default)
+
+
+def form_flag(name: str) -> bool:
+    """A checkbox: present (any value) means on."""
+    return bool(request.form.get(name))
+
+
+def form_id(name: str) -> int | None:
+    return request.form.get(name, type=int)

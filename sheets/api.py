@@ -7,6 +7,7 @@ from core.db import session
 from orgs.access import require, scope_condition
 from orgs.models.organisations import Organisation
 from sheets import services
+from sheets.loaders import get_sheet
 from sheets.models import SheetStatus, SummarySheet
 
 bp = json_errors(Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets"))
@@ -31,9 +32,7 @@ def index():
 
 @bp.route("/<int:sheet_id>")
 def show(sheet_id: int):
-    sheet = session.get(SummarySheet, sheet_id) or abort(404)
-    require("sheet.view", sheet.school)
-    return jsonify(services.to_json(sheet))
+    return jsonify(services.to_json(get_sheet(sheet_id)))
 
 
 @bp.route("/marks", methods=["POST"])
@@ -63,8 +62,7 @@ def _role_sheet(sheet_id: int) -> tuple[SummarySheet, str, dict]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("role") not in services.STEP:
         abort(400)
-    sheet = session.get(SummarySheet, sheet_id) or abort(404)
-    require("sheet.sign_teacher" if body["role"] == "teacher" else "sheet.sign_director", sheet.school)
+    sheet = get_sheet(sheet_id, "sheet.sign_teacher" if body["role"] == "teacher" else "sheet.sign_director")
     return sheet, body["role"], body
 
 

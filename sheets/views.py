@@ -9,6 +9,7 @@ from core.db import session
 from orgs.access import can, has_any, require, scope_condition, scopes
 from orgs.models.organisations import Organisation, OrgKind
 from sheets import services
+from sheets.loaders import get_batch, get_sheet
 from sheets.models import BatchKind, SheetBatch, SheetStatus, SummarySheet
 
 bp = Blueprint("sheets", __name__)
@@ -21,12 +22,6 @@ def current_school_year() -> str:
     today = date.today()
     start = today.year if today.month >= 9 else today.year - 1
     return f"{start}/{start + 1}"
-
-
-def _sheet(sheet_id: int, action: str = "sheet.view") -> SummarySheet:
-    sheet = session.get(SummarySheet, sheet_id) or abort(404)
-    require(action, sheet.school)
-    return sheet
 
 
 def _schools(action: str) -> list[Organisation]:
@@ -89,7 +84,7 @@ def import_marks():
 
 @bp.route("/sheets/<int:sheet_id>")
 def show(sheet_id: int):
-    sheet = _sheet(sheet_id)
+    sheet = get_sheet(sheet_id)
     versions = []
     s = sheet
     while s.supersedes is not None:
@@ -117,7 +112,7 @@ def _validation(sheet: SummarySheet) -> list | None:
 
 @bp.route("/sheets/<int:sheet_id>/render", methods=["POST"])
 def render_one(sheet_id: int):
-    sheet = _sheet(sheet_id, "sheet.render")
+    sheet = get_sheet(sheet_id, "sheet.render")
     try:
         services.render_pdf(sheet, actor=g.user)
     except services.SheetFlowError as exc:
@@ -142,7 +137,7 @@ def sign_one(sheet_id: int):
     role = request.form.get("role")
     if role not in services.STEP:
         abort(400)
-    sheet = _sheet(sheet_id, "sheet.sign_teacher" if role == "teacher" else "sheet.sign_director")
+    sheet = get_sheet(sheet_id, "sheet.sign_teacher" if role == "teacher" else "sheet.sign_director")
     try:
         p12, passphrase = _key_upload()
         services.sign(sheet, role, pades.PKCS12Signer(p12, passphrase), actor=g.user)
@@ -156,7 +151,7 @@ def sign_one(sheet_id: int):
 @bp.route("/sheets/<int:sheet_id>/pdf")
 def pdf(sheet_id: int):
     from core import audit
-    sheet = _sheet(sheet_id)
+    sheet = get_sheet(sheet_id)
     if sheet.pdf is None:
         abort(404)
     audit.record("sheet.download", sheet, sha256=sheet.pdf_sha256)
@@ -168,7 +163,7 @@ def pdf(sheet_id: int):
 @bp.route("/sheets/<int:sheet_id>/correct", methods=["POST"])
 def correct(sheet_id: int):
     from core.tabular import ImportFailed
-    sheet = _sheet(sheet_id, "marks.import")
+    sheet = get_sheet(sheet_id, "marks.import")
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
@@ -208,21 +203,14 @@ def start_batch():
     return redirect(url_for("sheets.batch", batch_id=batch.id))
 
 
-def _batch(batch_id: int) -> SheetBatch:
-    batch = session.get(SheetBatch, batch_id) or abort(404)
-    if batch.requested_by_id != g.user.id:
-        require("sheet.render", session.get(Organisation, batch.organisation_id))
-    return batch
-
-
 @bp.route("/sheets/batches/<int:batch_id>")
 def batch(batch_id: int):
-    return render_template("sheets/batch.html", batch=_batch(batch_id))
+    return render_template("sheets/batch.html", batch=get_batch(batch_id))
 
 
 @bp.route("/sheets/batches/<int:batch_id>.json")
 def batch_json(batch_id: int):
-    return jsonify(_batch(batch_id).progress)
+    return jsonify(get_batch(batch_id).progress)
 
 
 @bp.route("/verify/<document_id>", methods=["GET", "POST"])

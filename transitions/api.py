@@ -18,6 +18,7 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from core.api import invalid, iso, json_body, json_errors
 from core.db import session
+from core.files import MAX_EVIDENCE_FILE
 from orgs.access import require
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.schemas import org_ref
@@ -91,7 +92,7 @@ def submit_evidence(campaign_id: int, school_id: int, stage_id: int):
     if request.files or request.form:
         data = request.form.to_dict()
         upload = request.files.get("file")
-        file = (upload.filename, upload.read(svc.MAX_EVIDENCE_FILE + 1)) if upload and upload.filename else None
+        file = (upload.filename, upload.read(MAX_EVIDENCE_FILE + 1)) if upload and upload.filename else None
     else:
         data, file = json_body(), None
     try:

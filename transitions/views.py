@@ -13,11 +13,13 @@ from sqlalchemy import select
 from core import audit
 from core.charts import svg_stacked_bars
 from core.db import session
-from core.forms import form_date
+from core.files import MAX_EVIDENCE_FILE
+from core.forms import form_date, form_id
 from ordinances.models.ordinances import Ordinance
 from orgs.access import can, require, scopes
 from orgs.models.organisations import Organisation, OrgKind
 from transitions import services as svc
+from transitions.forms import campaign_fields, stage_fields
 from transitions.loaders import (
     can_decide_stage,
     can_manage,
@@ -60,17 +62,15 @@ def new():
     errors: list[str] = []
     if request.method == "POST":
         region = next((r for r in regions if r.id == request.form.get("region_id", type=int)), None) or abort(403)
-        target = form_date("target_date", "Безбумажно с", errors, required=True)
-        deadline = form_date("reply_deadline", "Срок ответа муниципалитетов", errors)
+        fields = campaign_fields(errors)
         ordinance = None
-        if oid := request.form.get("ordinance_id", type=int):
+        if oid := form_id("ordinance_id"):
             ordinance = session.get(Ordinance, oid)
             if ordinance is None:
                 errors.append("Документ-основание не найден.")
         if not errors:
             try:
-                c = svc.create_campaign(region=region, title=request.form.get("title", ""), target_date=target,
-                                        reply_deadline=deadline, ordinance=ordinance, actor=g.user)
+                c = svc.create_campaign(region=region, ordinance=ordinance, actor=g.user, **fields)
             except svc.TransitionError as exc:
                 errors = exc.errors
             else:
@@ -96,13 +96,11 @@ def edit(campaign_id: int):
     c = get_campaign(campaign_id)
     require("transition.manage", c.region)
     errors: list[str] = []
-    target = form_date("target_date", "Безбумажно с", errors, required=True)
-    deadline = form_date("reply_deadline", "Срок ответа муниципалитетов", errors)
-    ordinance = session.get(Ordinance, request.form.get("ordinance_id", type=int) or 0)
+    fields = campaign_fields(errors)
+    ordinance = session.get(Ordinance, form_id("ordinance_id") or 0)
     if not errors:
         try:
-            svc.update_campaign(c, title=request.form.get("title", ""), target_date=target, reply_deadline=deadline,
-                                ordinance=ordinance, actor=g.user)
+            svc.update_campaign(c, ordinance=ordinance, actor=g.user, **fields)
         except svc.TransitionError as exc:
             errors = exc.errors
     if errors:
@@ -123,9 +121,7 @@ def stage_add(campaign_id: int):
     c = get_campaign(campaign_id)
     require("transition.manage", c.region)
     try:
-        svc.add_stage(c, title=request.form.get("title", ""), basis=request.form.get("basis"),
-                      hint=request.form.get("hint"), requires_order=bool(request.form.get("requires_order")),
-                      requires_file=bool(request.form.get("requires_file")), actor=g.user)
+        svc.add_stage(c, actor=g.user, **stage_fields())
     except svc.TransitionError as exc:
         return _campaign_errors(c, exc.errors)
     flash("Этап добавлен.", "success")
@@ -146,9 +142,7 @@ def stage_update(campaign_id: int, stage_id: int):
         elif op == "delete":
             svc.remove_stage(stage, actor=g.user)
         else:
-            svc.update_stage(stage, title=request.form.get("title", ""), basis=request.form.get("basis"),
-                             hint=request.form.get("hint"), requires_order=bool(request.form.get("requires_order")),
-                             requires_file=bool(request.form.get("requires_file")), actor=g.user)
+            svc.update_stage(stage, actor=g.user, **stage_fields())
     except svc.TransitionError as exc:
         return _campaign_errors(c, exc.errors)
     flash("Этапы изменены.", "success")
@@ -326,7 +320,7 @@ def submit_evidence(campaign_id: int, school_id: int, stage_id: int):
     school = get_school(c, school_id, "transition.submit")
     stage = get_stage(c, stage_id)
     upload = request.files.get("file")
-    file = (upload.filename, upload.read(svc.MAX_EVIDENCE_FILE + 1)) if upload and upload.filename else None
+    file = (upload.filename, upload.read(MAX_EVIDENCE_FILE + 1)) if upload and upload.filename else None
     try:
         svc.submit_evidence(c, school, stage, request.form.to_dict(), file=file, actor=g.user)
     except svc.TransitionError as exc:

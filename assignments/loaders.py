@@ -1,0 +1,30 @@
+"""Loading assignments and occurrences with the caller's rights checked (404/403): one copy for the pages
+and the JSON API."""
+from flask import abort, g
+
+from assignments import services as svc
+from assignments.models import Assignment, AssignmentTarget, Occurrence
+from core.db import session
+from orgs.access import can
+
+
+def visible_targets(a: Assignment) -> list[AssignmentTarget]:
+    """All targets for the assigner's side; otherwise those the user may see."""
+    if can(g.user, "assignment.view", a.assigner):
+        return list(a.targets)
+    return [t for t in a.targets if can(g.user, "assignment.view", t.org)]
+
+
+def get_assignment(assignment_id: int) -> Assignment:
+    a = session.get(Assignment, assignment_id) or abort(404)
+    if not (can(g.user, "assignment.view", a.assigner) or visible_targets(a)):
+        abort(403)
+    return a
+
+
+def get_occurrence(occ_id: int, *, for_update: bool = False) -> Occurrence:
+    """The occurrence (locked FOR UPDATE when it is about to change), if the user may see it."""
+    occ = (svc.lock(occ_id) if for_update else session.get(Occurrence, occ_id)) or abort(404)
+    if not svc.may_view(g.user, occ):
+        abort(403)
+    return occ

@@ -1,0 +1,157 @@
+"""Campaigns and their stage definitions. They flush; they never commit."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from core import audit
+from core.db import session
+from ordinances.models.ordinances import Ordinance
+from orgs.models.organisations import Organisation, OrgKind
+from transitions.models import (
+    Campaign,
+    SchoolStage,
+    StageDef,
+    StageKind,
+    StageStatus,
+)
+from transitions.services.common import DEFAULT_STAGES, FIXED_KINDS, TransitionError
+
+
+def create_campaign(*, region: Organisation, title: str, target_date: date, reply_deadline: date | None = None,
+                    ordinance: Ordinance | None = None, actor=None) -> Campaign:
+    title = (title or "").strip()
+    errors = []
+    if region.kind is not OrgKind.region:
+        errors.append("Кампанию перехода проводит регион.")
+    if not title:
+        errors.append("Укажите название кампании, например «Безбумажное ведение с 01.09.2014».")
+    if not isinstance(target_date, date):
+        errors.append("Укажите дату перехода на безбумажное ведение.")
+    elif reply_deadline is not None and reply_deadline > target_date:
+        errors.append(f"Срок ответа муниципалитетов ({reply_deadline:%d.%m.%Y}) позже даты перехода "
+                      f"({target_date:%d.%m.%Y}).")
+    if ordinance is not None and not ordinance.issuer.is_within(region):
+        errors.append("Документ-основание издан не в этом регионе.")
+    if errors:
+        raise TransitionError(errors)
+    c = Campaign(region=region, title=title, target_date=target_date, reply_deadline=reply_deadline,
+                 ordinance=ordinance, created_by_id=getattr(actor, "id", None))
+    c.stages = [StageDef(position=i, **s) for i, s in enumerate(DEFAULT_STAGES)]
+    session.add(c)
+    session.flush()
+    audit.record("transition.campaign.create", c, actor=actor,
+                 after={"title": title, "target_date": target_date, "reply_deadline": reply_deadline,
+                        "ordinance_id": ordinance.id if ordinance else None})
+    return c
+
+
+def update_campaign(c: Campaign, *, title: str, target_date: date, reply_deadline: date | None,
+                    ordinance: Ordinance | None, actor=None) -> None:
+    title = (title or "").strip()
+    if not title:
+        raise TransitionError("Укажите название кампании.")
+    if reply_deadline is not None and reply_deadline > target_date:
+        raise TransitionError(f"Срок ответа муниципалитетов ({reply_deadline:%d.%m.%Y}) позже даты перехода "
+                              f"({target_date:%d.%m.%Y}).")
+    if ordinance is not None and not ordinance.issuer.is_within(c.region):
+        raise TransitionError("Документ-основание издан не в этом регионе.")
+    before = {"title": c.title, "target_date": c.target_date, "reply_deadline": c.reply_deadline,
+              "ordinance_id": c.ordinance_id}
+    c.title, c.target_date, c.reply_deadline, c.ordinance = title, target_date, reply_deadline, ordinance
+    session.flush()
+    audit.record("transition.campaign.update", c, actor=actor, before=before,
+                 after={"title": title, "target_date": target_date, "reply_deadline": reply_deadline,
+                        "ordinance_id": c.ordinance_id})
+
+
+def campaigns_visible(scopes: list[Organisation]) -> list[Campaign]:
+    """Campaigns of the regions the user's scopes lie in (a school sees its region's campaign)."""
+    region_ids = {int(o.path.strip("/").split("/")[0]) for o in scopes}
+    if not region_ids:
+        return []
+    return list(session.scalars(select(Campaign).where(Campaign.region_id.in_(region_ids))
+                                .order_by(Campaign.target_date.desc(), Campaign.id.desc())))
+
+
+def _stage_in_use(stage: StageDef) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(SchoolStage)
+                               .where(SchoolStage.stage_id == stage.id, SchoolStage.status != StageStatus.pending)))
+
+
+def update_stage(stage: StageDef, *, title: str, basis: str | None = None, hint: str | None = None,
+                 requires_order: bool = False, requires_file: bool = False, actor=None) -> None:
+    title = (title or "").strip()
+    if not title:
+        raise TransitionError(f"Этап {stage.position + 1}: название не может быть пустым.")
+    before = {"title": stage.title, "basis": stage.basis, "requires_order": stage.requires_order,
+              "requires_file": stage.requires_file}
+    stage.title, stage.basis, stage.hint = title, (basis or "").strip() or None, (hint or "").strip() or None
+    if stage.kind is StageKind.document:
+        stage.requires_order, stage.requires_file = bool(requires_order), bool(requires_file)
+    session.flush()
+    audit.record("transition.stage.update", stage, actor=actor, before=before,
+                 after={"title": stage.title, "basis": stage.basis, "requires_order": stage.requires_order,
+                        "requires_file": stage.requires_file})
+
+
+def add_stage(c: Campaign, *, title: str, basis: str | None = None, hint: str | None = None,
+              requires_order: bool = False, requires_file: bool = False, actor=None) -> StageDef:
+    """A custom document stage, placed before the director's confirmation."""
+    title = (title or "").strip()
+    if not title:
+        raise TransitionError("Укажите название нового этапа.")
+    fixed = min((s.position for s in c.stages if s.kind in FIXED_KINDS), default=len(c.stages))
+    for s in c.stages:
+        if s.position >= fixed:
+            s.position += 1
+    used = {s.code for s in c.stages}
+    n = 1
+    while f"custom-{n}" in used:
+        n += 1
+    stage = StageDef(position=fixed, code=f"custom-{n}", kind=StageKind.document, title=title,
+                     basis=(basis or "").strip() or None, hint=(hint or "").strip() or None,
+                     requires_order=bool(requires_order), requires_file=bool(requires_file))
+    c.stages.append(stage)
+    session.flush()
+    _renumber(c)
+    audit.record("transition.stage.add", stage, actor=actor, after={"campaign_id": c.id, "title": title})
+    return stage
+
+
+def remove_stage(stage: StageDef, *, actor=None) -> None:
+    if stage.kind in FIXED_KINDS:
+        raise TransitionError(f"Этап «{stage.title}» обязателен и не удаляется.")
+    if _stage_in_use(stage):
+        raise TransitionError(f"По этапу «{stage.title}» школы уже представили подтверждения: удалить его нельзя.")
+    c = stage.campaign
+    audit.record("transition.stage.remove", stage, actor=actor, before={"campaign_id": c.id, "title": stage.title})
+    c.stages.remove(stage)
+    session.flush()
+    _renumber(c)
+
+
+def move_stage(stage: StageDef, delta: int, *, actor=None) -> None:
+    """Move a stage up (-1) or down (+1) among the ordinary stages; the two final stages stay last."""
+    c = stage.campaign
+    movable = [s for s in c.stages if s.kind not in FIXED_KINDS]
+    if stage not in movable:
+        raise TransitionError(f"Этап «{stage.title}» всегда идёт в конце.")
+    i = movable.index(stage)
+    j = i + (1 if delta > 0 else -1)
+    if not 0 <= j < len(movable):
+        return
+    other = movable[j]
+    stage.position, other.position = other.position, stage.position
+    session.flush()
+    session.expire(c, ["stages"])        # reload in the new order
+    audit.record("transition.stage.move", stage, actor=actor, after={"position": stage.position})
+
+
+def _renumber(c: Campaign) -> None:
+    ordered = sorted(c.stages, key=lambda s: s.position)
+    for i, s in enumerate(ordered):
+        s.position = i
+    session.flush()
+    session.expire(c, ["stages"])

@@ -1,0 +1,107 @@
+"""The region's progress and a school's timeline. They flush; they never commit."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core.db import session
+from orgs.models.organisations import Organisation
+from transitions.models import (
+    Campaign,
+    Evidence,
+    RecommendedSchool,
+    SchoolStage,
+    StageDef,
+    StageEvent,
+    StageStatus,
+)
+from transitions.services.lists import final_list, region_municipalities, reply_of
+from transitions.services.statements import evidence_summary
+
+
+@dataclass
+class SchoolProgress:
+    school: Organisation
+    municipality: Organisation
+    statuses: dict[int, StageStatus]          # stage id → status
+    current: StageDef | None                  # first stage not accepted; None: all done
+    done: int                                 # stages accepted in a row from the first
+
+
+@dataclass
+class Progress:
+    stages: list[StageDef]
+    schools: list[SchoolProgress]
+    # municipality id → stage id → schools with that stage accepted
+    accepted: dict[int, Counter]
+    # municipality id → stage id (or 0 for "all done") → schools currently at that stage
+    current: dict[int, Counter]
+    municipalities: list[Organisation]
+
+
+def progress(c: Campaign, municipalities: list[Organisation] | None = None) -> Progress:
+    munis = municipalities if municipalities is not None else region_municipalities(c)
+    rows = [r for r in final_list(c, munis) if r.in_final]
+    ids = [r.school.id for r in rows]
+    status = defaultdict(dict)
+    if ids:
+        for sid, stage_id, st in session.execute(select(SchoolStage.school_id, SchoolStage.stage_id,
+                                                        SchoolStage.status)
+                                                 .where(SchoolStage.campaign_id == c.id,
+                                                        SchoolStage.school_id.in_(ids))):
+            status[sid][stage_id] = st
+    stages = list(c.stages)
+    schools, accepted, current = [], defaultdict(Counter), defaultdict(Counter)
+    for r in rows:
+        sts = status.get(r.school.id, {})
+        cur, done = None, 0
+        for stage in stages:
+            if sts.get(stage.id) is StageStatus.accepted:
+                if cur is None:
+                    done += 1
+                accepted[r.municipality.id][stage.id] += 1
+            elif cur is None:
+                cur = stage
+        current[r.municipality.id][cur.id if cur else 0] += 1
+        schools.append(SchoolProgress(r.school, r.municipality, sts, cur, done))
+    return Progress(stages, schools, accepted, current, munis)
+
+
+def timeline(c: Campaign, school: Organisation) -> list[dict]:
+    """What happened to a school in this campaign, oldest first."""
+    from orgs.models.users import User
+    items = []
+    rec = session.scalar(select(RecommendedSchool).where(RecommendedSchool.campaign_id == c.id,
+                                                         RecommendedSchool.school_id == school.id))
+    if rec is not None and c.list_published_at:
+        items.append({"at": c.list_published_at, "title": "Включена в рекомендованный перечень региона",
+                      "text": "", "actor": None})
+    reply = reply_of(c, school.parent) if school.parent else None
+    if reply is not None and reply.submitted_at:
+        line = next((ln for ln in reply.lines if ln.school_id == school.id), None)
+        if line is not None:
+            text = {"included": "Муниципалитет подтвердил включение в перечень",
+                    "excluded": "Муниципалитет исключил школу из перечня",
+                    "added": "Муниципалитет добавил школу в перечень"}[line.decision.value]
+            items.append({"at": reply.submitted_at, "title": text, "text": line.reason or "",
+                          "actor": reply.submitted_by.full_name if reply.submitted_by else None})
+    labels = {"submitted": "представлено подтверждение", "accepted": "принят", "returned": "возвращён на доработку",
+              "confirmed": "готовность подтверждена подписанным заявлением",
+              "withdrawn": "подтверждение готовности отозвано подписанным заявлением"}
+    events = session.execute(select(StageEvent, StageDef, User).join(SchoolStage, StageEvent.state_id == SchoolStage.id)
+                             .join(StageDef, SchoolStage.stage_id == StageDef.id)
+                             .outerjoin(User, StageEvent.actor_id == User.id)
+                             .where(SchoolStage.campaign_id == c.id, SchoolStage.school_id == school.id)
+                             .order_by(StageEvent.id)).all()
+    for ev, stage, user in events:
+        text = ev.comment or ""
+        if ev.evidence_id and ev.action == "submitted":
+            e = session.get(Evidence, ev.evidence_id)
+            text = evidence_summary(e) if e else text
+        items.append({"at": ev.at, "title": f"{stage.title}: {labels.get(ev.action, ev.action)}", "text": text,
+                      "actor": user.full_name if user else None, "action": ev.action,
+                      "statement_id": ev.statement_id})
+    items.sort(key=lambda i: i["at"])
+    return items
