@@ -9,7 +9,7 @@ from archive.loaders import get_record
 from archive.models import ArchiveRecord, RecordStatus
 from archive.search import Query, search
 from core.api import json_errors
-from core.db import session
+from core.db import present, session
 from orgs.access import has_any
 
 bp = json_errors(Blueprint("archive_api", __name__, url_prefix="/api/v1/archive"))
@@ -62,7 +62,7 @@ def download(record_id: int):
     if r.status is not RecordStatus.archived:
         return jsonify(error="not_archived", message="Документ не в архиве."), 409
     try:
-        data = get_storage().get(r.key)
+        data = get_storage().get(present(r.key, "key"))
     except StorageError as e:
         return jsonify(error="unavailable", message=f"Хранилище недоступно: {e}"), 503
     if hashlib.sha256(data).hexdigest() != r.sha256:

@@ -56,7 +56,8 @@ def fixity_cmd(limit: int | None):
     from archive import fixity
     from archive.models import ArchiveRecord, RecordStatus
     from core.db import session
-    total = session.scalar(select(func.count(ArchiveRecord.id)).where(ArchiveRecord.status == RecordStatus.archived))
+    total = session.scalar(select(func.count(ArchiveRecord.id))
+                           .where(ArchiveRecord.status == RecordStatus.archived)) or 0
     target = min(total, limit) if limit else total
     totals = {"checked": 0, "ok": 0, "changed": 0, "missing": 0, "errors": 0}
     problems = []

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from archive.models import ArchiveRecord, DisposalAct, DisposalItem, DisposalStatus, RecordKind, RecordStatus
 from archive.services import ArchiveError, object_keys, register_document, scope_condition
 from core import audit, db
-from core.db import session, utcnow
+from core.db import present, session, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def draft(records: list[ArchiveRecord], basis: str, *, actor, organisation) -> D
     if problems:
         raise ArchiveError("Не могут быть уничтожены: " + "; ".join(problems[:20]))
     year = utcnow().year
-    count = session.scalar(select(func.count(DisposalAct.id)).where(DisposalAct.number.like(f"{year}-%")))
+    count = session.scalar(select(func.count(DisposalAct.id)).where(DisposalAct.number.like(f"{year}-%"))) or 0
     act = DisposalAct(number=f"{year}-{count + 1}", basis=basis, organisation_id=organisation.id,
                       created_by_id=actor.id, created_at=utcnow())
     session.add(act)
@@ -82,7 +82,7 @@ def render(act: DisposalAct, records: list[ArchiveRecord], actor) -> bytes:
     from archive.documents import render_table
     from core.filters import ru_date_long
     rows = [[str(i), f"№ {r.id}. {r.title}", r.kind.label, r.school_year or "—",
-             f"{r.retention_years} лет, до {r.retention_until:%d.%m.%Y}", r.sha256[:16] + "…"]
+             f"{r.retention_years} лет, до {r.retention_until:%d.%m.%Y}", (r.sha256 or "")[:16] + "…"]
             for i, r in enumerate(sorted(records, key=lambda r: r.id), 1)]
     return render_table(
         f"АКТ № {act.number}\nо выделении к уничтожению документов, не подлежащих хранению",
@@ -111,7 +111,8 @@ def sign(act: DisposalAct, signer, *, actor) -> ArchiveRecord:
     if problems:
         raise ArchiveError("С момента составления акта изменилось: " + "; ".join(problems[:20]) +
                            ". Составьте новый акт.")
-    act.pdf = sign_pdf(act.pdf, signer, field_name="Archivist", reason=f"Акт № {act.number} о выделении к уничтожению",
+    act.pdf = sign_pdf(present(act.pdf, "the act's PDF"), signer, field_name="Archivist",
+                       reason=f"Акт № {act.number} о выделении к уничтожению",
                        tsa_url=current_app.config.get("TSA_URL"))
     act.pdf_sha256 = _sha(act.pdf)
     act.status, act.signed_by_id, act.signed_at = DisposalStatus.signed, actor.id, utcnow()
@@ -164,7 +165,7 @@ def execute(act_id: int) -> dict | None:
         audit.record("archive.dispose", record, act_id=act.id, act_number=act.number)
         db.commit()
     act.status, act.executed_at = DisposalStatus.executed, utcnow()
-    audit.record("archive.disposal_execute", act, **result)
+    audit.record("archive.disposal_execute", act, disposed=result["disposed"], kept=result["kept"])
     log.info("archive: act %s executed: %s", act.number, result)
     return result
 

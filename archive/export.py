@@ -14,13 +14,14 @@ import json
 import uuid
 import zipfile
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
 from archive.ingest import software_version
 from archive.models import ArchiveRecord, RecordStatus
 from archive.services import ArchiveError, log_access
-from core.db import utcnow
+from core.db import present, utcnow
 
 MAX_RECORDS = 200
 
@@ -49,10 +50,11 @@ def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
     now = utcnow()
     export_id = uuid.uuid4().hex[:12]
     name = f"export-{now:%Y%m%d}-{export_id}"
-    files, items = {}, []
+    files: dict[str, bytes] = {}
+    items: list[dict[str, Any]] = []
     for r in sorted(records, key=lambda r: r.id):
         try:
-            pdf, manifest = storage.get(r.key), storage.get(r.manifest_key)
+            pdf, manifest = storage.get(present(r.key, "key")), storage.get(present(r.manifest_key, "manifest key"))
         except StorageError as e:
             raise ArchiveError(f"Документ № {r.id} не прочитан из хранилища: {e}") from None
         if hashlib.sha256(pdf).hexdigest() != r.sha256:
@@ -61,7 +63,8 @@ def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
         pdf_name, man_name = f"records/{r.id}/{r.sha256}.pdf", f"records/{r.id}/{r.sha256}.json"
         files[pdf_name], files[man_name] = pdf, manifest
         items.append({"record_id": r.id, "title": r.title, "document_class": r.kind.value,
-                      "school_year": r.school_year, "retention_until": r.retention_until.isoformat(),
+                      "school_year": r.school_year,
+                      "retention_until": present(r.retention_until, "retention").isoformat(),
                       "files": [{"name": pdf_name, "sha256": r.sha256, "size": len(pdf)},
                                 {"name": man_name, "sha256": hashlib.sha256(manifest).hexdigest(),
                                  "size": len(manifest)}]})

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import tomllib
+from collections.abc import Sequence
 from functools import lru_cache
 
 from flask import current_app
@@ -26,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONPATH
 from archive.models import ArchiveRecord, RecordKind, RecordStatus, RecordVersion
 from archive.services import SOURCE_SHEET, record_for, register_sheet, retention_until, retention_years
 from core import audit, db
-from core.db import session, utcnow
+from core.db import present, session, utcnow
 from core.storage import ObjectExists, StorageError, get_storage, object_key
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def _sheet_search_text(record: ArchiveRecord) -> str:
     """Pupils' full names, the class and the school: what an archivist types. Only the names are read
     from the marks (a sheet's marks are a large JSON document)."""
     from sheets.models import SummarySheet
-    sheet = session.get(SummarySheet, record.source_id)
+    sheet = session.get_one(SummarySheet, record.source_id)
     path = sa_cast(literal("$.pupils[*].name"), JSONPATH)
     names = session.scalar(select(func.jsonb_path_query_array(SummarySheet.marks, path))
                            .where(SummarySheet.id == sheet.id)) or []
@@ -183,7 +184,7 @@ def _org(org) -> dict | None:
     return None if org is None else {"id": org.id, "code": org.code, "name": org.name}
 
 
-def build_manifest(record: ArchiveRecord, notes: list[str] = ()) -> dict:
+def build_manifest(record: ArchiveRecord, notes: Sequence[str] = ()) -> dict:
     """What the object is, without personal data (the pupils' names stay inside the PDF)."""
     return {
         "format": MANIFEST_FORMAT,
@@ -198,13 +199,14 @@ def build_manifest(record: ArchiveRecord, notes: list[str] = ()) -> dict:
         "school_year": record.school_year, "class": record.class_name, "class_label": record.class_label,
         "signers": record.signers,
         "sha256": record.sha256, "size": record.size, "object_key": record.key,
-        "retention": {"years": record.retention_years, "until": record.retention_until.isoformat(),
-                      "mode": "COMPLIANCE"},
+        "retention": {"years": record.retention_years,
+                      "until": present(record.retention_until, "retention").isoformat(), "mode": "COMPLIANCE"},
         "archive_timestamp": None if record.timestamp_at is None else {
-            "time": record.timestamp_at.isoformat(), "tsa_certificate_expires": record.timestamp_expires_at.isoformat(),
+            "time": record.timestamp_at.isoformat(),
+            "tsa_certificate_expires": present(record.timestamp_expires_at, "TSA expiry").isoformat(),
             "tsa": current_app.config.get("TSA_URL")},
         "notes": list(notes),
-        "prepared_at": record.prepared_at.isoformat(),
+        "prepared_at": present(record.prepared_at, "prepared_at").isoformat(),
         "software": software_version(),
     }
 
@@ -233,15 +235,17 @@ def store(record: ArchiveRecord) -> None:
     pdf = record.staged_pdf if record.staged_pdf is not None else _source_pdf(record)
     if hashlib.sha256(pdf).hexdigest() != record.sha256:
         raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
-    man = manifest_bytes(record.manifest)
+    man = manifest_bytes(present(record.manifest, "manifest"))
+    key, man_key = present(record.key, "key"), present(record.manifest_key, "manifest key")
+    sha = present(record.sha256, "sha256")
     meta = {"record-id": str(record.id), "document-class": record.kind.value}
-    obj = put_once(storage, record.key, pdf, record.sha256, retain_until=record.retention_until,
+    obj = put_once(storage, key, pdf, sha, retain_until=record.retention_until,
                    metadata=meta, legal_hold=record.legal_hold)
     man_sha = hashlib.sha256(man).hexdigest()
-    put_once(storage, record.manifest_key, man, man_sha, retain_until=record.retention_until,
+    put_once(storage, man_key, man, man_sha, retain_until=record.retention_until,
              content_type="application/json", metadata=meta, legal_hold=record.legal_hold)
-    read_back(storage, record.key, record.sha256)
-    read_back(storage, record.manifest_key, man_sha)
+    read_back(storage, key, sha)
+    read_back(storage, man_key, man_sha)
     now = utcnow()
     record.version_id, record.manifest_sha256 = obj.version_id, man_sha
     record.status, record.archived_at, record.staged_pdf, record.last_error = RecordStatus.archived, now, None, None
@@ -281,7 +285,7 @@ def renew(record: ArchiveRecord) -> RecordVersion:
     if record.status is not RecordStatus.archived:
         raise IngestError(f"Запись {record.id} не в архиве.")
     storage = get_storage()
-    current = storage.get(record.key)
+    current = storage.get(present(record.key, "key"))
     if hashlib.sha256(current).hexdigest() != record.sha256:
         raise IngestError(f"Запись {record.id}: объект {record.key} изменён — продление остановлено, "
                           "нужна проверка целостности.")
@@ -295,8 +299,9 @@ def renew(record: ArchiveRecord) -> RecordVersion:
     previous = {"key": record.key, "sha256": record.sha256}
     manifest = {**(record.manifest or {}), "sha256": sha, "size": len(stamped.pdf), "object_key": key,
                 "version": number, "previous": previous, "prepared_at": utcnow().isoformat(),
-                "archive_timestamp": {"time": stamped.timestamp_at.isoformat(),
-                                      "tsa_certificate_expires": stamped.expires_at.isoformat(), "tsa": tsa},
+                "archive_timestamp": {"time": present(stamped.timestamp_at, "timestamp").isoformat(),
+                                      "tsa_certificate_expires": present(stamped.expires_at, "TSA expiry").isoformat(),
+                                      "tsa": tsa},
                 "software": software_version()}
     man, man_key = manifest_bytes(manifest), object_key(record.id, sha, ".json")
     man_sha = hashlib.sha256(man).hexdigest()

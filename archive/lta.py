@@ -17,12 +17,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
+from typing import Any
 
 from asn1crypto import x509
 
 # The signing path's strict timestamper's error: a TSA failure is an error, never a silently
 # unstamped archive copy.
-from pades.timestamps import TimestampUnavailable
+from pades.timestamps import StrictTimeStamper, TimestampUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -285,9 +286,9 @@ async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
     reader = PdfFileReader(BytesIO(pdf))
     if not reader.embedded_timestamp_signatures:       # archived without a TSA: the first stamp
         return await _add(pdf, tsa_url, vc)
-    stamper = PdfTimeStamper(_timestamper(tsa_url), field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
+    timestamper = _timestamper(tsa_url)
+    stamper = PdfTimeStamper(timestamper, field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
                              readable_field_name="Штамп времени архива")
-    timestamper = stamper.default_timestamper
     try:
         out = await stamper.async_update_archival_timestamp_chain(reader, vc, in_place=False)
     except TimestampUnavailable as e:
@@ -297,7 +298,10 @@ async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
     finally:
         await timestamper.session.close()
     data = out.getvalue()
-    when, expires = last_document_timestamp(data)
+    stamp = last_document_timestamp(data)
+    if stamp is None:
+        raise ArchiveTimestampError("Новый штамп времени архива не найден в документе.")
+    when, expires = stamp
     return Stamped(pdf=data, timestamp_at=when, expires_at=expires)
 
 
@@ -323,17 +327,18 @@ def _session():
     return Session()
 
 
-def _timestamper(url: str):
-    from pades.timestamps import StrictTimeStamper
+class ArchiveTimeStamper(StrictTimeStamper):
+    """Keeps the token it got (read without parsing the output again) and its session (closed by us)."""
+    last_token: Any = None
 
-    class Archive(StrictTimeStamper):
-        """Keeps the token it got (read without parsing the output again) and its session (closed by us)."""
+    @property
+    def session(self):
+        return self._session
 
-        @property
-        def session(self):
-            return self._session
+    async def async_timestamp(self, message_digest, md_algorithm):
+        self.last_token = await super().async_timestamp(message_digest, md_algorithm)
+        return self.last_token
 
-        async def async_timestamp(self, message_digest, md_algorithm):
-            self.last_token = await super().async_timestamp(message_digest, md_algorithm)
-            return self.last_token
-    return Archive(url, timeout=10, session=_session())
+
+def _timestamper(url: str) -> ArchiveTimeStamper:
+    return ArchiveTimeStamper(url, timeout=10, session=_session())

@@ -35,8 +35,8 @@ def compare() -> Reconciliation:
             known[manifest_key] = record_id
     archived = session.execute(select(ArchiveRecord.id, ArchiveRecord.key, ArchiveRecord.manifest_key)
                                .where(ArchiveRecord.status == RecordStatus.archived)).all()
-    for record_id, key, manifest_key in archived:
-        for k in (key, manifest_key):
+    for record_id, record_key, record_manifest in archived:
+        for k in (record_key, record_manifest):
             if k:
                 known.setdefault(k, record_id)
     disposed = set(session.scalars(select(ArchiveRecord.id).where(ArchiveRecord.status == RecordStatus.disposed)))
@@ -162,6 +162,8 @@ def _recreate(storage, manifest_key: str, m: dict) -> ArchiveRecord:
     head, data = _object(storage, m)
     man_sha = hashlib.sha256(storage.get(manifest_key)).hexdigest()
     organisation = _org(m.get("organisation"), "Организации")
+    if organisation is None:
+        raise _Skip(f"в манифесте записи № {record_id} не указана организация")
     school, municipality = _org(m.get("school"), "Школы"), _org(m.get("municipality"), "Муниципалитета")
     region = _org(m.get("region"), "Региона")
     stamp = m.get("archive_timestamp") or {}

@@ -8,6 +8,7 @@ not find one from the other. Each word of the query matches itself or its counte
 """
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -125,9 +126,9 @@ def name_query(text: str):
     words = re.findall(r"[^\W\d_]+|\d+", text)[:8]
     if not words:
         return None
-    query = None
+    query: Any = None
     for w in words:
-        alt = None
+        alt: Any = None
         for form in surname_forms(w):
             part = func.plainto_tsquery("russian", form)
             alt = part if alt is None else alt.op("||")(part)

@@ -20,7 +20,7 @@ from archive.models import (
     RetentionRule,
 )
 from core import audit
-from core.db import session, utcnow
+from core.db import present, session, utcnow
 from orgs.access import covers, scopes
 from orgs.models.organisations import Organisation, OrgKind
 
@@ -188,7 +188,7 @@ def read_archived(record: ArchiveRecord, *, user, purpose: str, **details) -> by
     if record.status is RecordStatus.pending:
         data, expected = record.staged_pdf, record.sha256 or record.source_sha256
     else:
-        data, expected = get_storage().get(record.key), record.sha256
+        data, expected = get_storage().get(present(record.key, f"record {record.id}'s key")), record.sha256
     if data is None or (expected and hashlib.sha256(data).hexdigest() != expected):
         raise CopyBroken(f"archive record {record.id}: the copy does not match its sha256")
     log_access(record, "download", purpose, user=user, sha256=hashlib.sha256(data).hexdigest(), **details)

@@ -11,6 +11,7 @@ Validation is as of now, fetching revocation data from the certificates' OCSP/CR
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -49,7 +50,7 @@ class SignatureResult:
     time: str | None
     ok: bool
     summary: str
-    checks: list[Check] = field(default_factory=list)
+    checks: list[Check] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -149,8 +150,10 @@ def _no_signatures(record) -> Check:
 
 def summarise(v: Verification) -> None:
     """The verdict and its one-line reason, from the checks."""
-    failed = [c for c in v.checks if c.ok is False] + [s for s in v.signatures if not s.ok]
-    if v.document.ok is None and v.record_id is None and not any(c.label == "Архив" and c.ok for c in v.checks):
+    failed: list[SignatureResult | Check] = [c for c in v.checks if c.ok is False] + \
+        [s for s in v.signatures if not s.ok]
+    in_archive = any(c.label == "Архив" and c.ok for c in v.checks)
+    if v.document is not None and v.document.ok is None and v.record_id is None and not in_archive:
         failed.append(v.document)
     signatures = [s for s in v.signatures if s.kind == "signature"]
     matched = next((c for c in v.checks if c.label == "Архив" and c.ok), None)
@@ -159,7 +162,7 @@ def summarise(v: Verification) -> None:
     v.ok = not failed and (bool(signatures) or unsigned)
     if v.ok and not signatures:
         stamps = [s for s in v.signatures if s.kind == "archive_timestamp"]
-        v.summary = (f"электронных подписей нет (документ без подписи); {matched.text}"
+        v.summary = (f"электронных подписей нет (документ без подписи); {matched.text if matched else ''}"
                      + (f"; штампов времени архива: {len(stamps)}, все действительны" if stamps else "") + ".")
     elif v.ok:
         v.summary = f"подписей: {len(signatures)}, все действительны" + (

@@ -1,6 +1,7 @@
 """Pages of the archive: search, the record, download and certified export (with a purpose, logged),
 verification, the archive's status (pending, fixity), legal holds, disposal acts, retention rules."""
 import hashlib
+from collections.abc import Sequence
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -22,7 +23,7 @@ from archive.models import (
 )
 from archive.search import Query, search
 from archive.services import ArchiveError
-from core.db import session
+from core.db import present, session
 from orgs.access import has_any, require, scopes
 from orgs.models.organisations import Organisation, OrgKind, subtree
 
@@ -88,7 +89,7 @@ def record(record_id: int):
                               .order_by(ValidationReport.id.desc()).limit(50)).all()
     access = session.scalars(select(AccessLog).where(AccessLog.record_id == r.id)
                              .order_by(AccessLog.id.desc()).limit(200)).all()
-    editions = []
+    editions: Sequence[ArchiveRecord] = []
     if r.document_id or (r.school_id and r.school_year and r.class_name):
         editions = session.scalars(select(ArchiveRecord).where(
             ArchiveRecord.kind == r.kind, ArchiveRecord.school_id == r.school_id,
@@ -117,7 +118,7 @@ def download(record_id: int):
         flash("Укажите цель обращения к документу: без неё документ не выдаётся.", "error")
         return redirect(url_for("archive.record", record_id=r.id)), 303
     try:
-        data = get_storage().get(r.key)
+        data = get_storage().get(present(r.key, "key"))
     except StorageError as e:
         return render_template("archive/error.html", message=f"Хранилище недоступно: {e}. Повторите позже."), 503
     if hashlib.sha256(data).hexdigest() != r.sha256:

@@ -35,7 +35,8 @@ def _invalid(exc: Exception):
 
 
 def assignment_json(a: Assignment, *, targets: bool = False) -> dict:
-    out = {"id": a.id, "plan_item_id": a.plan_item_id, "ordinance_id": a.ordinance_id, "assigner_id": a.assigner_id,
+    out: dict = {
+           "id": a.id, "plan_item_id": a.plan_item_id, "ordinance_id": a.ordinance_id, "assigner_id": a.assigner_id,
            "parent_id": a.parent_id, "title": a.title, "rule": a.rule_choice, "rule_text": a.rule_text,
            "rrule": a.rrule, "dates": [d.isoformat() for d in a.dates or []],
            "horizon": [a.horizon_start.isoformat(), a.horizon_end.isoformat()],
@@ -50,7 +51,7 @@ def assignment_json(a: Assignment, *, targets: bool = False) -> dict:
 
 def occurrence_json(o: Occurrence, *, full: bool = False) -> dict:
     today = svc.today()
-    out = {"id": o.id, "assignment_id": o.assignment_id, "org_id": o.org_id, "kind": o.kind.value,
+    out: dict = {"id": o.id, "assignment_id": o.assignment_id, "org_id": o.org_id, "kind": o.kind.value,
            "planned_date": o.planned_date.isoformat(), "due_date": o.due_date.isoformat(),
            "status": o.effective_status(today).value, "stored_status": o.status.value, "late": o.late,
            "submitted_at": o.submitted_at.isoformat() if o.submitted_at else None,

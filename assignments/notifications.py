@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from assignments.models import Assignment, DigestClaim, Notification, Occurrence, OccurrenceStatus
-from core.db import session, utcnow
+from core.db import execute_count, session, utcnow
 from ordinances.models.ordinances import PlanItem
 from orgs.access import PERMISSIONS
 from orgs.models.organisations import Organisation
@@ -61,13 +61,13 @@ def notify_orgs(org_ids, kind: str, message: str, *, url: str | None = None, act
     org_ids = list(org_ids)
     if not org_ids:
         return 0
-    return session.execute(text("""
+    return execute_count(text("""
         INSERT INTO notifications (user_id, kind, text, url, created_at)
         SELECT DISTINCT g.user_id, :kind, :text, :url, :now
         FROM role_grants g JOIN users u ON u.id = g.user_id
         WHERE g.organisation_id = ANY(CAST(:orgs AS integer[])) AND CAST(g.role AS text) = ANY(CAST(:roles AS text[]))
           AND u.active"""), {"kind": kind, "text": message[:2000], "url": url, "now": utcnow(), "orgs": org_ids,
-                             "roles": roles_with(action)}).rowcount
+                             "roles": roles_with(action)})
 
 
 def unread_count(user_id: int) -> int:
@@ -84,7 +84,7 @@ def mark_read(user_id: int, ids=None) -> int:
     stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     if ids is not None:
         stmt = stmt.where(Notification.id.in_(list(ids)))
-    return session.execute(stmt.values(read_at=utcnow())).rowcount
+    return execute_count(stmt.values(read_at=utcnow()))
 
 
 # ---- the daily digest ---------------------------------------------------------------------------------------
@@ -129,7 +129,8 @@ def build_digest(user: User, day: dt.date, days_ahead: int | None = None) -> Dig
     submit_roles, accept_roles = set(roles_with("assignment.submit")), set(roles_with("assignment.accept"))
     own = [g.organisation_id for g in user.grants if g.role.value in submit_roles]
     above = [g.organisation for g in user.grants if g.role.value in accept_roles]
-    due_soon, overdue = [], []
+    due_soon: list = []
+    overdue: list = []
     if own:
         rows = session.execute(
             select(Occurrence.id, Organisation, PlanItem.number, PlanItem.title, Occurrence.due_date)

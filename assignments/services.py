@@ -28,7 +28,7 @@ from assignments.models import (
 from core import audit
 from core import files as file_store
 from core.clock import MOSCOW, today  # noqa: F401  (svc.today() in views, tasks)
-from core.db import session, utcnow
+from core.db import execute_count, session, utcnow
 from ordinances.models.ordinances import (
     DeadlineKind,
     Ordinance,
@@ -105,8 +105,9 @@ def may_cascade(user, target: AssignmentTarget) -> bool:
 # ---- the rule -------------------------------------------------------------------------------------------
 
 def ordinance_of(item: PlanItem) -> Ordinance:
-    return session.scalar(select(Ordinance).join(Plan, Plan.ordinance_id == Ordinance.id)
-                          .join(PlanSection, PlanSection.plan_id == Plan.id).where(PlanSection.id == item.section_id))
+    return session.scalars(select(Ordinance).join(Plan, Plan.ordinance_id == Ordinance.id)
+                           .join(PlanSection, PlanSection.plan_id == Plan.id)
+                           .where(PlanSection.id == item.section_id)).one()
 
 
 @dataclass
@@ -195,8 +196,8 @@ def resolve_targets(assigner: Organisation, *, org_ids=(), kinds=(), municipalit
         for org in session.scalars(select(Organisation).where(below, Organisation.kind.in_(list(kinds)))):
             chosen[org.id] = org
     if municipality_ids:
-        ids = [int(i) for i in municipality_ids]
-        munis = session.scalars(select(Organisation).where(Organisation.id.in_(ids))).all()
+        muni_ids = [int(i) for i in municipality_ids]
+        munis = session.scalars(select(Organisation).where(Organisation.id.in_(muni_ids))).all()
         for m in munis:
             if m.kind is not OrgKind.municipality:
                 raise AssignmentError(f"«{m.display_name}» — не муниципалитет.")
@@ -330,18 +331,18 @@ def generate(a: Assignment) -> GenerateResult:
         "mun_ids": [place[t.org_id][0] for t in targets], "region_ids": [place[t.org_id][1] for t in targets],
         "parent_aid": a.parent_id, "parent_org": a.assigner_id if a.parent_id else None,
     }
-    deleted = session.execute(_DELETE_STALE, {"aid": a.id, "target_ids": params["target_ids"], "dates": dates,
-                                              "appointment": a.appointment_due}).rowcount
+    deleted = execute_count(_DELETE_STALE, {"aid": a.id, "target_ids": params["target_ids"], "dates": dates,
+                                            "appointment": a.appointment_due})
     inserted = 0
     if targets and dates:
-        inserted += session.execute(_INSERT, {**params, "kind": "deadline", "dates": dates}).rowcount
+        inserted += execute_count(_INSERT, {**params, "kind": "deadline", "dates": dates})
     if targets and a.appointment_due:
-        inserted += session.execute(_INSERT, {**params, "kind": "appointment", "dates": [a.appointment_due],
-                                              "parent_aid": None}).rowcount
+        inserted += execute_count(_INSERT, {**params, "kind": "appointment", "dates": [a.appointment_due],
+                                            "parent_aid": None})
     linked = 0
     if a.parent_id:
-        linked = session.execute(_LINK_PARENTS, {"aid": a.id, "parent_aid": a.parent_id,
-                                                 "parent_org": a.assigner_id}).rowcount
+        linked = execute_count(_LINK_PARENTS, {"aid": a.id, "parent_aid": a.parent_id,
+                                               "parent_org": a.assigner_id})
     _expire_occurrences()
     return GenerateResult(inserted, deleted, linked)
 
@@ -533,7 +534,7 @@ def submit(occ: Occurrence, *, actor, text: str | None = None, link: str | None 
         session.add(ev)
     occ.status, occ.submitted_at, occ.submitted_by_id = OccurrenceStatus.submitted, now, actor.id
     occ.closed_reason = reason if waiting else None
-    if occ.kind is OccurrenceKind.appointment:
+    if occ.kind is OccurrenceKind.appointment and responsible is not None:   # required above for appointments
         t = occ.target
         t.responsible_name = responsible["name"].strip()[:300]
         t.responsible_position = (responsible.get("position") or "").strip()[:300] or None
@@ -555,7 +556,7 @@ def accept(occ: Occurrence, *, actor) -> None:
     now = utcnow()
     occ.status, occ.accepted_by_id = OccurrenceStatus.accepted, actor.id
     occ.completed_at = occ.submitted_at
-    occ.late = occ.completed_at.astimezone(MOSCOW).date() > occ.due_date
+    occ.late = occ.completed_at is not None and occ.completed_at.astimezone(MOSCOW).date() > occ.due_date
     session.add(OccurrenceEvent(occurrence=occ, kind="accept", actor_id=actor.id, at=now))
     session.flush()
     audit.record("occurrence.accept", occ, actor=actor, before={"status": "submitted"},

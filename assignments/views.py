@@ -52,6 +52,13 @@ def _inbox_count():
 
 # ---- helpers ---------------------------------------------------------------------------------------------
 
+def _required_date(name: str, label: str) -> dt.date:
+    day = _date(name, required_label=label)
+    if day is None:                      # _date raises for a missing required date
+        raise svc.AssignmentError(f"Не заполнено поле «{label}».")
+    return day
+
+
 def _date(name: str, default=None, *, required_label: str | None = None) -> dt.date | None:
     raw = (request.values.get(name) or "").strip()
     if not raw:
@@ -147,7 +154,7 @@ def new(item_id: int):
         try:
             orgs = svc.resolve_targets(assigner, org_ids=_ints("org_ids"), kinds=request.form.getlist("kinds"),
                                        municipality_ids=_ints("municipality_ids"))
-            horizon = (_date("horizon_start", required_label="Сроки с"), _date("horizon_end", required_label="по"))
+            horizon = (_required_date("horizon_start", "Сроки с"), _required_date("horizon_end", "по"))
             a = svc.create_assignment(item, assigner, orgs, actor=g.user, rule=request.form.get("rule", "plan"),
                                       dates=svc.parse_dates(request.form.get("dates", "")), horizon=horizon,
                                       appointment_due=_date("appointment_due"), note=request.form.get("note"))
@@ -256,7 +263,7 @@ def targets(assignment_id: int):
 def rule(assignment_id: int):
     a = _manageable(assignment_id)
     try:
-        horizon = (_date("horizon_start", required_label="Сроки с"), _date("horizon_end", required_label="по"))
+        horizon = (_required_date("horizon_start", "Сроки с"), _required_date("horizon_end", "по"))
         r = svc.change_rule(a, rule=request.form.get("rule", "plan"), dates=svc.parse_dates(request.form.get("dates",
                                                                                                              "")),
                             horizon=horizon, appointment_due=_date("appointment_due"), actor=g.user)
@@ -377,7 +384,7 @@ def org(org_id: int):
     return render_template("assignments/org.html", org=org, items=items, counts=counts, year=year,
                            years=_year_options(), ordinance_id=oid, ordinances=_ordinance_options(), status=status,
                            statuses=dash.STATUS_FILTERS, today=today, page=page,
-                           pages=max(1, -(-total_rows // PER_PAGE)), total_rows=total_rows, crumbs=crumbs)
+                           pages=max(1, -(-(total_rows or 0) // PER_PAGE)), total_rows=total_rows, crumbs=crumbs)
 
 
 OCC_HEADERS = ["Организация", "№ п.п", "Мероприятие", "Вид", "Срок", "Срок по плану", "Состояние", "Представлено",
@@ -471,7 +478,7 @@ def feed(token: str):
     from orgs.models.users import User
     ft = session.scalar(select(FeedToken).where(FeedToken.token_sha256 == _feed_digest(token)))
     user = session.get(User, ft.user_id) if ft else None
-    if user is None or not user.active:
+    if ft is None or user is None or not user.active:
         abort(404)
     ft.last_used_at = utcnow()
     today = svc.today()
@@ -568,8 +575,8 @@ def accept(occ_id: int):
     except svc.AssignmentError as exc:
         return _render_occurrence(occ, 400, error=str(exc))
     flash("Принято.", "success")
-    return redirect(request.form.get("next") if is_same_site(request.form.get("next"))
-                    else url_for("assignments.occurrence", occ_id=occ.id))
+    target = request.form.get("next")
+    return redirect(target if target and is_same_site(target) else url_for("assignments.occurrence", occ_id=occ.id))
 
 
 @bp.route("/assignments/occurrences/<int:occ_id>/return", methods=["POST"])
@@ -591,7 +598,7 @@ def extend(occ_id: int):
     if not svc.may_extend(g.user, occ):
         abort(403)
     try:
-        svc.extend(occ, actor=g.user, new_due=_date("new_due", required_label="Новый срок"),
+        svc.extend(occ, actor=g.user, new_due=_required_date("new_due", "Новый срок"),
                    reason=request.form.get("reason", ""))
     except svc.AssignmentError as exc:
         return _render_occurrence(occ, 400, error=str(exc))
@@ -608,7 +615,7 @@ def evidence(evidence_id: int):
     except FileCorrupt:
         abort(500)              # the store does not hold what was uploaded: an integrity failure, not the user's
     return Response(data, mimetype="application/octet-stream",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.filename)}",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(ev.filename or 'файл')}",
                              "X-Content-Type-Options": "nosniff"})
 
 

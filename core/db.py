@@ -5,10 +5,13 @@ succeeded (status < 400) and in the job wrapper. Jobs queued with
 `enqueue_after_commit` are sent only once that commit has succeeded.
 """
 from datetime import datetime, timezone
+from typing import TypeVar, cast
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, MetaData, create_engine
+from sqlalchemy import CursorResult, DateTime, MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -61,6 +64,18 @@ def rollback() -> None:
 def on_commit(send) -> None:
     """Run `send()` after the current transaction commits; dropped on rollback."""
     _after_commit_jobs().append(send)
+
+
+def present(value: T | None, what: str) -> T:
+    """`value`, which the row's state guarantees is set (a stored record has a key); an error if not."""
+    if value is None:
+        raise RuntimeError(f"{what} is missing")
+    return value
+
+
+def execute_count(statement, params=None) -> int:
+    """Run an INSERT/UPDATE/DELETE in the session and return how many rows it touched."""
+    return cast(CursorResult, session.execute(statement, params)).rowcount
 
 
 def make_engine(url: str):

@@ -101,7 +101,7 @@ def match_executor(text: str, region: Organisation | None) -> Match:
 
 def region_of(org: Organisation) -> Organisation:
     root_id = int(org.path.strip("/").split("/")[0])
-    return org if org.id == root_id else session.get(Organisation, root_id)
+    return org if org.id == root_id else session.get_one(Organisation, root_id)
 
 
 __all__ = ["Match", "match_executor", "match_group", "match_organisation", "match_person", "region_of", "OrgKind"]

@@ -85,7 +85,7 @@ def check_pdf(data: bytes, filename: str) -> None:
         raise OrdinanceFileError(f"Файл «{filename}» защищён паролем (зашифрован): архивная копия должна "
                                  "открываться без пароля. Сохраните PDF без защиты и загрузите снова.",
                                  "encrypted")
-    if pages < 1:
+    if pages is None or pages < 1:
         raise OrdinanceFileError(f"Файл «{filename}»: в PDF нет ни одной страницы.", "broken")
 
 
@@ -148,7 +148,7 @@ def panel(o: Ordinance) -> Panel:
                             by_number.get(a.number)))
     for number, f in by_number.items():
         if number not in seen:
-            p.slots.append(Slot(ROLE_ATTACHMENT, number, attachment_label(number, f.title), f, in_text=False))
+            p.slots.append(Slot(ROLE_ATTACHMENT, number, attachment_label(number or "", f.title), f, in_text=False))
     return p
 
 
@@ -167,7 +167,7 @@ def archive_title(o: Ordinance, f: OrdinanceFile) -> str:
         return f"{head} «{_short(o.title, 300)}»"
     row = next((a for a in o.attachments if a.number == f.attachment_number), None)
     title = (row.title if row is not None and row.title else None) or f.title
-    return f"{head} — {attachment_label(f.attachment_number, _short(title, 300) if title else None)}"
+    return f"{head} — {attachment_label(f.attachment_number or '', _short(title, 300) if title else None)}"
 
 
 def _short(text: str, n: int) -> str:

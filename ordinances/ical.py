@@ -7,6 +7,8 @@ from ordinances.models.ordinances import DeadlineKind, Ordinance
 
 
 def plan_calendar(o: Ordinance, *, host: str) -> bytes:
+    if o.plan is None:
+        raise ValueError(f"ordinance {o.id} has no plan")
     cal = Calendar()
     cal.add("prodid", "-//Электронные журналы//План мероприятий//RU")
     cal.add("version", "2.0")
@@ -26,7 +28,7 @@ def plan_calendar(o: Ordinance, *, host: str) -> bytes:
         elif item.deadline_kind is DeadlineKind.recurring:
             # DTSTART is the first due date, so the rule expands to exactly the item's due dates.
             todo.add("dtstart", item.dates[0] if item.dates else (item.dtstart or o.date or date.today()))
-            todo.add("rrule", vRecur.from_ical(item.rrule))
+            todo.add("rrule", vRecur.from_ical(item.rrule or ""))
         else:   # continuous from a start date
             todo.add("dtstart", item.dtstart)
         cal.add_component(todo)

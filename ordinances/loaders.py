@@ -30,10 +30,9 @@ def issuers_for(user) -> list[Organisation]:
     roots = scopes(user, "ordinance.edit")
     if not roots:
         return []
-    rows = session.scalars(select(Organisation).where(or_(*[subtree(r) for r in roots]),
-                                                      Organisation.kind.in_(["region", "municipality"]))
-                           .order_by(Organisation.path)).all()
-    return rows
+    return list(session.scalars(select(Organisation).where(or_(*[subtree(r) for r in roots]),
+                                                           Organisation.kind.in_(["region", "municipality"]))
+                                .order_by(Organisation.path)))
 
 
 def decode_upload(raw: bytes, filename: str) -> str:

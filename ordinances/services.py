@@ -227,4 +227,4 @@ def executor_choices(o: Ordinance) -> tuple[list, list]:
         select(RoleGrant.user_id).join(Organisation).where(subtree(region)))).order_by(User.full_name)).all()
     orgs = session.scalars(select(Organisation).where(subtree(region), Organisation.kind != "school")
                            .order_by(Organisation.path)).all()
-    return users, orgs
+    return list(users), list(orgs)

@@ -49,7 +49,7 @@ def authenticate(login: str, password: str) -> LoginResult:
             session.flush()
         return LoginResult(None, "Неверный логин или пароль.")
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-    if needs_rehash(user.password_hash):
+    if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record("login", user, actor=user)
     return LoginResult(user)

@@ -26,12 +26,13 @@ class TokenForm(FlaskForm):
 def is_same_site(target: str | None) -> bool:
     """A relative path on this site, so a `next` parameter cannot redirect elsewhere
     ("//host" and "/\\host" are other hosts to a browser)."""
-    return bool(target) and target.startswith("/") and not target.startswith(("//", "/\\")) \
-        and not urlsplit(target).netloc
+    if not target:
+        return False
+    return target.startswith("/") and not target.startswith(("//", "/\\")) and not urlsplit(target).netloc
 
 
 def _safe_next(target: str | None) -> str:
-    return target if is_same_site(target) else url_for("home.index")
+    return target if target and is_same_site(target) else url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

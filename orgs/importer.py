@@ -79,7 +79,7 @@ KIND_ALIASES = {
 
 
 def _max_len(column: str) -> int:
-    return Organisation.__table__.c[column].type.length
+    return int(getattr(Organisation.__table__.c[column].type, "length"))
 
 
 @dataclass
@@ -148,7 +148,8 @@ def _map_header(table: Table) -> dict[str, str]:
     """{canonical field: header as written}; raises ImportFailed if a column is missing or doubled."""
     columns: dict[str, str] = {}
     errors = []
-    for name in table.header:
+    header = table.header or []
+    for name in header:
         field = _HEADER_LOOKUP.get(norm_key(name)) if name else None
         if field is None:
             continue
@@ -164,13 +165,13 @@ def _map_header(table: Table) -> dict[str, str]:
         if kind_col is None or any(parse_kind(v.get(kind_col, "")) is not OrgKind.region for _, v in table.rows):
             missing.append("parent_code")
     if missing:
-        named = [h for h in table.header if h]
+        named = [h for h in header if h]
         found = ", ".join(f"«{shorten(h, 40)}»" for h in named[:12]) + (", …" if len(named) > 12 else "")
         message = (f"нет обязательных столбцов: {', '.join(f'«{f}» ({COLUMN_HINTS[f]})' for f in missing)}; "
                    f"найдены столбцы: {found}")
         if table.encoding == "Windows-1251":
             message += ". Файл прочитан как Windows-1251 — если заголовок выглядит искажённым, проверьте кодировку"
-        if table.delimiter and len([h for h in table.header if h]) == 1:
+        if table.delimiter and len(named) == 1:
             message += ". В заголовке один столбец — проверьте разделитель: нужен «;» или «,»"
         errors.append(RowError(table.filename, table.header_row, None, None, message))
     if errors:
@@ -227,8 +228,9 @@ def _find_cycles(first: dict[str, _Row]) -> list[list[str]]:
     state: dict[str, bool] = {}
     cycles = []
     for start in first:
-        path, pos = [], {}
-        code = start
+        path: list[str] = []
+        pos: dict[str, int] = {}
+        code: str | None = start
         while code is not None and code not in state:
             state[code] = True
             pos[code] = len(path)
@@ -249,7 +251,8 @@ def _validate(table: Table, actor) -> tuple[list[_Row], dict[str, _Row], dict[st
         errors.append(dataclasses.replace(e, field=field, column=e.field) if field else e)
 
     def err(r: _Row, field: str | None, value: str | None, message: str) -> None:
-        errors.append(RowError(filename, r.row, field, value or None, message, column=columns.get(field)))
+        errors.append(RowError(filename, r.row, field, value or None, message,
+                               column=columns.get(field) if field else None))
 
     rows = [_Row(n, {f: values.get(h, "") for f, h in columns.items()}, skip=n in table.bad_rows)
             for n, values in table.rows]
@@ -313,9 +316,10 @@ def _validate(table: Table, actor) -> tuple[list[_Row], dict[str, _Row], dict[st
                                      "командой «flask orgs import»)")
             continue
         if kind is OrgKind.region:
-            err(r, "parent_code", parent_code, check_parent(kind, _ParentKind(OrgKind.municipality)))
+            err(r, "parent_code", parent_code, check_parent(kind, _ParentKind(OrgKind.municipality)) or "")
             continue
         parent_in_db = db.get(parent_code)     # the database's word on an existing parent, even if listed
+        parent_kind: OrgKind | None
         if parent_in_db is not None:
             parent_kind = parent_in_db.kind
         elif parent_code in first:
@@ -334,7 +338,7 @@ def _validate(table: Table, actor) -> tuple[list[_Row], dict[str, _Row], dict[st
         if parent_in_db is not None and actor is not None and not can(actor, "org.manage", parent_in_db):
             err(r, "parent_code", parent_code,
                 f"нет прав на добавление организаций в «{parent_in_db.display_name}»")
-    errors.sort(key=lambda e: (e.row, FIELD_ORDER.get(e.field, -1)))
+    errors.sort(key=lambda e: (e.row, FIELD_ORDER.get(e.field or "", -1)))
     return rows, first, db, errors
 
 
@@ -343,7 +347,8 @@ def _validate(table: Table, actor) -> tuple[list[_Row], dict[str, _Row], dict[st
 def _parents_first(first: dict[str, _Row]) -> list[_Row]:
     depth: dict[str, int] = {}
     for start in first:
-        chain, code = [], start
+        chain: list[str] = []
+        code: str | None = start
         while code is not None and code not in depth:
             chain.append(code)
             parent = first[code].get("parent_code")
@@ -381,6 +386,8 @@ def import_organisations(data: bytes, filename: str, *, actor=None) -> ImportSum
         if parent_code:
             in_file = first.get(parent_code)
             parent = (in_file.existing or created[parent_code]) if in_file is not None else db[parent_code]
+        if r.kind is None:                      # _validate reports a row without a kind
+            raise RuntimeError(f"row {r.row} passed validation without a kind")
         created[r.get("code")] = create_org(
             kind=r.kind, code=r.get("code"), name=r.get("name"), parent=parent,
             short_name=r.get("short_name") or None, inn=r.get("inn") or None, ogrn=r.get("ogrn") or None,

@@ -1,4 +1,6 @@
 """Operations on the organisation tree. They flush; they never commit."""
+from typing import Protocol
+
 from sqlalchemy import select
 
 from core import audit
@@ -10,7 +12,14 @@ class OrgError(ValueError):
     pass
 
 
-def check_parent(kind: OrgKind, parent: Organisation | None) -> str | None:
+
+class HasKind(Protocol):
+    """What check_parent needs of a parent: its kind (an organisation, or a row of an import file)."""
+    @property
+    def kind(self) -> OrgKind: ...
+
+
+def check_parent(kind: OrgKind, parent: HasKind | None) -> str | None:
     """A Russian message if `kind` may not sit under `parent`, else None."""
     allowed = ALLOWED_PARENTS[kind]
     parent_kind = parent.kind if parent is not None else None

@@ -144,14 +144,15 @@ def check_schema(fields: list) -> list[dict]:
             for name, v in (("min", lo), ("max", hi)):
                 if v is not None and _num(v) is None:
                     errors.append(f"{where}: {name} должно быть числом.")
-            if _num(lo) is not None and _num(hi) is not None and _num(lo) > _num(hi):
+            n_lo, n_hi = _num(lo), _num(hi)
+            if n_lo is not None and n_hi is not None and n_lo > n_hi:
                 errors.append(f"{where}: min больше max.")
-            if kind == "percentage" and ((_num(lo) or 0) < 0 or (_num(hi) or 0) > 100):
+            if kind == "percentage" and ((n_lo or 0) < 0 or (n_hi or 0) > 100):
                 errors.append(f"{where}: процент лежит в пределах 0–100.")
-            if lo is not None and _num(lo) is not None:
-                clean["min"] = float(_num(lo)) if _num(lo) % 1 else int(_num(lo))
-            if hi is not None and _num(hi) is not None:
-                clean["max"] = float(_num(hi)) if _num(hi) % 1 else int(_num(hi))
+            if n_lo is not None:
+                clean["min"] = float(n_lo) if n_lo % 1 else int(n_lo)
+            if n_hi is not None:
+                clean["max"] = float(n_hi) if n_hi % 1 else int(n_hi)
             if kind == "number" and f.get("integer"):
                 clean["integer"] = True
             if f.get("max_field"):
@@ -235,7 +236,8 @@ def requested_period(form: ReportForm, key: str | None) -> Period:
 def periods(form: ReportForm, until: date | None = None, limit: int = 24) -> list[Period]:
     """Periods from the form's first one up to the one containing `until` (today), newest first."""
     until = until or today()
-    out, p = [], period_of(form, form.first_period)
+    out: list[Period] = []
+    p = period_of(form, form.first_period)
     while p.start <= until and len(out) < 600:
         out.append(p)
         p = period_of(form, p.end + timedelta(days=1))
@@ -253,11 +255,12 @@ def create_form(*, region: Organisation, title: str, periodicity: Periodicity | 
         errors.append("Форму отчёта утверждает регион.")
     if not title:
         errors.append("Поле «Название формы»: не заполнено.")
+    chosen: Periodicity | None
     try:
-        periodicity = Periodicity(periodicity)
+        chosen = Periodicity(periodicity)
     except ValueError:
         errors.append("Поле «Периодичность»: ежемесячно или ежеквартально.")
-        periodicity = None
+        chosen = None
     if submitter_kind not in SUBMITTER_KINDS:
         errors.append("Поле «Кто заполняет»: школа или муниципалитет.")
     deadline_text = (deadline_text or "").strip()
@@ -273,17 +276,17 @@ def create_form(*, region: Organisation, title: str, periodicity: Periodicity | 
         errors += exc.errors
     if campaign is not None and campaign.region_id != region.id:
         errors.append("Кампания относится к другому региону.")
-    if errors:
+    if errors or chosen is None or rule is None:
         raise ReportError(errors)
-    form = ReportForm(region=region, title=title, periodicity=periodicity, deadline_text=deadline_text,
+    form = ReportForm(region=region, title=title, periodicity=chosen, deadline_text=deadline_text,
                       rrule=rule.rrule, submitter_kind=submitter_kind, fields=clean,
-                      first_period=_bounds_for(periodicity, first_period),
+                      first_period=_bounds_for(chosen, first_period),
                       campaign_id=campaign.id if campaign else None, ordinance_id=ordinance.id if ordinance else None,
                       created_by_id=getattr(actor, "id", None))
     session.add(form)
     session.flush()
     audit.record("report.form.create", form, actor=actor,
-                 after={"title": title, "periodicity": periodicity.value, "deadline": deadline_text,
+                 after={"title": title, "periodicity": chosen.value, "deadline": deadline_text,
                         "submitter_kind": submitter_kind, "fields": [f["key"] for f in clean]})
     return form
 
@@ -451,7 +454,7 @@ def save_submission(form: ReportForm, org: Organisation, period: Period, raw: di
     audit.record("report.submit" if submit else "report.save", sub, actor=actor, before=before,
                  after={"status": sub.status.value, "fields": sorted(values)},
                  form_id=form.id, organisation_id=org.id, period=period.key,
-                 late_days=max(0, (sub.submitted_on - sub.due_date).days) if submit else None)
+                 late_days=max(0, (sub.submitted_on - sub.due_date).days) if submit and sub.submitted_on else None)
     return sub
 
 
@@ -477,8 +480,9 @@ class SubmissionState:
 
 
 def submission_state(sub: ReportSubmission | None, period: Period) -> SubmissionState:
-    late = sub is not None and sub.submitted_on is not None and sub.submitted_on > period.due
-    late_note = f", с опозданием на {(sub.submitted_on - period.due).days} дн." if late else ""
+    submitted_on = sub.submitted_on if sub is not None else None
+    late = submitted_on is not None and submitted_on > period.due
+    late_note = f", с опозданием на {(submitted_on - period.due).days} дн." if submitted_on and late else ""
     if sub is not None and sub.status is ReportStatus.accepted:
         return SubmissionState("accepted", f"принят{late_note}", False)
     if sub is not None and sub.status is ReportStatus.submitted:
@@ -486,7 +490,7 @@ def submission_state(sub: ReportSubmission | None, period: Period) -> Submission
                                f"представлен {sub.submitted_on:%d.%m.%Y}{late_note}", late)
     overdue = today() > period.due
     prefix = {ReportStatus.returned: "возвращён на доработку", ReportStatus.draft: "черновик"}.get(
-        sub.status if sub is not None else None)
+        sub.status) if sub is not None else None
     if overdue:
         return SubmissionState("overdue", (prefix + ", " if prefix else "не представлен, ")
                                + f"просрочен (срок {period.due:%d.%m.%Y})", True)
@@ -498,7 +502,7 @@ def file_value(sub: ReportSubmission, key: str) -> tuple[str, bytes]:
     value = (sub.values or {}).get(key)
     if not isinstance(value, dict) or "storage_key" not in value:
         raise ReportError("Файла нет.")
-    stored = file_store.Stored(**{f: value.get(f) for f in file_store.Stored.__dataclass_fields__})
+    stored = file_store.Stored(**{f: value[f] for f in file_store.Stored.__dataclass_fields__ if f in value})
     try:
         return stored.filename, file_store.read_verified(stored)
     except file_store.FileCorrupt as exc:
@@ -536,7 +540,7 @@ def rollup(form: ReportForm, *, statuses=(ReportStatus.accepted,), municipalitie
     official sees only its own). The region total per period follows each period's rows."""
     muni = case((Organisation.kind == OrgKind.school, Organisation.parent_id), else_=Organisation.id).label("muni")
     num = numeric_fields(form)
-    cols = [func.count(ReportSubmission.id)]
+    cols: list = [func.count(ReportSubmission.id)]
     for f in num:
         cols += [func.sum(_value_expr(f)), func.avg(_value_expr(f))]
     base = (select(*cols).select_from(ReportSubmission)

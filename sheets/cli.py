@@ -124,6 +124,7 @@ def sign_cmd(org_code, school_year, login, role, key_path, pkcs11_module, token_
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 def export_cmd(school_code, school_year, out_dir: Path):
     from core import audit
+    from sheets import services
     from sheets.models import SheetStatus, SummarySheet
     school = _org(school_code)
     sheets = session.scalars(select(SummarySheet).where(
@@ -132,7 +133,7 @@ def export_cmd(school_code, school_year, out_dir: Path):
     out_dir.mkdir(parents=True, exist_ok=True)
     for s in sheets:
         name = f"{s.class_name}-v{s.version}-{s.document_id}.pdf"
-        (out_dir / name).write_bytes(s.pdf)
+        (out_dir / name).write_bytes(services.working_pdf(s))
         audit.record("sheet.export", s, sha256=s.pdf_sha256, target="cli")
     db.commit()
     click.echo(f"Записано ведомостей: {len(sheets)} → {out_dir}")

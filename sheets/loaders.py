@@ -17,5 +17,5 @@ def get_batch(batch_id: int) -> SheetBatch:
     """A batch, to the user who started it or to whoever may render for its organisation."""
     batch = session.get(SheetBatch, batch_id) or abort(404)
     if batch.requested_by_id != g.user.id:
-        require("sheet.render", session.get(Organisation, batch.organisation_id))
+        require("sheet.render", session.get_one(Organisation, batch.organisation_id))
     return batch

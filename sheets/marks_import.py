@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import PurePath
-from typing import Literal
+from typing import Any, Literal
 
 from flask import current_app, has_app_context
 
@@ -352,7 +352,7 @@ def _read(data: bytes, filename: str) -> Table:
 class _Pupil:
     name: str
     row: int
-    values: dict[str, tuple[object, int, str]] = field(default_factory=dict)   # field -> (parsed, row, raw)
+    values: dict[str, tuple[Any, int, str]] = field(default_factory=dict)      # field -> (parsed, row, raw)
     marks: dict[tuple[str, str], str] = field(default_factory=dict)            # (subject key, period) -> mark
     seen: dict[tuple[str, str], int] = field(default_factory=dict)             # (subject key, period) -> row
 
@@ -367,7 +367,7 @@ class _Class:
     periods: set[str] = field(default_factory=set)
     kinds: dict[str, tuple[int, str]] = field(default_factory=dict)           # quarter/half -> (row, column)
     mixed: bool = False
-    council: dict[str, tuple[object, int, str]] = field(default_factory=dict)
+    council: dict[str, tuple[Any, int, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -394,13 +394,13 @@ class _Importer:
 
     def err(self, row: int, field_: str | None, value: str | None, message: str, column: str | None = None) -> None:
         self.errors.append(MarkError(self.filename, row, field_, value or None, message,
-                                     column=column or self.columns.get(field_)))
+                                     column=column or (self.columns.get(field_) if field_ else None)))
 
     # header
 
     def map_header(self) -> Layout:
         header_row = self.table.header_row
-        headers = [h for h in self.table.header if h]
+        headers = [h for h in self.table.header or [] if h]
         layout = detect_layout(headers)
         unknown = []
         for h in headers:
@@ -446,7 +446,7 @@ class _Importer:
         hint = ""
         if self.table.encoding == "Windows-1251":
             hint += ". Файл прочитан как Windows-1251 — если заголовок выглядит искажённым, проверьте кодировку"
-        if self.table.delimiter and len([h for h in self.table.header if h]) == 1:
+        if self.table.delimiter and len([h for h in self.table.header or [] if h]) == 1:
             hint += ". В заголовке один столбец — проверьте разделитель: нужен «;» или «,»"
         return hint
 
@@ -553,20 +553,24 @@ class _Importer:
             parsed = self.parse_field(rowno, f, raw)
             if parsed is None:
                 continue
-            owner = pupil if f in PUPIL_FIELDS else cls
-            if owner is None:
-                continue
-            target = owner.values if f in PUPIL_FIELDS else owner.council
+            if f in PUPIL_FIELDS:
+                if pupil is None:
+                    continue
+                target = pupil.values
+            else:
+                if cls is None:
+                    continue
+                target = cls.council
             if f in target:
                 first, first_row, first_raw = target[f]
                 if first != parsed:
-                    whose = "этого ученика" if f in PUPIL_FIELDS else f"класса «{cls.display}»"
+                    whose = "этого ученика" if f in PUPIL_FIELDS or cls is None else f"класса «{cls.display}»"
                     self.err(rowno, f, raw, f"для {whose} в строке {first_row} указано «{first_raw}»: значения "
                                             f"должны совпадать")
             else:
                 target[f] = (parsed, rowno, raw)
 
-    def parse_field(self, rowno: int, f: str, raw: str):
+    def parse_field(self, rowno: int, f: str, raw: str) -> Any:
         if f in COUNT_FIELDS:
             n = parse_count(raw)
             if n is None:
@@ -581,11 +585,11 @@ class _Importer:
                 self.err(rowno, f, raw, f"неизвестное решение педсовета; допустимы: {DECISION_CHOICES}")
             return d
         if f == "council_date":
-            d = parse_date(raw)
-            if d is None:
+            day = parse_date(raw)
+            if day is None:
                 self.err(rowno, f, raw, "дата педсовета не распознана: укажите её как ДД.ММ.ГГГГ (например, "
                                         "28.05.2026)")
-            return d
+            return day
         protocol = re.sub(r"^(?:№|no\.?|n)\s*", "", raw, flags=re.IGNORECASE).strip()
         if len(protocol) > 50:
             self.err(rowno, f, raw, "номер протокола длиннее 50 символов")
@@ -648,7 +652,7 @@ class _Importer:
         if mark is None:
             self.err(rowno, "mark", mark_raw, f"недопустимая отметка; допустимы: {MARK_CHOICES}")
             ok = False
-        if ok:
+        if ok and period is not None and mark is not None:
             self.add_mark(rowno, cls, pupil, subject, _subject_key(subject), period, mark,
                           field_="period", column=self.columns["period"], cell=period_raw)
 

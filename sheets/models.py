@@ -46,7 +46,7 @@ class SummarySheet(Base):
     correction_reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[SheetStatus] = mapped_column(Enum(SheetStatus, name="sheet_status"), default=SheetStatus.draft)
     # The marks as imported: personal data, kept here and in the PDF, never in logs or the audit log.
-    marks: Mapped[dict] = deferred(mapped_column(JSONB))
+    marks: Mapped[dict | None] = deferred(mapped_column(JSONB))   # cleared when the record is disposed of
     class_teacher_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     director_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))   # the working copy until archived

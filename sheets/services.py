@@ -1,3 +1,4 @@
+
 """Summary sheets: from imported marks to a PDF signed by the class teacher, then the director.
 
 Services flush; they never commit (batches commit per sheet in the job runner, see tasks.py).
@@ -6,13 +7,14 @@ Pupils' names and marks never go to logs or the audit log: entries name the shee
 import hashlib
 import logging
 from datetime import date
+from typing import Any
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
 import pades
 from core import audit, records
-from core.db import session, utcnow
+from core.db import present, session, utcnow
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import Role, RoleGrant, User
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
@@ -96,7 +98,7 @@ def sheet_data(sheet: SummarySheet) -> SheetData:
     region = chain[0] if chain else school
     teacher = session.get(User, sheet.class_teacher_id) if sheet.class_teacher_id else None
     director = _director(school)
-    marks = sheet.marks
+    marks = present(sheet.marks, f"sheet {sheet.id}'s marks")
     return SheetData(
         region=region.name, municipality=municipality.name if municipality else "", school=school.name,
         class_name=sheet.class_label, school_year=sheet.school_year,
@@ -135,11 +137,18 @@ STEP = {  # who signs when: the teacher first (certifying), then the director (l
 }
 
 
+def working_pdf(sheet: SummarySheet) -> bytes:
+    """The sheet's PDF as it stands between signing steps."""
+    if sheet.pdf is None:
+        raise SheetFlowError(f"Ведомость {sheet.label} ещё не сформирована.")
+    return sheet.pdf
+
+
 def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor) -> None:
     """Sign as class teacher or director. The key material stays in `signer` (memory only)."""
     field = _check_step(sheet, role, actor)
     tsa = current_app.config.get("TSA_URL")
-    signed = pades.sign(sheet.pdf, field, signer, timestamper_url=tsa, certify=role == "teacher")
+    signed = pades.sign(working_pdf(sheet), field, signer, timestamper_url=tsa, certify=role == "teacher")
     _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(signer.certificate), tsa=bool(tsa))
 
 
@@ -189,7 +198,7 @@ def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor) ->
         cert.native  # parse now: a broken certificate fails here, not at embedding
     except (ValueError, TypeError) as exc:
         raise SheetFlowError(f"Сертификат не читается: {exc}") from None
-    digest, state = pades.begin_external(sheet.pdf, field, cert, certify=role == "teacher")
+    digest, state = pades.begin_external(working_pdf(sheet), field, cert, certify=role == "teacher")
     doc = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in vars(state).items()}
     redis_connection().set(_external_key(sheet, role), json.dumps(doc), ex=EXTERNAL_TTL)
     audit.record("sheet.external_begin", sheet, actor=actor, role=role, certificate_serial=pades.serial_of(cert))
@@ -209,9 +218,10 @@ def finish_external(sheet: SummarySheet, role: str, cms: bytes, *, actor) -> Non
     if raw is None:
         raise SheetFlowError("Подготовленный документ не найден или устарел (15 минут): начните подпись заново.")
     doc = json.loads(raw)
-    state = pades.ExternalState(**{k: (base64.b64decode(v) if k in ("pdf", "document_digest", "signer_cert") else v)
-                                   for k, v in doc.items()})
-    if not state.pdf.startswith(sheet.pdf):   # the prepared revision must extend the current document
+    fields: dict[str, Any] = {k: (base64.b64decode(v) if k in ("pdf", "document_digest", "signer_cert") else v)
+                              for k, v in doc.items()}
+    state = pades.ExternalState(**fields)
+    if not state.pdf.startswith(working_pdf(sheet)):   # the prepared revision must extend the current document
         raise SheetFlowError("Документ изменился после подготовки подписи: начните заново.")
     signed = pades.finish_external(state, cms)
     redis_connection().delete(_external_key(sheet, role))
@@ -301,8 +311,9 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
     if in_process:
         return batch
     batch_id = batch.id
-    if kind is not BatchKind.render:
-        on_commit(lambda: _unqueued_on_error(batch_id, lambda: keyvault.put(batch_id, pkcs12=pkcs12,
+    if kind is not BatchKind.render and pkcs12 is not None:    # required above for signing batches
+        key = pkcs12
+        on_commit(lambda: _unqueued_on_error(batch_id, lambda: keyvault.put(batch_id, pkcs12=key,
                                                                               passphrase=passphrase or "")))
     from sheets.tasks import batch_job_failed
     on_commit(lambda: _unqueued_on_error(batch_id, lambda: enqueue_after_commit(
@@ -326,7 +337,7 @@ def _unqueued_on_error(batch_id: int, send) -> None:
     except RedisError as exc:
         log.warning("batch %s not queued: %s", batch_id, type(exc).__name__)
         db.rollback()
-        batch = session.get(SheetBatch, batch_id)
+        batch = session.get_one(SheetBatch, batch_id)
         batch.status, batch.finished_at = BatchStatus.failed, utcnow()
         batch.errors = [*batch.errors, {"sheet_id": None, "message":
                         "Очередь заданий недоступна, пакет не запущен. Запустите его ещё раз."}]

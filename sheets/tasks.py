@@ -62,7 +62,7 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
             batch.done_ids = [*batch.done_ids, sheet_id]
         except (services.SheetFlowError, pades.SigningError) as exc:
             db.rollback()
-            batch = session.get(SheetBatch, batch_id)
+            batch = session.get_one(SheetBatch, batch_id)
             batch.errors = [*batch.errors, {"sheet_id": sheet_id, "message": str(exc)}]
             if "штампов времени" in str(exc):   # the TSA is down: the rest would fail the same way
                 return _finish(batch, BatchStatus.failed, message=str(exc))

@@ -25,9 +25,9 @@ def current_school_year() -> str:
 
 
 def _schools(action: str) -> list[Organisation]:
-    return session.scalars(select(Organisation).where(scope_condition(g.user, action),
-                                                      Organisation.kind == OrgKind.school)
-                           .order_by(Organisation.name)).all()
+    return list(session.scalars(select(Organisation).where(scope_condition(g.user, action),
+                                                           Organisation.kind == OrgKind.school)
+                                .order_by(Organisation.name)))
 
 
 @bp.route("/sheets")

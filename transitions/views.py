@@ -182,7 +182,8 @@ def recommended_list(campaign_id: int):
     schools = svc.region_schools(c)
     by_muni: dict[int, list] = {}
     for s in schools:
-        by_muni.setdefault(s.parent_id, []).append(s)
+        if s.parent_id is not None:
+            by_muni.setdefault(s.parent_id, []).append(s)
     return render_template("transitions/list.html", c=c, manage=manage, chosen=chosen, errors=errors,
                            munis=svc.region_municipalities(c), by_muni=by_muni), 400 if errors else 200
 
@@ -221,15 +222,15 @@ def reply(campaign_id: int, municipality_id: int):
     if request.method == "POST":
         require("transition.reply", m)
         try:
-            r = svc.save_reply(c, m, _reply_lines_from_form(c, m), submit=request.form.get("submit") == "1",
+            saved = svc.save_reply(c, m, _reply_lines_from_form(c, m), submit=request.form.get("submit") == "1",
                                contact_name=request.form.get("contact_name"),
                                contact_phone=request.form.get("contact_phone"),
                                comment=request.form.get("comment"), actor=g.user)
         except svc.TransitionError as exc:
             errors = exc.errors
         else:
-            state = svc.reply_state(c, m, r)
-            flash("Ответ направлен в регион: " + state.label + "." if r.submitted_at and
+            state = svc.reply_state(c, m, saved)
+            flash("Ответ направлен в регион: " + state.label + "." if saved.submitted_at and
                   request.form.get("submit") == "1" else "Черновик ответа сохранён.", "success")
             return redirect(url_for("transitions.reply", campaign_id=c.id, municipality_id=m.id))
     r = svc.reply_of(c, m)
@@ -421,7 +422,7 @@ def evidence_file(evidence_id: int):
     ev = session.get(Evidence, evidence_id) or abort(404)
     if not ev.has_file:
         abort(404)
-    state = session.get(SchoolStage, ev.state_id)
+    state = session.get_one(SchoolStage, ev.state_id)
     require("transition.view", state.school)
     try:
         data = svc.evidence_file(ev)

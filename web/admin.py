@@ -33,8 +33,8 @@ class GrantForm(FlaskForm):
 
 
 def _manageable_orgs() -> list[Organisation]:
-    return session.scalars(select(Organisation).where(scope_condition(g.user, "user.manage"))
-                           .order_by(Organisation.path)).all()
+    return list(session.scalars(select(Organisation).where(scope_condition(g.user, "user.manage"))
+                                .order_by(Organisation.path)))
 
 
 def _visible_user(user: User) -> bool:

@@ -46,7 +46,7 @@ class ConfigError(ValueError):
 def settings_from_env(environ=os.environ) -> dict:
     """The settings given in the environment (names as in DEFAULTS); unset ones keep their defaults.
     A value that does not fit its setting's type is an error naming the variable."""
-    found = {}
+    found: dict[str, object] = {}
     for key, default in DEFAULTS.items():
         raw = environ.get(key)
         if key in NOT_FROM_ENV or raw is None or raw == "":

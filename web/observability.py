@@ -70,7 +70,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line; extra fields are only those the code passes in `extra={"ctx": {...}}`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {
+        out: dict[str, object] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -96,7 +96,7 @@ def configure_logging(app: Flask) -> None:
     if any(getattr(h, "_jt_json", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler._jt_json = True
+    handler._jt_json = True  # type: ignore[attr-defined]  # our marker: installed once
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
@@ -266,7 +266,8 @@ def init_app(app: Flask) -> None:
     if proxies not in (None, "", 0, "0"):
         from werkzeug.middleware.proxy_fix import ProxyFix
         n = int(proxies)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
     app.before_request_funcs.setdefault(None, []).insert(0, _start)   # first, so the id exists for all others
     app.after_request(_finish)
     app.register_blueprint(bp)

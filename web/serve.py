@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess  # nosec B404 # starts the RQ worker (sys.executable, fixed args)
 import sys
+from collections.abc import MutableMapping
 
 import click
 
@@ -35,7 +36,7 @@ def _settings() -> dict:
     return cfg
 
 
-def start_embedded(environ: dict) -> list:
+def start_embedded(environ: MutableMapping[str, str]) -> list:
     """Start the servers whose URL is missing from `environ`, filling it in. Returns stop functions."""
     cfg = _settings()
     stops = []

@@ -159,8 +159,8 @@ def parse_date(text: str) -> dt.date | None:
     if m:
         return _make_date(_year(m["y"]), int(m["m"]), int(m["d"]), m.group(0))
     m = re.fullmatch(_TXT_DATE, s)
-    if m and month_number(m["tm"]):
-        return _make_date(int(m["ty"]), month_number(m["tm"]), int(m["td"]), m.group(0))
+    if m and (month := month_number(m["tm"])):
+        return _make_date(int(m["ty"]), month, int(m["td"]), m.group(0))
     return None
 
 
@@ -385,9 +385,10 @@ def _month_list(s: str) -> list[int] | None:
     if not words:
         return None
     months = [month_number(w) for w in words]
-    if any(m is None for m in months):
+    found = [m for m in months if m is not None]
+    if len(found) != len(months):
         return None
-    return sorted(set(months))
+    return sorted(set(found))
 
 
 def _months_rule(months: list[int]) -> str:

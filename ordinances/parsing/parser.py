@@ -114,7 +114,7 @@ def parse_docx(fp: str | Path | BinaryIO) -> dict:
     if hasattr(fp, "seek"):
         fp.seek(0)
     try:
-        document = docx.Document(fp)
+        document = docx.Document(str(fp) if isinstance(fp, Path) else fp)
     except (PackageNotFoundError, KeyError, zipfile.BadZipFile, etree.LxmlError, ValueError, OSError):
         raise ValueError(bad.capitalize() + " (или его XML не читается).") from None
     return parse_text("\n".join(_docx_lines(document)))
@@ -267,6 +267,8 @@ def _nominative(name: str, known: list[str]) -> str:
     if not key:
         return name
     m = re.search(_SURNAME + r"(?=\s*(?:[А-ЯЁ]\.|$))", name) or re.search(_SURNAME, name)
+    if m is None:
+        return name
     written_surname = m.group(0)
     for other in known:
         if _same_person(name, other):
@@ -454,6 +456,8 @@ class _Parser:
         """«№3116», «№ 271», «№  667 … от 07 ноября 2012г.», or «№» with the number on a later line."""
         s = self.lines[i].strip()
         m = re.match(r"^№\s*(?P<num>[^\s]+)?\s*(?P<rest>.*)$", s)
+        if m is None:               # not reached: _number is called on lines starting with «№»
+            return i + 1
         if m["num"]:
             self._set("number", m["num"], s)
             rest = m["rest"].strip()
@@ -739,7 +743,7 @@ class _Parser:
         """The plan table: a title, a header row, section rows and item rows."""
         if self.doc["plan"] is not None:
             self.warnings.append("Второй план в документе: прочитан только первый")
-        plan = {"title": None, "attachment": None, "columns": [], "sections": []}
+        plan: dict = {"title": None, "attachment": None, "columns": [], "sections": []}
         if not _is_table_row(paras[k]):
             plan["title"] = paras[k]
             k += 1
@@ -784,8 +788,9 @@ class _Parser:
 
     def _plan_rows(self, plan: dict, rows: list[list[str]], columns: dict) -> None:
         """Sections, items, and rows continued after a page break merged into one item."""
-        section, item = None, None
-        raw_items = []
+        section: dict | None = None
+        item: dict | None = None
+        raw_items: list = []
         for cells in rows:
             get = lambda key: cells[columns[key]].strip() if key in columns and columns[key] < len(cells) else ""
             number = get("number")

@@ -81,7 +81,9 @@ def schools_from_file(c: Campaign, data: bytes, filename: str) -> list[Organisat
     codes = [(rowno, values.get(column, "")) for rowno, values in rows]
     found = {o.code: o for o in session.scalars(select(Organisation).where(
         Organisation.code.in_([code for _, code in codes if code])))}
-    errors, schools, seen = [], [], {}
+    errors: list = []
+    schools: list = []
+    seen: dict = {}
     for rowno, code in codes:
         if not code:
             errors.append(RowError(name, rowno, "code", None, "код школы не указан", column))
@@ -141,7 +143,9 @@ def save_reply(c: Campaign, municipality: Organisation, lines: list[dict], *, su
         raise TransitionError("Отвечает муниципалитет региона кампании.")
     own = {s.id: s for s in municipality_schools(municipality)}
     recommended_ids = {r.school_id for r in recommended(c) if r.school_id in own}
-    errors, clean, seen = [], [], set()
+    errors: list[str] = []
+    clean: list[tuple[int, ReplyDecision, str | None]] = []
+    seen: set[int] = set()
     for n, line in enumerate(lines, 1):
         sid = line.get("school_id")
         school = own.get(sid) if isinstance(sid, int) else None
@@ -150,10 +154,10 @@ def save_reply(c: Campaign, municipality: Organisation, lines: list[dict], *, su
             errors.append(f"Строка {n}: {school_label(other) if other else f'школа {sid!r}'} — "
                           f"не школа муниципалитета «{municipality.display_name}».")
             continue
-        if sid in seen:
+        if school.id in seen:
             errors.append(f"Строка {n}: школа {school_label(school)} указана дважды.")
             continue
-        seen.add(sid)
+        seen.add(school.id)
         raw = (line.get("decision") or "").strip()
         if not raw:
             if sid in recommended_ids:
@@ -173,7 +177,7 @@ def save_reply(c: Campaign, municipality: Organisation, lines: list[dict], *, su
         elif decision is ReplyDecision.excluded and not reason:
             errors.append(f"Школа {school_label(school)}: для исключения из перечня укажите причину.")
         else:
-            clean.append((sid, decision, reason))
+            clean.append((school.id, decision, reason))
     for sid in sorted(recommended_ids - seen, key=lambda i: own[i].name):
         errors.append(f"Школа {school_label(own[sid])}: укажите решение — включена или исключена.")
     if errors:
@@ -193,11 +197,11 @@ def save_reply(c: Campaign, municipality: Organisation, lines: list[dict], *, su
         if sid not in {s for s, _, _ in clean}:
             reply.lines.remove(ln)
     for sid, decision, reason in clean:
-        ln = by_school.get(sid)
-        if ln is None:
+        found_ln = by_school.get(sid)
+        if found_ln is None:
             reply.lines.append(ReplyLine(school_id=sid, decision=decision, reason=reason))
         else:
-            ln.decision, ln.reason = decision, reason
+            found_ln.decision, found_ln.reason = decision, reason
     reply.updated_at = utcnow()
     if submit:
         now = utcnow()
@@ -240,7 +244,7 @@ def reply_state(c: Campaign, municipality: Organisation, reply: MunicipalReply |
     submitted = reply is not None and reply.submitted_at is not None
     counts = Counter(ln.decision.value for ln in reply.lines) if reply is not None else Counter()
     deadline = c.reply_deadline
-    if submitted:
+    if submitted and reply is not None:
         days = late_days(c, reply)
         if days:
             return ReplyState(municipality, reply, "late", f"представлен {reply.submitted_on:%d.%m.%Y} с опозданием "
@@ -288,7 +292,7 @@ def final_list(c: Campaign, municipalities: list[Organisation] | None = None) ->
         select(MunicipalReply).where(MunicipalReply.campaign_id == c.id, MunicipalReply.submitted_at.is_not(None)))}
     rows: list[FinalRow] = []
     for sid, school in rec.items():
-        m = munis.get(school.parent_id)
+        m = munis.get(school.parent_id) if school.parent_id is not None else None
         if m is None:
             continue
         reply = replies.get(m.id)

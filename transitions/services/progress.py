@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -45,7 +46,7 @@ def progress(c: Campaign, municipalities: list[Organisation] | None = None) -> P
     munis = municipalities if municipalities is not None else region_municipalities(c)
     rows = [r for r in final_list(c, munis) if r.in_final]
     ids = [r.school.id for r in rows]
-    status = defaultdict(dict)
+    status: defaultdict[int, dict] = defaultdict(dict)
     if ids:
         for sid, stage_id, st in session.execute(select(SchoolStage.school_id, SchoolStage.stage_id,
                                                         SchoolStage.status)
@@ -53,7 +54,9 @@ def progress(c: Campaign, municipalities: list[Organisation] | None = None) -> P
                                                         SchoolStage.school_id.in_(ids))):
             status[sid][stage_id] = st
     stages = list(c.stages)
-    schools, accepted, current = [], defaultdict(Counter), defaultdict(Counter)
+    schools: list = []
+    accepted: defaultdict[int, Counter] = defaultdict(Counter)
+    current: defaultdict[int, Counter] = defaultdict(Counter)
     for r in rows:
         sts = status.get(r.school.id, {})
         cur, done = None, 0
@@ -72,7 +75,7 @@ def progress(c: Campaign, municipalities: list[Organisation] | None = None) -> P
 def timeline(c: Campaign, school: Organisation) -> list[dict]:
     """What happened to a school in this campaign, oldest first."""
     from orgs.models.users import User
-    items = []
+    items: list[dict[str, Any]] = []
     rec = session.scalar(select(RecommendedSchool).where(RecommendedSchool.campaign_id == c.id,
                                                          RecommendedSchool.school_id == school.id))
     if rec is not None and c.list_published_at:

@@ -95,7 +95,7 @@ def _check_evidence(stage: StageDef, data: dict, has_file: bool) -> tuple[dict, 
     """Validate a submission for `stage`; returns the clean Evidence fields and the errors."""
     errors: list[str] = []
     s = lambda k: (str(data.get(k) or "")).strip() or None   # noqa: E731
-    out = {"order_number": s("order_number"), "url": s("url"), "section": s("section"),
+    out: dict = {"order_number": s("order_number"), "url": s("url"), "section": s("section"),
            "platform": s("platform"), "platform_other": s("platform_other"), "note": s("note")}
     out["order_date"] = _parse_date(data.get("order_date"), "Дата приказа", errors)
     out["date_from"] = _parse_date(data.get("date_from"), "Дата начала" if stage.kind is StageKind.trial
