@@ -33,6 +33,11 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server):
+    from web.config import ConfigError, require_public_url, settings_from_env
+    try:
+        require_public_url(settings_from_env())
+    except ConfigError as exc:
+        raise SystemExit(f"Сервис не запущен: {exc}") from None
     # Files from a previous run would be merged into this run's figures.
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(path, exist_ok=True)

@@ -114,8 +114,10 @@ def register_document(kind: RecordKind, pdf: bytes, *, source_type: str, source_
     from archive.tasks import ingest_record
     from core.jobs import enqueue_after_commit
     chain = _org_chain(organisation)
+    import uuid
     record = ArchiveRecord(
-        kind=kind, source_type=source_type, source_id=source_id, title=title[:500],
+        # the public id of /verify/<id>; a sheet's record has its sheet's
+        kind=kind, source_type=source_type, source_id=source_id, title=title[:500], document_id=str(uuid.uuid4()),
         organisation_id=organisation.id, org_path=organisation.path,
         school_id=chain["school"].id if chain["school"] else None,
         municipality_id=chain["municipality"].id if chain["municipality"] else None,
@@ -136,7 +138,7 @@ def requeue(record: ArchiveRecord) -> bool:
     from rq.job import Job, JobStatus
 
     from archive.tasks import ingest_record, ingest_sheet
-    from core.jobs import enqueue_after_commit, redis_connection
+    from core.jobs import SERIALIZER, enqueue_after_commit, redis_connection
     if record.status is not RecordStatus.pending:
         return False
     if record.source_type == SOURCE_SHEET:
@@ -144,7 +146,7 @@ def requeue(record: ArchiveRecord) -> bool:
     else:
         func, arg, job_id = ingest_record, record.id, f"ingest-record-{record.id}"
     try:
-        job = Job.fetch(job_id, connection=redis_connection())
+        job = Job.fetch(job_id, connection=redis_connection(), serializer=SERIALIZER)
     except NoSuchJobError:
         job = None
     if job is not None:

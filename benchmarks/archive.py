@@ -83,7 +83,7 @@ def main() -> None:
         from web.cli import alembic_config
         command.upgrade(alembic_config(url), "heads")
         app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "ARCHIVE_URL": s3,
-                          "SECRET_KEY": "bench", "TRUST_ROOTS": str(roots),
+                          "SECRET_KEY": "bench", "TRUST_ROOTS": str(roots), "PUBLIC_URL": "http://127.0.0.1",
                           "TSA_URL": None if args.no_tsa else tpki.tsa_url})
         with app.app_context():
             records, pdf = make_records(app, tpki, args.sheets)
@@ -145,6 +145,8 @@ def make_records(app, tpki, n):
     auth.grant(director, Role.director, school)
     marks = class_marks("7А", pupils=28, subjects=16)
     (sheet,) = services.import_classes(school, YEAR, {"7А": marks}, actor=director)
+    from sheets.class_teachers import assign_for
+    assign_for([sheet], teacher, actor=director)
     services.render_pdf(sheet, actor=director)
     key = lambda label: PKCS12Signer(tpki.pkcs12(label), test_pki_pass())
     services.sign(sheet, "teacher", key("teacher"), actor=teacher)

@@ -529,10 +529,12 @@ def build_data(app, args, school_year: str, archived_year: str) -> dict:
         for s in schools:
             auth.grant(teacher, Role.class_teacher, s)
         csv = import_marks(marks_csv(args.classes, args.pupils, args.subjects), "marks.csv")
+        from sheets.class_teachers import assign_for
         for s in schools:
-            sheets.import_classes(s, school_year, csv, actor=teacher)
+            assign_for(sheets.import_classes(s, school_year, csv, actor=dirs[s.id][0]), teacher, actor=dirs[s.id][0])
         for s in schools[:args.archived_schools]:
-            sheets.import_classes(s, archived_year, csv, actor=teacher)
+            assign_for(sheets.import_classes(s, archived_year, csv, actor=dirs[s.id][0]), teacher,
+                       actor=dirs[s.id][0])
         db.commit()
         director_of = {s.id: dirs[s.id][0].id for s in schools}
         data = {"users": users, "region": region.id, "municipalities": [m.id for m in munis],

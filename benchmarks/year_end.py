@@ -188,7 +188,7 @@ def main() -> None:
     try:
         signing_env, teacher_p12, director_p12 = signing_keys(base, tpki)
         trust = Path(signing_env["TRUST_ROOTS"])
-        env = {**urls, "SECRET_KEY": SECRET, **signing_env}
+        env = {**urls, "SECRET_KEY": SECRET, "PUBLIC_URL": "http://127.0.0.1", **signing_env}
         os.environ.update(env)
         from alembic import command
 
@@ -265,9 +265,10 @@ def main() -> None:
             t0 = time.perf_counter()
             from core.db import session
             from orgs.models.organisations import Organisation
+            from sheets.class_teachers import assign_for
             for sid in schools:
-                services.import_classes(session.get(Organisation, sid), YEAR, import_marks(csv, "marks.csv"),
-                                        actor=teacher)
+                assign_for(services.import_classes(session.get(Organisation, sid), YEAR, import_marks(csv, "marks.csv"),
+                                                   actor=director), teacher, actor=director)
             db.commit()
             import_s = time.perf_counter() - t0
             teacher_id, director_id = teacher.id, director.id

@@ -4,20 +4,26 @@ Jobs are module-level functions decorated with `@job`; they take ids, run inside
 an application context, and commit once at the end (rollback on failure).
 """
 import functools
+import inspect
 import logging
 import os
 import re
+import types
+import typing
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.serializers import JSONSerializer
 
 from core import db
 
 log = logging.getLogger(__name__)
 
+# JSON, not RQ's default pickle: a payload in Redis is data, never code run by the worker.
+SERIALIZER = JSONSerializer
 QUEUES = ("signing", "archive", "notifications", "reports", "default")
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 _worker_app = None
@@ -36,7 +42,7 @@ def redis_connection(app: Flask | None = None) -> Redis:
 def queue(name: str = "default", app: Flask | None = None) -> Queue:
     if name not in QUEUES:
         raise ValueError(f"unknown queue {name!r}")
-    return Queue(name, connection=redis_connection(app))
+    return Queue(name, connection=redis_connection(app), serializer=SERIALIZER)
 
 
 def enqueue_after_commit(func, *args, queue_name: str = "default", job_id: str | None = None,
@@ -61,10 +67,41 @@ def enqueue_after_commit(func, *args, queue_name: str = "default", job_id: str |
     db.on_commit(send)
 
 
+class BadJobArguments(TypeError):
+    """A queued payload whose arguments do not have the shape the job declares."""
+
+
+def _argument_check(func):
+    """Check each argument against the job's annotations (ids and ISO dates: int, str, None), so a
+    payload of the wrong shape fails at once with a clear message instead of deep inside the job."""
+    signature = inspect.signature(func)
+    hints = typing.get_type_hints(func)
+
+    def allowed(annotation) -> tuple:
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            return tuple(t for a in typing.get_args(annotation) for t in allowed(a))
+        return (type(None),) if annotation is None else (annotation,)
+
+    def check(args, kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise BadJobArguments(f"{func.__qualname__}: {exc}") from None
+        for name, value in bound.arguments.items():
+            types_ok = allowed(hints.get(name, object))
+            if not isinstance(value, types_ok) or (isinstance(value, bool) and bool not in types_ok):
+                raise BadJobArguments(f"{func.__qualname__}: argument {name!r} must be "
+                                      f"{' | '.join(t.__name__ for t in types_ok)}, got {type(value).__name__}")
+    return check
+
+
 def job(func):
     """Run an RQ job inside an app context and commit its work once, at the end."""
+    check = _argument_check(func)
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        check(args, kwargs)
         if has_app_context():
             return _run(func, args, kwargs)
         with _app_for_worker().app_context():

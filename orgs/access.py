@@ -23,7 +23,14 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
                                         "report.submit", "sheet.render", "transition.reply", "report.accept"}),
     Role.director: frozenset({"org.view", "ordinance.view", "assignment.view", "assignment.submit",
                               "transition.view", "transition.confirm", "sheet.view", "sheet.sign_director",
-                              "sheet.render", "marks.import", "transition.submit", "report.view", "report.submit"}),
+                              "sheet.render", "marks.import", "transition.submit", "report.view", "report.submit",
+                              "sheet.all_classes", "class.assign"}),
+    # A deputy (завуч) runs the year end for the director: classes, marks, sheets — but does not sign for the school.
+    Role.deputy_director: frozenset({"org.view", "ordinance.view", "assignment.view", "transition.view",
+                                     "sheet.view", "sheet.render", "marks.import", "report.view",
+                                     "sheet.all_classes", "class.assign"}),
+    # sheet.view / marks.import / sheet.sign_teacher of a class teacher reach only the classes assigned to
+    # them (sheets.access); "sheet.all_classes" lifts that to the whole school.
     Role.class_teacher: frozenset({"org.view", "sheet.view", "sheet.sign_teacher", "marks.import",
                                    "sheet.render"}),
     Role.archivist: frozenset({"org.view", "archive.view", "archive.download", "archive.hold",

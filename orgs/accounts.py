@@ -116,3 +116,50 @@ def user_for_token(plain: str) -> User | None:
     if tok is None or not tok.user.active:
         return None
     return tok.user
+
+
+PROFILE_FIELDS = ("surname", "given_name", "patronymic", "snils", "inn")
+
+
+class ProfileError(ValueError):
+    """A profile value that cannot be right; the message (Russian) names the field."""
+
+
+def snils_ok(digits: str) -> bool:
+    """СНИЛС: 11 digits, the last two a checksum of the first nine (rules of the Пенсионный фонд)."""
+    if len(digits) != 11 or not digits.isdigit():
+        return False
+    total = sum(int(d) * (9 - i) for i, d in enumerate(digits[:9]))
+    control = total if total < 100 else (0 if total in (100, 101) else total % 101 % 100)
+    return control == int(digits[9:])
+
+
+def inn_ok(digits: str) -> bool:
+    """A person's ИНН: 12 digits, the last two check digits (ФНС's weights)."""
+    if len(digits) != 12 or not digits.isdigit():
+        return False
+    def check(weights):
+        return sum(w * int(d) for w, d in zip(weights, digits)) % 11 % 10
+    return (check((7, 2, 4, 10, 3, 5, 9, 4, 6, 8)) == int(digits[10])
+            and check((3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)) == int(digits[11]))
+
+
+def set_signer_profile(user: User, *, actor: User, **values: str | None) -> list[str]:
+    """Set the fields a signing certificate is matched against (orgs/signers.py). Returns the changed
+    fields' names; the audit log records which changed, not the values (СНИЛС is personal data)."""
+    clean: dict[str, str | None] = {}
+    for name in PROFILE_FIELDS:
+        value = " ".join((values.get(name) or "").split()) or None
+        if name in ("snils", "inn") and value:
+            value = "".join(ch for ch in value if ch.isdigit())
+            if not (snils_ok if name == "snils" else inn_ok)(value):
+                label = "СНИЛС" if name == "snils" else "ИНН"
+                raise ProfileError(f"{label} «{values.get(name)}» неверен: "
+                                   f"{'11 цифр' if name == 'snils' else '12 цифр'} с верным контрольным числом.")
+        clean[name] = value
+    changed = [n for n, v in clean.items() if getattr(user, n) != v]
+    for n in changed:
+        setattr(user, n, clean[n])
+    if changed:
+        audit.record("user.profile", user, actor=actor, fields=changed)
+    return changed

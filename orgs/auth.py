@@ -5,10 +5,11 @@ what the user may do there is decided by orgs.access.
 """
 from flask import Flask, g, jsonify, redirect, request, url_for
 from flask import session as http_session
+from werkzeug.exceptions import SecurityError
 
 from core.db import session
 
-PUBLIC_ENDPOINTS = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "sheets.verify",
+PUBLIC_ENDPOINTS = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "public_verify.verify",
                     "assignments.feed"}
 
 
@@ -38,6 +39,8 @@ def _load_user():
 def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS or g.user is not None:
         return None
+    if isinstance(request.routing_exception, SecurityError):
+        return None   # a Host outside TRUSTED_HOSTS: Flask answers 400; no redirect is built from it
     if request.path.startswith("/api/"):
         return jsonify(error="unauthorized", message="Нужен токен API: заголовок Authorization: Bearer …"), 401
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))

@@ -122,6 +122,11 @@ class Signer(abc.ABC):
     @abc.abstractmethod
     def session(self) -> contextlib.AbstractContextManager[signers.Signer]: ...
 
+    @property
+    def other_certs(self) -> list[x509.Certificate]:
+        """The chain that comes with the key (the PKCS#12 file, the token), for path building."""
+        return []
+
     def __repr__(self) -> str:                  # never anything secret
         return f"<{type(self).__name__} {owner_name(self.certificate)}>"
 
@@ -170,6 +175,10 @@ class PKCS12Signer(Signer):
     def certificate(self) -> x509.Certificate:
         return self._signer.signing_cert
 
+    @property
+    def other_certs(self) -> list[x509.Certificate]:
+        return list(self._signer.cert_registry)
+
     @contextlib.contextmanager
     def session(self) -> Iterator[signers.Signer]:
         yield self._signer
@@ -190,6 +199,7 @@ class PKCS11Signer(Signer):
         self._ids: dict[str, Any] = dict(key_label=key_label, key_id=key_id, cert_label=cert_label, cert_id=cert_id)
         self._other_certs = list(other_certs)
         self._cert: x509.Certificate | None = None
+        self._chain: list[x509.Certificate] | None = None
 
     def __repr__(self) -> str:                  # no token I/O, no PIN
         return f"<PKCS11Signer token={self._token!r} key={self._ids['key_label'] or self._ids['key_id']!r}>"
@@ -200,6 +210,13 @@ class PKCS11Signer(Signer):
             with self.session() as s:
                 self._cert = s.signing_cert
         return self._cert
+
+    @property
+    def other_certs(self) -> list[x509.Certificate]:
+        if self._chain is None:
+            with self.session():                # reads the token's certificate and chain
+                pass
+        return list(self._chain or ())
 
     @contextlib.contextmanager
     def session(self) -> Iterator[signers.Signer]:
@@ -219,6 +236,7 @@ class PKCS11Signer(Signer):
             # other_certs_to_pull=None: take every certificate on the token for the chain
             signer = hk11.PKCS11Signer(p11, ca_chain=self._other_certs, other_certs_to_pull=None, **self._ids)
             self._cert = signer.signing_cert               # loads key and certificate handles now
+            self._chain = list(signer.cert_registry)
         except pkcs11.PKCS11Error as e:
             p11.close()
             raise SigningError(f"На токене «{self._token}» нет указанного ключа или сертификата "
@@ -409,24 +427,62 @@ def _check_validity(cert: x509.Certificate) -> None:
                            f"{validity['not_before'].native.astimezone(MOSCOW):%d.%m.%Y}")
 
 
+SIGNING_KEY_USAGES = frozenset({"non_repudiation", "digital_signature"})
+
+
+def check_key_usage(cert: x509.Certificate) -> None:
+    """A signature key: keyUsage names nonRepudiation (contentCommitment) or digitalSignature."""
+    usage = cert.key_usage_value
+    if usage is None:
+        raise SigningError(f"В сертификате {owner_name(cert)} (№ {serial_of(cert)}) не указано назначение ключа: "
+                           "подписывать документы им нельзя")
+    if not set(usage.native) & SIGNING_KEY_USAGES:
+        raise SigningError(f"Ключ сертификата {owner_name(cert)} (№ {serial_of(cert)}) предназначен не для подписи "
+                           f"({', '.join(sorted(usage.native))}): подписывать документы им нельзя")
+
+
+def check_signing_certificate(cert: x509.Certificate, trust_roots: Iterable[x509.Certificate], *,
+                              other_certs: Iterable[x509.Certificate] = (), fetcher_backend=None) -> None:
+    """Everything a signing certificate must be, checked before anything is signed or written: issued
+    (through `other_certs` if need be) by one of `trust_roots`, in force, not revoked — the OCSP
+    responder or CRL it names is asked, and an unanswerable one is a refusal (hard-fail) — and a
+    signature key. Certificates naming no OCSP/CRL (a demo CA) are checked for the rest."""
+    roots = list(trust_roots)
+    if not roots:
+        raise SigningError("Подписание невозможно: не настроены доверенные удостоверяющие центры (TRUST_ROOTS). "
+                           "Обратитесь к администратору.")
+    others = list(other_certs)
+    vc = ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=True, revocation_mode="hard-fail",
+                           **({"fetcher_backend": fetcher_backend} if fetcher_backend is not None else {}))
+    run_sync(run_and_release(check_certificate(cert, others, vc), vc))
+
+
 async def check_certificate(cert: x509.Certificate, registry, vc: ValidationContext | None) -> None:
     """Refuse before signing, with a reason the user can act on."""
     _check_validity(cert)
     if vc is None:
         return
+    check_key_usage(cert)
     validator = CertificateValidator(cert, intermediate_certs=list(registry), validation_context=vc)
     try:
-        await validator.async_validate_usage({"non_repudiation"})
+        await validator.async_validate_usage(set())
     except cv_errors.RevokedError:
         raise SigningError(f"Сертификат {owner_name(cert)} (№ {serial_of(cert)}) отозван; "
                            "подписывать им нельзя") from None
     except cv_errors.ExpiredError:
         raise SigningError(f"Срок действия сертификата {owner_name(cert)} (№ {serial_of(cert)}) истёк") from None
     except cv_errors.InvalidCertificateError as e:
+        if cert.self_signed != "no":
+            raise SigningError(f"Сертификат {owner_name(cert)} (№ {serial_of(cert)}) самоподписанный: он не выдан "
+                               "удостоверяющим центром, подписывать им нельзя") from None
         raise SigningError(f"Сертификат {owner_name(cert)} не подходит для подписи: {e}") from None
     except cv_errors.PathBuildingError:
         raise SigningError(f"Сертификат {owner_name(cert)} выдан недоверенным удостоверяющим центром") from None
     except cv_errors.PathValidationError as e:
+        if "revocation" in str(e).lower():
+            raise SigningError(f"Не удалось проверить, не отозван ли сертификат {owner_name(cert)} "
+                               f"(№ {serial_of(cert)}): служба OCSP/CRL удостоверяющего центра не ответила. "
+                               "Подпись не создана; повторите позже.") from None
         raise SigningError(f"Сертификат {owner_name(cert)} не прошёл проверку: {e}") from None
 
 

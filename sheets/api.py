@@ -4,9 +4,9 @@ from sqlalchemy import select
 
 from core.api import json_errors, paged
 from core.db import session
-from orgs.access import require, scope_condition
+from orgs.access import require
 from orgs.models.organisations import Organisation
-from sheets import services
+from sheets import class_teachers, services
 from sheets.loaders import get_sheet
 from sheets.models import SheetStatus, SummarySheet
 
@@ -18,7 +18,7 @@ bp = json_errors(Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets"))
 @bp.route("")
 def index():
     stmt = select(SummarySheet).join(Organisation, SummarySheet.school_id == Organisation.id).where(
-        scope_condition(g.user, "sheet.view")).order_by(SummarySheet.id)
+        class_teachers.visible_condition(g.user)).order_by(SummarySheet.id)
     if year := request.args.get("school_year"):
         stmt = stmt.where(SummarySheet.school_year == year)
     if school := request.args.get("school_id", type=int):
@@ -77,12 +77,17 @@ def _b64(body: dict, key: str) -> bytes:
 
 @bp.route("/<int:sheet_id>/external/prepare", methods=["POST"])
 def external_prepare(sheet_id: int):
-    """External signer, step 1: {"role", "certificate": base64 DER or PEM} → the digest to sign
-    (and the signed bytes, for signers such as CryptoPro that hash with GOST themselves)."""
+    """External signer, step 1: {"role", "certificate": base64 DER or PEM, "chain": [base64 DER, …]
+    (optional intermediates)} → the digest to sign (and the signed bytes, for signers such as
+    CryptoPro that hash with GOST themselves). The certificate is checked first, as on every path."""
     import pades
     sheet, role, body = _role_sheet(sheet_id)
+    chain = body.get("chain") or []
+    if not isinstance(chain, list):
+        abort(400)
     try:
-        return jsonify(services.begin_external(sheet, role, _b64(body, "certificate"), actor=g.user))
+        return jsonify(services.begin_external(sheet, role, _b64(body, "certificate"), actor=g.user,
+                                               chain=[_b64({"c": c}, "c") for c in chain]))
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
 
@@ -97,3 +102,35 @@ def external_complete(sheet_id: int):
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
     return jsonify(services.to_json(sheet))
+
+
+@bp.route("/class-teachers")
+def class_teacher_list():
+    """?school_id=…&school_year=…: each class of the year and its class teacher."""
+    school = session.get(Organisation, request.args.get("school_id", type=int) or 0) or abort(404)
+    require("class.assign", school)
+    year = request.args.get("school_year") or abort(400)
+    return jsonify(items=[class_teachers.to_json(r) for r in class_teachers.classes(school, year)])
+
+
+@bp.route("/class-teachers", methods=["PUT"])
+def class_teacher_assign():
+    """{"school_id", "school_year", "class_name", "login"} — "login": null removes the assignment."""
+    from orgs.models.users import User
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not body.get("school_year") or not body.get("class_name"):
+        abort(400)
+    school = session.get(Organisation, body.get("school_id") or 0) or abort(404)
+    require("class.assign", school)
+    teacher = None
+    if body.get("login") is not None:
+        teacher = session.scalar(select(User).where(User.login == str(body["login"]).strip().lower()))
+        if teacher is None:
+            return jsonify(error="invalid", message=f"Нет пользователя с логином «{body['login']}».",
+                           field="login"), 422
+    try:
+        class_teachers.assign(school, str(body["school_year"]), str(body["class_name"]), teacher, actor=g.user)
+    except class_teachers.AssignmentError as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    year = str(body["school_year"])
+    return jsonify(items=[class_teachers.to_json(r) for r in class_teachers.classes(school, year)])

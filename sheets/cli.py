@@ -42,16 +42,37 @@ def import_cmd(path: Path, school_code: str, school_year: str, login: str):
         sheets = services.import_classes(_org(school_code), school_year, import_marks(path.read_bytes(), path.name),
                                          actor=_user(login))
     except ImportFailed as exc:
-        db.rollback()
-        for err in exc.errors:
-            click.echo(str(err), err=True)
-        click.echo("Ничего не записано.", err=True)
-        sys.exit(1)
+        _refused_file(exc)
     except services.SheetFlowError as exc:
         db.rollback()
         raise click.ClickException(str(exc)) from None
     db.commit()
     click.echo(f"Загружено классов: {len(sheets)}.")
+
+
+def _refused_file(exc) -> None:
+    """Every problem of a refused file, one per line on stderr; nothing was written."""
+    db.rollback()
+    for err in exc.errors:
+        click.echo(str(err), err=True)
+    click.echo("Ничего не записано.", err=True)
+    sys.exit(1)
+
+
+@sheets_cli.command("class-teachers", help="Назначить классных руководителей из файла CSV/XLSX "
+                                          "(столбцы: код_школы, класс, логин; учебный_год — по желанию).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--year", "school_year", required=True, help="учебный год строк без своего, например 2025/2026")
+@click.option("--as", "login", required=True, help="логин директора или заместителя (для журнала аудита)")
+def class_teachers_cmd(path: Path, school_year: str, login: str):
+    from core.tabular import ImportFailed
+    from sheets import class_teachers
+    try:
+        summary = class_teachers.import_file(path.read_bytes(), path.name, school_year, actor=_user(login))
+    except ImportFailed as exc:
+        _refused_file(exc)
+    db.commit()
+    click.echo(f"Назначено: {summary.assigned}, без изменений: {summary.unchanged}.")
 
 
 def _run(kind, org_code, school_year, login, pkcs12=None, passphrase=None, signer=None):
@@ -60,7 +81,7 @@ def _run(kind, org_code, school_year, login, pkcs12=None, passphrase=None, signe
     from sheets.tasks import process_batch
     try:
         batch = services.start_batch(kind, _org(org_code), school_year, actor=_user(login), pkcs12=pkcs12,
-                                     passphrase=passphrase, in_process=signer is not None)
+                                     passphrase=passphrase, in_process=signer is not None, signer=signer)
     except (services.SheetFlowError, pades.SigningError) as exc:
         db.rollback()
         raise click.ClickException(str(exc)) from None

@@ -4,12 +4,18 @@ from flask import abort, g
 from core.db import session
 from orgs.access import require
 from orgs.models.organisations import Organisation
+from sheets import class_teachers
 from sheets.models import SheetBatch, SummarySheet
+
+# What a class teacher may do only on the classes assigned to them (sheets.class_teachers).
+CLASS_SCOPED = frozenset({"sheet.view", "marks.import", "sheet.sign_teacher"})
 
 
 def get_sheet(sheet_id: int, action: str = "sheet.view") -> SummarySheet:
     sheet = session.get(SummarySheet, sheet_id) or abort(404)
     require(action, sheet.school)
+    if action in CLASS_SCOPED and not class_teachers.may(g.user, action, sheet):
+        abort(403)
     return sheet
 
 

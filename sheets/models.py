@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from core.db import Base, utcnow
 from orgs.models.organisations import Organisation
+from orgs.models.users import User
 
 
 class SheetStatus(str, enum.Enum):
@@ -62,6 +63,26 @@ class SummarySheet(Base):
     @property
     def label(self) -> str:
         return f"{self.class_label}, {self.school_year}" + (f" (версия {self.version})" if self.version > 1 else "")
+
+
+class ClassTeacher(Base):
+    """Who is the class teacher of a class in a school year: the one person who may certify its sheet,
+    import its marks and read its pupils' marks. Set by the director (or a deputy); the teacher who
+    certified a sheet stays on the sheet (`SummarySheet.class_teacher_id`) whatever happens here later."""
+    __tablename__ = "class_teachers"
+    __table_args__ = (UniqueConstraint("school_id", "school_year", "class_name", name="one_class_teacher"),
+                      Index("ix_class_teachers_user", "user_id", "school_year"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    school_year: Mapped[str] = mapped_column(String(9))
+    class_name: Mapped[str] = mapped_column(String(20))            # normalised, as on the sheet: "7А"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    school: Mapped[Organisation] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class BatchKind(str, enum.Enum):

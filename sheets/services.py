@@ -6,10 +6,11 @@ Pupils' names and marks never go to logs or the audit log: entries name the shee
 """
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from sqlalchemy import select
 
 import pades
@@ -17,7 +18,9 @@ from core import audit, records
 from core.db import present, session, utcnow
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import Role, RoleGrant, User
+from orgs.signers import check_signer
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
+from sheets import class_teachers
 from sheets.models import SheetStatus, SummarySheet
 from sheets.render import render
 from sheets.sheet_data import PupilRow, SheetData
@@ -53,6 +56,14 @@ def import_classes(school: Organisation, school_year: str, classes: dict, *, act
     correcting it takes a new version (`correct`)."""
     if school.kind is not OrgKind.school:
         raise SheetFlowError("Ведомости ведёт школа: выберите школу.")
+    others = [cm.class_name for cm in classes.values()
+              if not class_teachers.may_import_class(actor, school, school_year, cm.class_name)]
+    if others:   # checked for every class before anything is written
+        which = (f"класса {others[0]} загружает его классный руководитель" if len(others) == 1 else
+                 f"классов {', '.join(others)} загружают их классные руководители")
+        raise SheetFlowError(f"Оценки {which} (или директор, заместитель директора): вы не назначены классным "
+                             f"руководителем {'этого класса' if len(others) == 1 else 'этих классов'} "
+                             f"на {school_year} учебный год. Ничего не загружено.")
     sheets = []
     for cm in classes.values():
         current = latest(school, school_year, cm.class_name)
@@ -63,7 +74,6 @@ def import_classes(school: Organisation, school_year: str, classes: dict, *, act
                                         class_label=getattr(cm, "display_name", None) or cm.class_name,
                                         version=1, created_by_id=actor.id)
         sheet.marks, sheet.status, sheet.pdf, sheet.pdf_sha256 = marks_to_json(cm), SheetStatus.draft, None, None
-        sheet.class_teacher_id = sheet.class_teacher_id or _class_teacher(school)
         session.add(sheet)
         sheets.append(sheet)
     session.flush()
@@ -75,13 +85,6 @@ def latest(school: Organisation, school_year: str, class_name: str) -> SummarySh
     return session.scalar(select(SummarySheet).where(
         SummarySheet.school_id == school.id, SummarySheet.school_year == school_year,
         SummarySheet.class_name == class_name).order_by(SummarySheet.version.desc()).limit(1))
-
-
-def _class_teacher(school: Organisation) -> int | None:
-    """The school's class teacher if there is exactly one account; otherwise the director assigns it."""
-    ids = session.scalars(select(RoleGrant.user_id).where(RoleGrant.organisation_id == school.id,
-                                                          RoleGrant.role == Role.class_teacher)).all()
-    return ids[0] if len(ids) == 1 else None
 
 
 def _director(school: Organisation) -> User | None:
@@ -110,9 +113,11 @@ def sheet_data(sheet: SummarySheet) -> SheetData:
 
 
 def verify_url(sheet: SummarySheet) -> str:
-    """Printed and QR-coded on the sheet. PUBLIC_URL names the public address behind a proxy."""
-    base = current_app.config.get("PUBLIC_URL") or (request.host_url if has_request_context()
-                                                     else "http://127.0.0.1:5000/")
+    """Printed and QR-coded on the sheet, for 25 years: from PUBLIC_URL only, never the request's Host."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        raise SheetFlowError(f"Ведомость {sheet.label} не сформирована: не задан PUBLIC_URL — внешний адрес "
+                             "сервиса, который печатается в ссылке проверки подлинности. Обратитесь к администратору.")
     return f"{base.rstrip('/')}/verify/{sheet.document_id}"
 
 
@@ -120,6 +125,9 @@ def render_pdf(sheet: SummarySheet, *, actor=None) -> None:
     """Render the sheet with both signature fields ready. Only unsigned sheets are (re)rendered."""
     if sheet.status not in (SheetStatus.draft, SheetStatus.rendered):
         raise SheetFlowError(f"Ведомость {sheet.label} уже подписана и не формируется заново.")
+    # The class teacher assigned now is printed; only they can certify this rendering (_check_step).
+    assigned = class_teachers.teacher_of(sheet)
+    sheet.class_teacher_id = assigned.id if assigned else None
     rendered = render(sheet_data(sheet))
     _store(sheet, pades.prepare_fields(rendered.pdf, rendered.layout))
     sheet.status = SheetStatus.rendered
@@ -144,9 +152,12 @@ def working_pdf(sheet: SummarySheet) -> bytes:
     return sheet.pdf
 
 
-def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor) -> None:
-    """Sign as class teacher or director. The key material stays in `signer` (memory only)."""
+def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor, signer_checked: bool = False) -> None:
+    """Sign as class teacher or director. The key material stays in `signer` (memory only).
+    The certificate is checked first (orgs.signers); `signer_checked`: a batch checked it at its start."""
     field = _check_step(sheet, role, actor)
+    if not signer_checked:
+        check_signer(signer.certificate, actor, other_certs=signer.other_certs)
     tsa = current_app.config.get("TSA_URL")
     signed = pades.sign(working_pdf(sheet), field, signer, timestamper_url=tsa, certify=role == "teacher")
     _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(signer.certificate), tsa=bool(tsa))
@@ -156,9 +167,22 @@ def _check_step(sheet: SummarySheet, role: str, actor) -> str:
     needed, field, _, _ = STEP[role]
     if sheet.status is not needed:
         raise SheetFlowError(_order_message(sheet, role))
-    if role == "teacher" and sheet.class_teacher_id not in (None, actor.id):
-        raise SheetFlowError(f"Ведомость {sheet.label} подписывает её классный руководитель.")
+    if role == "teacher":
+        _check_class_teacher(sheet, actor)
     return field
+
+
+def _check_class_teacher(sheet: SummarySheet, actor) -> None:
+    assigned = class_teachers.teacher_of(sheet)
+    if assigned is None:
+        raise SheetFlowError(f"Классу {sheet.class_label} ({sheet.school_year}) не назначен классный руководитель: "
+                             "его назначает директор или заместитель директора в разделе «Классные руководители».")
+    if assigned.id != actor.id:
+        raise SheetFlowError(f"Ведомость {sheet.label} подписывает классный руководитель класса — "
+                             f"{assigned.full_name}.")
+    if sheet.class_teacher_id != actor.id:
+        raise SheetFlowError(f"Ведомость {sheet.label} сформирована до назначения классного руководителя "
+                             f"{assigned.full_name}: сформируйте её заново, чтобы в ней стояло его имя.")
 
 
 def _signed(sheet: SummarySheet, role: str, pdf: bytes, *, actor, serial: str, tsa: bool) -> None:
@@ -183,7 +207,8 @@ def _external_key(sheet: SummarySheet, role: str) -> str:
     return f"sheet-external:{sheet.id}:{role}"
 
 
-def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor) -> dict:
+def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor, chain: Sequence[bytes] = ()) -> dict:
+    """`chain`: DER of intermediate certificates the signer's client sends with its certificate."""
     import base64
     import json
 
@@ -196,8 +221,12 @@ def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor) ->
             _, _, cert_der = pem.unarmor(cert_der)
         cert = x509.Certificate.load(cert_der)
         cert.native  # parse now: a broken certificate fails here, not at embedding
+        others = [x509.Certificate.load(c) for c in chain]
+        for c in others:
+            c.native
     except (ValueError, TypeError) as exc:
         raise SheetFlowError(f"Сертификат не читается: {exc}") from None
+    check_signer(cert, actor, other_certs=others)
     digest, state = pades.begin_external(working_pdf(sheet), field, cert, certify=role == "teacher")
     doc = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in vars(state).items()}
     redis_connection().set(_external_key(sheet, role), json.dumps(doc), ex=EXTERNAL_TTL)
@@ -265,7 +294,10 @@ def correct(sheet: SummarySheet, classes_or_marks, *, reason: str, actor) -> Sum
 
 
 def to_json(sheet: SummarySheet) -> dict:
-    return {"id": sheet.id, "document_id": sheet.document_id, "school_id": sheet.school_id,
+    teacher = class_teachers.teacher_of(sheet)
+    return {"class_teacher": {"id": teacher.id, "full_name": teacher.full_name} if teacher else None,
+            "certified_by_id": sheet.class_teacher_id if sheet.teacher_signed_at else None,
+            "id": sheet.id, "document_id": sheet.document_id, "school_id": sheet.school_id,
             "school_year": sheet.school_year, "class_name": sheet.class_name, "class_label": sheet.class_label,
             "version": sheet.version, "supersedes_id": sheet.supersedes_id, "status": sheet.status.value,
             "pdf_sha256": sheet.pdf_sha256,
@@ -276,7 +308,7 @@ def to_json(sheet: SummarySheet) -> dict:
 # ---- batches ------------------------------------------------------------------------------------------------
 
 def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: bytes | None = None,
-                passphrase: str | None = None, in_process: bool = False):
+                passphrase: str | None = None, in_process: bool = False, signer: pades.Signer | None = None):
     """Queue a batch over the sheets of `org`'s subtree for `school_year` waiting for this step.
 
     The key material (signing batches) is checked here, so a wrong passphrase is refused at
@@ -287,22 +319,26 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
     from core.db import on_commit
     from core.jobs import enqueue_after_commit
     from orgs.models.organisations import subtree
-    from sheets.models import BatchKind, SheetBatch
+    from sheets.models import BatchKind, ClassTeacher, SheetBatch
     from sheets.tasks import run_batch
     waiting = {BatchKind.render: (SheetStatus.draft, SheetStatus.rendered),
                BatchKind.sign_teacher: (SheetStatus.rendered,),
                BatchKind.sign_director: (SheetStatus.teacher_signed,)}[kind]
     stmt = select(SummarySheet.id).join(Organisation, SummarySheet.school_id == Organisation.id).where(
         subtree(org), SummarySheet.school_year == school_year, SummarySheet.status.in_(waiting))
-    if kind is BatchKind.sign_teacher:   # a teacher signs the sheets of own classes only
-        stmt = stmt.where((SummarySheet.class_teacher_id == actor.id) | SummarySheet.class_teacher_id.is_(None))
+    if kind is BatchKind.sign_teacher:   # a teacher signs the sheets of their own classes only
+        stmt = stmt.join(ClassTeacher, (ClassTeacher.school_id == SummarySheet.school_id)
+                         & (ClassTeacher.school_year == SummarySheet.school_year)
+                         & (ClassTeacher.class_name == SummarySheet.class_name)).where(ClassTeacher.user_id == actor.id)
     ids = list(session.scalars(stmt.order_by(SummarySheet.id)))
     if not ids:
         raise SheetFlowError("Нет ведомостей, ожидающих этого шага.")
     if kind is not BatchKind.render and not in_process:
         if pkcs12 is None:
             raise SheetFlowError("Выберите файл ключа (PKCS#12) и введите пароль.")
-        pades.PKCS12Signer(pkcs12, passphrase)          # raises SigningError on a wrong passphrase
+        signer = pades.PKCS12Signer(pkcs12, passphrase)    # raises SigningError on a wrong passphrase
+    if kind is not BatchKind.render and signer is not None:   # before the batch is written
+        check_signer(signer.certificate, actor, other_certs=signer.other_certs)
     batch = SheetBatch(kind=kind, organisation_id=org.id, school_year=school_year, sheet_ids=ids,
                        requested_by_id=actor.id)
     session.add(batch)

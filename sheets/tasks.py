@@ -13,6 +13,7 @@ from core import db, keyvault
 from core.db import session, utcnow
 from core.jobs import job
 from orgs.models.users import User
+from orgs.signers import check_signer
 from sheets import services
 from sheets.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
 
@@ -34,7 +35,7 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
     batch = session.get(SheetBatch, batch_id)
     if batch is None or batch.status in (BatchStatus.done, BatchStatus.failed):
         return batch.progress if batch else {}
-    actor = session.get(User, batch.requested_by_id)
+    actor = session.get_one(User, batch.requested_by_id)
     batch.status = BatchStatus.running
     db.commit()
     if batch.kind is not BatchKind.render and signer is None:
@@ -42,6 +43,11 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
             p12, passphrase = keyvault.get(batch.id)
             signer = pades.PKCS12Signer(p12, passphrase)
         except (keyvault.KeyMaterialGone, pades.SigningError) as exc:
+            return _finish(batch, BatchStatus.failed, message=str(exc))
+    if batch.kind is not BatchKind.render:
+        try:   # once per run: trusted, not revoked, a signature key, the requester's own
+            check_signer(signer.certificate, actor, other_certs=signer.other_certs)
+        except pades.SigningError as exc:
             return _finish(batch, BatchStatus.failed, message=str(exc))
     finished = set(batch.done_ids) | {e["sheet_id"] for e in batch.errors}
     for sheet_id in batch.sheet_ids:
@@ -96,7 +102,8 @@ def _step(kind: BatchKind, sheet: SummarySheet, signer, actor) -> None:
     if kind is BatchKind.render:
         services.render_pdf(sheet, actor=actor)
     else:
-        services.sign(sheet, "teacher" if kind is BatchKind.sign_teacher else "director", signer, actor=actor)
+        services.sign(sheet, "teacher" if kind is BatchKind.sign_teacher else "director", signer, actor=actor,
+                      signer_checked=True)
 
 
 def _finish(batch: SheetBatch, status: BatchStatus, *, message: str | None = None) -> dict:

@@ -1,5 +1,4 @@
 """Pages for summary sheets: import marks, render, sign (one or a batch with a progress bar), download, verify."""
-import hashlib
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -8,7 +7,8 @@ import pades
 from core.db import session
 from orgs.access import can, has_any, require, scope_condition, scopes
 from orgs.models.organisations import Organisation, OrgKind
-from sheets import services
+from orgs.models.users import User
+from sheets import class_teachers, services
 from sheets.loaders import get_batch, get_sheet
 from sheets.models import BatchKind, SheetBatch, SheetStatus, SummarySheet
 
@@ -36,20 +36,17 @@ def index():
         abort(403)
     year = request.args.get("year") or current_school_year()
     stmt = select(SummarySheet).join(Organisation, SummarySheet.school_id == Organisation.id).where(
-        scope_condition(g.user, "sheet.view"), SummarySheet.school_year == year)
-    sheets = sorted(session.scalars(stmt).all(), key=lambda s: (s.school.name, _class_key(s.class_name), s.version))
+        class_teachers.visible_condition(g.user), SummarySheet.school_year == year)
+    sheets = sorted(session.scalars(stmt).all(),
+                    key=lambda s: (s.school.name, class_teachers.class_sort_key(s.class_name), s.version))
     batches = session.scalars(select(SheetBatch).where(SheetBatch.requested_by_id == g.user.id)
                               .order_by(SheetBatch.id.desc()).limit(5)).all()
     return render_template("sheets/index.html", sheets=sheets, year=year, batches=batches,
                            can_import=has_any(g.user, "marks.import"),
+                           can_assign=has_any(g.user, "class.assign"),
                            render_orgs=scopes(g.user, "sheet.render"),
                            teacher_schools=_schools("sheet.sign_teacher"),
                            director_schools=_schools("sheet.sign_director"))
-
-
-def _class_key(name: str):
-    digits = "".join(ch for ch in name if ch.isdigit())
-    return (int(digits) if digits else 0, name)
 
 
 @bp.route("/sheets/import", methods=["GET", "POST"])
@@ -92,11 +89,13 @@ def show(sheet_id: int):
         versions.append(s)
     later = session.scalars(select(SummarySheet).where(SummarySheet.supersedes_id == sheet.id)).all()
     return render_template("sheets/show.html", sheet=sheet, versions=versions, later=later,
-                           signatures=_validation(sheet),
+                           signatures=_validation(sheet), class_teacher=class_teachers.teacher_of(sheet),
+                           certified_by=session.get(User, sheet.class_teacher_id)
+                           if sheet.teacher_signed_at and sheet.class_teacher_id else None,
                            can_render=can(g.user, "sheet.render", sheet.school),
-                           can_teacher=can(g.user, "sheet.sign_teacher", sheet.school),
+                           can_teacher=class_teachers.may(g.user, "sheet.sign_teacher", sheet),
                            can_director=can(g.user, "sheet.sign_director", sheet.school),
-                           can_correct=can(g.user, "marks.import", sheet.school))
+                           can_correct=class_teachers.may(g.user, "marks.import", sheet))
 
 
 def _validation(sheet: SummarySheet) -> list | None:
@@ -213,17 +212,36 @@ def batch_json(batch_id: int):
     return jsonify(get_batch(batch_id).progress)
 
 
-@bp.route("/verify/<document_id>", methods=["GET", "POST"])
-def verify(document_id: str):
-    """Public: what the QR code on a sheet opens. Shows no marks or pupils — only whether a
-    copy in hand is the one this service issued."""
-    sheet = session.scalar(select(SummarySheet).where(SummarySheet.document_id == document_id)
-                           .order_by(SummarySheet.version.desc()).limit(1))
-    result = None
-    if request.method == "POST" and sheet is not None:
+@bp.route("/sheets/class-teachers", methods=["GET", "POST"])
+def class_teacher_page():
+    """The director's (or deputy's) page: the class teacher of each class for a school year,
+    one by one or from a staff file."""
+    from core.tabular import ImportFailed
+    schools = _schools("class.assign")
+    if not schools:
+        abort(403)
+    source = request.form if request.method == "POST" else request.args
+    school = session.get(Organisation, source.get("school_id", type=int) or schools[0].id) or abort(404)
+    require("class.assign", school)
+    year = source.get("school_year") or current_school_year()
+    errors: list[str] = []
+    if request.method == "POST":
         upload = request.files.get("file")
-        data = upload.read(60 * 1024 * 1024) if upload else b""
-        result = {"sha256": hashlib.sha256(data).hexdigest(), "matches": False}
-        result["matches"] = sheet.pdf_sha256 == result["sha256"] and sheet.status is SheetStatus.signed
-    return render_template("sheets/verify.html", sheet=sheet, document_id=document_id, result=result), \
-        200 if sheet is not None else 404
+        try:
+            if upload is not None and upload.filename:
+                summary = class_teachers.import_file(upload.read(MAX_MARKS_FILE), upload.filename, year, actor=g.user)
+                flash(f"Назначено: {summary.assigned}, без изменений: {summary.unchanged}.", "success")
+            else:
+                teacher_id = request.form.get("user_id", type=int)
+                teacher = session.get(User, teacher_id) if teacher_id else None
+                class_teachers.assign(school, year, request.form.get("class_name", ""), teacher, actor=g.user)
+                flash("Классный руководитель назначен." if teacher else "Назначение снято.", "success")
+        except ImportFailed as exc:
+            errors = [str(e) for e in exc.errors]
+        except class_teachers.AssignmentError as exc:
+            errors = [str(exc)]
+        else:
+            return redirect(url_for("sheets.class_teacher_page", school_id=school.id, school_year=year))
+    return render_template("sheets/class_teachers.html", schools=schools, school=school, year=year, errors=errors,
+                           rows=class_teachers.classes(school, year),
+                           teachers=class_teachers.teachers(school)), 400 if errors else 200

@@ -89,6 +89,7 @@ def app(servers, database_url):
         "DB_SESSION_BOUND": True,
         "LOGIN_MAX_FAILURES": 5,
         "SERVER_NAME": "jt.test",
+        "PUBLIC_URL": "http://jt.test",
     })
     yield app
     app.extensions["db_engine"].dispose()
@@ -131,11 +132,11 @@ def run_jobs(redis_conn):
     """Run every queued job with a burst SimpleWorker in this process; returns the jobs run."""
     from rq import SimpleWorker
 
-    from core.jobs import QUEUES, queue
+    from core.jobs import QUEUES, SERIALIZER, queue
 
     def run():
         queues = [queue(name) for name in QUEUES]
-        SimpleWorker(queues, connection=redis_conn).work(burst=True)
+        SimpleWorker(queues, connection=redis_conn, serializer=SERIALIZER).work(burst=True)
     return run
 
 
@@ -193,9 +194,9 @@ def make_user(db):
     from orgs.models.users import Role
     counter = iter(range(1, 10**6))
 
-    def make(role=None, org=None, login=None, password=PASSWORD):
+    def make(role=None, org=None, login=None, password=PASSWORD, full_name=None):
         n = next(counter)
-        user = services.create_user(login or f"user{n}", f"Пользователь {n}", password)
+        user = services.create_user(login or f"user{n}", full_name or f"Пользователь {n}", password)
         if role is not None:
             services.grant(user, Role(role), org)
         return user

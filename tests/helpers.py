@@ -60,3 +60,9 @@ def form_fields(html: str, form_id: str) -> dict[str, str]:
     c.feed(html)
     # A browser drops the newline that follows <textarea>.
     return {k: (v[1:] if v.startswith("\n") else v) for k, v in c.fields.items()}
+
+
+def assign_teacher(sheets, teacher, actor=None):
+    """Make `teacher` the class teacher of each sheet's class (what the director does on the page)."""
+    from sheets import class_teachers
+    return class_teachers.assign_for(sheets, teacher, actor=actor or teacher)

@@ -378,8 +378,7 @@ def sign_statement(campaign_id: int, school_id: int):
     try:
         signer = PKCS12Signer(raw, request.form.get("passphrase") or None)
         st = svc.sign_statement(c, school, kind=kind, signer=signer, actor=g.user, reason=request.form.get("reason"),
-                                paperless_from=paperless_from, timestamper_url=current_app.config.get("TSA_URL"),
-                                validation_context=signer_validation_context())
+                                paperless_from=paperless_from, timestamper_url=current_app.config.get("TSA_URL"))
     except SigningError as exc:
         return _school_page(c, school, [str(exc)], 400)
     except svc.TransitionError as exc:
@@ -387,18 +386,6 @@ def sign_statement(campaign_id: int, school_id: int):
     flash(f"{kind.label} № {st.id} подписано ({st.signer_name}, сертификат № {st.cert_serial}) и сохранено в архиве.",
           "success")
     return redirect(url_for("transitions.school", campaign_id=c.id, school_id=school.id, _anchor="readiness"))
-
-
-def signer_validation_context():
-    """Checks the director's certificate before signing (chain to TRUST_ROOTS, not revoked, not expired);
-    None when no trust roots are configured, and then only the validity dates are checked."""
-    from pyhanko_certvalidator import ValidationContext
-
-    from core.trust import trust_roots
-    roots = trust_roots()
-    if not roots:
-        return None
-    return ValidationContext(trust_roots=list(roots), allow_fetching=True, revocation_mode="soft-fail")
 
 
 @bp.route("/statements/<int:statement_id>.pdf")

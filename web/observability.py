@@ -161,7 +161,7 @@ class StateCollector:
                 failed.add_metric([name], FailedJobRegistry(queue=q).count)
                 durations = []
                 ids = FinishedJobRegistry(queue=q).get_job_ids(-200, -1)   # the most recent 200
-                for j in q.job_class.fetch_many(ids, connection=q.connection):
+                for j in q.job_class.fetch_many(ids, connection=q.connection, serializer=q.serializer):
                     if j is not None and j.started_at and j.ended_at:
                         durations.append((j.ended_at - j.started_at).total_seconds())
                 dur_sum.add_metric([name], sum(durations))

@@ -25,15 +25,28 @@ INSTANCE = instance_dir()
 def _settings() -> dict:
     path = INSTANCE / "embedded.json"
     if path.exists():
-        return json.loads(path.read_text())
+        cfg = json.loads(path.read_text())
+        if "redis_password" not in cfg:   # made by an older version: add the password, keep the rest
+            cfg["redis_password"] = secrets.token_hex(24)
+            _write_settings(path, cfg)
+        return cfg
     pg, redis_port, *weed = embedded.free_ports(12)
     cfg = {"pg_port": pg, "redis_port": redis_port, "weed_ports": weed,
-           "s3_key": "jt" + secrets.token_hex(8), "s3_secret": secrets.token_hex(20)}
+           "s3_key": "jt" + secrets.token_hex(8), "s3_secret": secrets.token_hex(20),
+           "redis_password": secrets.token_hex(24)}
     INSTANCE.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    _write_settings(path, cfg)
+    return cfg
+
+
+def _write_settings(path, cfg: dict) -> None:
+    """Write atomically, mode 0600 from the start (the file holds the embedded servers' secrets)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(cfg, f)
-    return cfg
+    os.replace(tmp, path)
 
 
 def start_embedded(environ: MutableMapping[str, str]) -> list:
@@ -49,8 +62,10 @@ def start_embedded(environ: MutableMapping[str, str]) -> list:
         if not environ.get("REDIS_URL"):
             click.echo("Запуск встроенного Redis…")
             # With its AOF: jobs queued or scheduled survive a restart of `serve`.
-            stops.append(embedded.start_redis(INSTANCE / "redis", cfg["redis_port"], persistent=True))
-            environ["REDIS_URL"] = f"redis://127.0.0.1:{cfg['redis_port']}/0"
+            stops.append(embedded.start_redis(INSTANCE / "redis", cfg["redis_port"], persistent=True,
+                                              password=cfg["redis_password"]))
+            # Processes get it through their environment (REDIS_URL), never argv.
+            environ["REDIS_URL"] = f"redis://:{cfg['redis_password']}@127.0.0.1:{cfg['redis_port']}/0"
         if not environ.get("ARCHIVE_URL"):
             click.echo("Запуск встроенного S3 (SeaweedFS, Object Lock)…")
             ports = cfg["weed_ports"]
@@ -83,6 +98,9 @@ def run(host: str, port: int, demo_schools: int) -> None:
     stops = start_embedded(os.environ)
     # Without configured CAs the demo CA (made with the demo data) is trusted, and nothing else.
     os.environ.setdefault("TRUST_ROOTS", str(INSTANCE / "demo-pki" / "ca.pem"))
+    # The demo's public address is its own: the sheets' verification links point here (said on the page).
+    os.environ.setdefault("PUBLIC_URL", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")  # nosec B104 # only compared
+    os.environ["DEMO"] = "1"
     worker = None
     try:
         app = create_app()

@@ -14,8 +14,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from rq import Worker
 
-from core.jobs import QUEUES, queue, redis_connection
+from core.jobs import QUEUES, SERIALIZER, queue, redis_connection
 from web import create_app
+from web.config import ConfigError, require_public_url
 
 REDIS_WAIT_S = 120        # after this long without Redis a worker gives up (systemd starts it again)
 
@@ -49,6 +50,10 @@ def patient_redis(url: str, seconds: float = REDIS_WAIT_S) -> Redis:
 
 def main(argv: list[str]) -> None:
     app = create_app()
+    try:
+        require_public_url(app.config)   # sheets rendered by a batch print it
+    except ConfigError as exc:
+        raise SystemExit(f"Обработчик заданий не запущен: {exc}") from None
     # One client for the worker, its work-horses (the jobs' redis_connection()) and its scheduler.
     app.extensions["redis"] = patient_redis(app.config["REDIS_URL"])
     names = argv or ["notifications", "signing", "archive", "reports", "default"]
@@ -60,7 +65,8 @@ def main(argv: list[str]) -> None:
     schedule_daily(app)   # the daily overdue sweep + digests; idempotent (one job id per day)
     from archive.tasks import schedule as schedule_archive
     schedule_archive(app)  # archive: fixity hourly, B-LTA renewal daily, pending sweep; idempotent
-    Worker([queue(n, app) for n in names], connection=redis_connection(app)).work(with_scheduler=True)
+    worker = Worker([queue(n, app) for n in names], connection=redis_connection(app), serializer=SERIALIZER)
+    worker.work(with_scheduler=True)
 
 
 def preload(app) -> None:

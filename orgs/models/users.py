@@ -13,6 +13,7 @@ class Role(str, enum.Enum):
     regional_official = "regional_official"
     municipal_official = "municipal_official"
     director = "director"
+    deputy_director = "deputy_director"
     class_teacher = "class_teacher"
     archivist = "archivist"
     admin = "admin"
@@ -26,6 +27,7 @@ ROLE_LABELS = {
     Role.regional_official: "Специалист регионального органа управления образованием",
     Role.municipal_official: "Специалист МОУО",
     Role.director: "Директор школы",
+    Role.deputy_director: "Заместитель директора",
     Role.class_teacher: "Классный руководитель",
     Role.archivist: "Архивист",
     Role.admin: "Администратор",
@@ -39,6 +41,13 @@ class User(Base):
     login: Mapped[str] = mapped_column(String(100), unique=True)   # stored lower-case
     full_name: Mapped[str] = mapped_column(String(300))
     position: Mapped[str | None] = mapped_column(String(300))
+    # As in the person's qualified signature certificate, which must name them (orgs/signers.py).
+    # Empty name parts: taken from full_name ("Фамилия Имя Отчество").
+    surname: Mapped[str | None] = mapped_column(String(100))
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    patronymic: Mapped[str | None] = mapped_column(String(100))
+    snils: Mapped[str | None] = mapped_column(String(11))       # 11 digits
+    inn: Mapped[str | None] = mapped_column(String(12))         # a person's ИНН: 12 digits
     email: Mapped[str | None] = mapped_column(String(300))
     password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None: cannot log in
     active: Mapped[bool] = mapped_column(default=True)

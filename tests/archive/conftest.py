@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 from asn1crypto import pem
 
+from tests.helpers import assign_teacher
 from tests.sheets import pki as test_pki
 from tests.sheets.sample import make_sheet
 
@@ -53,9 +54,11 @@ def tsa(app, pki, trusting):
 @pytest.fixture
 def people(tree, make_user):
     return SimpleNamespace(
-        teacher=make_user("class_teacher", tree["a"], login="arch-teacher-a"),
-        director=make_user("director", tree["a"], login="arch-director-a"),
-        director_b=make_user("director", tree["b"], login="arch-director-b"),
+        # named as the test PKI's certificates they sign with
+        teacher=make_user("class_teacher", tree["a"], login="arch-teacher-a", full_name=test_pki.NAMES["teacher"]),
+        teacher_b=make_user("class_teacher", tree["b"], login="arch-teacher-b", full_name=test_pki.NAMES["teacher"]),
+        director=make_user("director", tree["a"], login="arch-director-a", full_name=test_pki.NAMES["director"]),
+        director_b=make_user("director", tree["b"], login="arch-director-b", full_name=test_pki.NAMES["director"]),
         archivist=make_user("archivist", tree["region"], login="arch-archivist"),
         archivist_m2=make_user("archivist", tree["m2"], login="arch-archivist-m2"),
     )
@@ -71,17 +74,37 @@ def class_marks(name: str, *, seed: int = 1, pupils: int = 6, subjects: int = 4,
 
 
 @pytest.fixture
-def sign_sheet(pki, people):
+def sign_sheet(pki, people, trusting, monkeypatch):
     """Import, render and sign (teacher, then director) one class's sheet; returns the sheet.
-    The director's signature triggers the archive hook (a pending record, the job after commit)."""
+    The director's signature triggers the archive hook (a pending record, the job after commit).
+
+    A label other than the holder's own ("revoked") stands for a sheet signed before its certificate
+    was revoked: the signing-time check (orgs.signers), which would refuse it today, is skipped for it."""
     from sheets import services
 
     def make(school, class_name="7А", *, teacher_label="teacher", director_label="director", **marks):
-        director = people.director if school is people.director.grants[0].organisation else people.director_b
+        if (teacher_label, director_label) != ("teacher", "director"):
+            monkeypatch.setattr(services, "check_signer", lambda *args, **kwargs: None)
+        in_a = school is people.director.grants[0].organisation
+        director, teacher = (people.director, people.teacher) if in_a else (people.director_b, people.teacher_b)
         (sheet,) = services.import_classes(school, YEAR, {class_name: class_marks(class_name, **marks)},
                                            actor=director)
+        assign_teacher([sheet], teacher, director)
         services.render_pdf(sheet, actor=director)
-        services.sign(sheet, "teacher", signer(pki, teacher_label), actor=people.teacher)
+        services.sign(sheet, "teacher", signer(pki, teacher_label), actor=teacher)
         services.sign(sheet, "director", signer(pki, director_label), actor=director)
         return sheet
     return make
+
+
+@pytest.fixture
+def local_storage(app, tmp_path):
+    """The archive on a local directory, where "25 years later" can be staged by editing the sidecars
+    (an S3 server cannot be made to forget a retention date, as test_disposal.py shows)."""
+    saved = app.extensions.get("archive")
+    from core.storage import LocalArchiveStorage
+    app.extensions["archive"] = LocalArchiveStorage(tmp_path / "archive")
+    yield app.extensions["archive"]
+    app.extensions.pop("archive", None)
+    if saved is not None:
+        app.extensions["archive"] = saved

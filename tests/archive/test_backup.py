@@ -9,6 +9,8 @@ from sqlalchemy import String, func, select
 
 from tests.archive.conftest import YEAR, class_marks, signer
 from tests.conftest import s3_url
+from tests.helpers import assign_teacher
+from tests.sheets.pki import NAMES
 from web import embedded
 
 
@@ -21,7 +23,8 @@ def _new_app(servers, db_name: str, prefix: str, roots_pem):
     from web import create_app
     return create_app({"TESTING": True, "DATABASE_URL": embedded.create_database(servers["pg_url"], db_name),
                        "REDIS_URL": servers["redis_url"], "ARCHIVE_URL": s3_url(servers, f"jt-test-archive/{prefix}"),
-                       "SECRET_KEY": "backup-test", "TRUST_ROOTS": str(roots_pem)})
+                       "SECRET_KEY": "backup-test", "TRUST_ROOTS": str(roots_pem),
+                       "PUBLIC_URL": "http://jt.test"})
 
 
 def _migrate(url: str) -> None:
@@ -34,6 +37,7 @@ def _migrate(url: str) -> None:
 def _signed_sheet(school, name, people, pki):
     from sheets import services
     (sheet,) = services.import_classes(school, YEAR, {name: class_marks(name)}, actor=people.director)
+    assign_teacher([sheet], people.teacher, people.director)
     services.render_pdf(sheet, actor=people.director)
     services.sign(sheet, "teacher", signer(pki, "teacher"), actor=people.teacher)
     services.sign(sheet, "director", signer(pki, "director"), actor=people.director)
@@ -83,8 +87,8 @@ def test_restore_from_a_dump_plus_the_bucket_gives_back_every_record(servers, pk
         region = org_services.create_org(kind=OrgKind.region, code=f"B{tag}", name="Область (резервная копия)")
         mun = org_services.create_org(kind=OrgKind.municipality, code=f"B{tag}-M", parent=region, name="Район")
         school = org_services.create_org(kind=OrgKind.school, code=f"B{tag}-S", parent=mun, name="Школа № 1")
-        people = SimpleNamespace(teacher=auth.create_user(f"t{tag}", "Учитель", "correct-horse-42"),
-                                 director=auth.create_user(f"d{tag}", "Директор", "correct-horse-42"))
+        people = SimpleNamespace(teacher=auth.create_user(f"t{tag}", NAMES["teacher"], "correct-horse-42"),
+                                 director=auth.create_user(f"d{tag}", NAMES["director"], "correct-horse-42"))
         auth.grant(people.teacher, Role.class_teacher, school)
         auth.grant(people.director, Role.director, school)
         db.commit()

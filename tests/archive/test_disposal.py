@@ -11,7 +11,7 @@ from archive.models import DisposalAct, DisposalStatus, RecordKind, RecordStatus
 from archive.services import ArchiveError, place_hold, record_for
 from core import db
 from core.db import session
-from core.storage import LocalArchiveStorage, ObjectMissing, get_storage
+from core.storage import ObjectMissing, get_storage
 from tests.archive.conftest import signer
 from tests.helpers import csrf_token
 from tests.sheets import pki as test_pki
@@ -26,18 +26,6 @@ def _archive(tree, sign_sheet, run_jobs, *names):
     records = [record_for("summary_sheet", s.id) for s in sheets]
     assert all(r.status is RecordStatus.archived for r in records)
     return sheets, records
-
-
-@pytest.fixture
-def local_storage(app, tmp_path):
-    """The archive on a local directory, where "25 years later" can be staged by editing the sidecars
-    (an S3 server cannot be made to forget a retention date, as the last test shows)."""
-    saved = app.extensions.get("archive")
-    app.extensions["archive"] = LocalArchiveStorage(tmp_path / "archive")
-    yield app.extensions["archive"]
-    app.extensions.pop("archive", None)
-    if saved is not None:
-        app.extensions["archive"] = saved
 
 
 def _age(record, storage):

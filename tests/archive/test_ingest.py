@@ -101,7 +101,7 @@ def test_ingest_with_storage_stopped_finishes_once_it_is_back(app, tree, people,
         stop = start()                                             # the storage comes back
         for job_id in q.scheduled_job_registry.get_job_ids():      # what the scheduler does when the retry is due
             q.scheduled_job_registry.remove(job_id)
-            q.enqueue_job(Job.fetch(job_id, connection=redis_conn))
+            q.enqueue_job(Job.fetch(job_id, connection=redis_conn, serializer=q.serializer))
         run_jobs()
         session.refresh(record)
         assert record.status is RecordStatus.archived and record.key == staged_key and record.last_error is None

@@ -11,7 +11,7 @@ from archive.verify import verify_bytes
 from core import db
 from core.storage import get_storage
 from tests.archive.conftest import signer
-from tests.helpers import csrf_token
+from tests.helpers import assign_teacher, csrf_token
 
 
 def _archived(tree, sign_sheet, run_jobs, name, **kw):
@@ -66,11 +66,14 @@ def test_a_signer_from_another_ca_is_untrusted(app, tree, people, pki, trusting,
     from tests.archive.conftest import YEAR, class_marks, signer
     demo_pki.make(tmp_path, {"stranger": "Посторонний Подписант"}, "pass-1234")
     (sheet,) = services.import_classes(tree["a"], YEAR, {"3А": class_marks("3А")}, actor=people.director)
+    assign_teacher([sheet], people.teacher, people.director)
     services.render_pdf(sheet, actor=people.director)
     services.sign(sheet, "teacher", signer(pki, "teacher"), actor=people.teacher)
-    services.sign(sheet, "director", pades.PKCS12Signer((tmp_path / "stranger.p12").read_bytes(), "pass-1234"),
-                  actor=people.director)
-    v = verify_bytes(sheet.pdf, allow_fetching=False)
+    stranger = pades.PKCS12Signer((tmp_path / "stranger.p12").read_bytes(), "pass-1234")
+    with pytest.raises(pades.SigningError, match="выдан недоверенным удостоверяющим центром|Посторонний"):
+        services.sign(sheet, "director", stranger, actor=people.director)      # the service refuses it…
+    forged = pades.sign(sheet.pdf, "Director", stranger)                        # …a copy signed elsewhere
+    v = verify_bytes(forged, allow_fetching=False)
     director = next(s for s in v.signatures if s.field == "Director")
     assert not v.ok and not director.ok
     assert "недоверенным УЦ" in director.summary, director.summary
@@ -170,17 +173,20 @@ def test_the_default_configuration_trusts_the_instance_demo_ca_and_no_other(app,
     from sheets import services
     from tests.archive.conftest import YEAR, class_marks
     from web.demo import DEMO_PASSWORD
-    demo_pki.make(tmp_path / "demo-pki", {"teacher": "Учитель Демо", "director": "Директор Демо"}, DEMO_PASSWORD,
-                  seal="Электронный архив (демо-печать)")
+    demo_pki.make(tmp_path / "demo-pki", {"teacher": people.teacher.full_name, "director": people.director.full_name},
+                  DEMO_PASSWORD, seal="Электронный архив (демо-печать)")
     monkeypatch.setattr(app, "instance_path", str(tmp_path))
-    monkeypatch.setitem(app.config, "TRUST_ROOTS", None)
+    # signing needs configured roots (`serve` sets TRUST_ROOTS to its demo CA); verification falls back to it
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(tmp_path / "demo-pki" / "ca.pem"))
     key = lambda who: pades.PKCS12Signer((tmp_path / "demo-pki" / f"{who}.p12").read_bytes(), DEMO_PASSWORD)
     (sheet,) = services.import_classes(tree["a"], YEAR, {"2А": class_marks("2А")}, actor=people.director)
+    assign_teacher([sheet], people.teacher, people.director)
     services.render_pdf(sheet, actor=people.director)
     services.sign(sheet, "teacher", key("teacher"), actor=people.teacher)
     services.sign(sheet, "director", key("director"), actor=people.director)
     db.commit()
     run_jobs()
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", None)
     assert record_for("summary_sheet", sheet.id).status is RecordStatus.archived
     v = verify_bytes(sheet.pdf)
     assert v.ok, v.lines_ru()
@@ -188,9 +194,10 @@ def test_the_default_configuration_trusts_the_instance_demo_ca_and_no_other(app,
     revocation = [c for s in v.signatures for c in s.checks if c.label == "Статус отзыва"]
     assert all(c.ok is None and "нет адресов OCSP/CRL" in c.text for c in revocation)
     (other,) = services.import_classes(tree["a"], YEAR, {"2Б": class_marks("2Б")}, actor=people.director)
+    assign_teacher([other], people.teacher, people.director)
     services.render_pdf(other, actor=people.director)
-    services.sign(other, "teacher", signer(pki, "teacher"), actor=people.teacher)
-    v = verify_bytes(other.pdf, match_archive=False)
+    signed_elsewhere = pades.sign(other.pdf, "ClassTeacher", signer(pki, "teacher"), certify=True)
+    v = verify_bytes(signed_elsewhere, match_archive=False)
     assert not v.ok and "недоверенным УЦ" in v.signatures[0].summary
     from archive.documents import seal_signer
     from pades import owner_name

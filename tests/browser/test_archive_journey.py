@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser.conftest import make_live_app, new_page, serving, shot, sign_in
 from tests.conftest import s3_url
+from tests.helpers import assign_teacher
 
 PUPIL = "Шешеринова Дарья Олеговна"
 
@@ -64,9 +65,12 @@ def archived_sheet(ar_app):
             make_demo(schools=6)
             users = {u.login: u for u in session.scalars(select(User))}
             director, teacher = users["director"], users["teacher"]
+            # the holders of this test's demo keys (made before the demo users)
+            director.full_name, teacher.full_name = "Директор Демо", "Учитель Демо"
             school = director.grants[0].organisation
             marks = class_marks("9А", pupils=8, rename={"Борисов Никита Ильич": PUPIL})
             (sheet,) = services.import_classes(school, "2025/2026", {"9А": marks}, actor=director)
+            assign_teacher([sheet], teacher, director)
             services.render_pdf(sheet, actor=director)
             key = lambda who: PKCS12Signer((ar_app.extensions["demo_pki_dir"] / f"{who}.p12").read_bytes(),
                                            DEMO_PASSWORD)

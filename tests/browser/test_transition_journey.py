@@ -45,6 +45,7 @@ def tr_page(browser, tr_url):
 def campaign(tr_app, pki):
     """The demo region (4 municipalities × 10 schools), a campaign with its list published, three
     municipalities' answers, schools at various stages, and a monthly report with half a year of data."""
+    from asn1crypto import pem
     from sqlalchemy import select
 
     from core import db
@@ -56,9 +57,13 @@ def campaign(tr_app, pki):
     from transitions import services as svc
     from transitions.models import StageKind, StatementKind
     from web.demo import DEMO_PASSWORD, make_demo
+    roots = pki.workdir / "roots.pem"
+    roots.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()))
+    tr_app.config["TRUST_ROOTS"] = str(roots)          # signing checks the director's certificate
     with tr_app.app_context():
         make_demo(schools=40)
         users = {u.login: u for u in session.scalars(select(User))}
+        users["director"].full_name = test_pki.NAMES["director"]   # the holder of the test PKI's key
         region = session.scalar(select(Organisation).where(Organisation.code == "R16"))
         official = users["region"]
         today = svc.today()
@@ -90,6 +95,7 @@ def campaign(tr_app, pki):
             mouo = mouo_of[school.parent_id]
             for stage in c.stages[:n]:
                 if stage.kind is StageKind.readiness:
+                    director.full_name = test_pki.NAMES["director"]   # the holder of the test PKI's key
                     svc.sign_statement(c, school, kind=StatementKind.confirm, signer=PKCS12Signer(p12,
                                                                                                   test_pki.PASSPHRASE),
                                        actor=director)

@@ -124,8 +124,10 @@ class Stack:
             director = auth.create_user(f"director{n}", "Сафин Ринат Ильдарович", PASS + "-x")
             auth.grant(teacher, Role.class_teacher, school)
             auth.grant(director, Role.director, school)
-            services.import_classes(school, YEAR, import_marks(marks_csv(classes, pupils, subjects), "marks.csv"),
-                                    actor=teacher)
+            from tests.helpers import assign_teacher
+            assign_teacher(services.import_classes(school, YEAR, import_marks(marks_csv(classes, pupils, subjects),
+                                                                              "marks.csv"), actor=director),
+                           teacher, director)
             db.commit()
             ids = {"school": school.id, "teacher": teacher.id, "director": director.id}
             session.remove()
@@ -194,7 +196,7 @@ def stack():
         st.env = {"DATABASE_URL": db_url, "REDIS_URL": f"redis://127.0.0.1:{st.redis_port}/0",
                   "ARCHIVE_URL": f"s3://{S3_KEY}:{S3_SECRET}@127.0.0.1:"
                                  f"{st.weed_ports[embedded.S3_PORT_INDEX]}/faults?secure=0",
-                  "SECRET_KEY": SECRET, "TRUST_ROOTS": str(ca)}
+                  "SECRET_KEY": SECRET, "TRUST_ROOTS": str(ca), "PUBLIC_URL": "http://faults.test"}
         from alembic import command
         from alembic.config import Config
         cfg = Config(str(ROOT / "alembic.ini"))

@@ -78,7 +78,8 @@ def cluster(servers, tmp_path):
     command.upgrade(cfg, "head")
     redis_url = servers["redis_url"].rsplit("/", 1)[0] + "/7"      # its own Redis db: other tests flush db 0
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "ARCHIVE_URL": s3_url(servers, "jt-multi"),
-           "SECRET_KEY": "multi-node-shared-secret", "LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)}
+           "SECRET_KEY": "multi-node-shared-secret", "LOG_FORMAT": "json", "PYTHONPATH": str(ROOT),
+           "PUBLIC_URL": "http://127.0.0.1"}
     ports = embedded.free_ports(2)
     procs, logs = [], []
 

@@ -7,6 +7,7 @@ from orgs.access import ALL_ACTIONS, can
 # (role, org the role is held on) -> organisations of the tree it may view
 VISIBLE = {
     ("director", "a"): {"a"},
+    ("deputy_director", "a"): {"a"},
     ("class_teacher", "a"): {"a"},
     ("municipal_official", "m1"): {"m1", "a", "a2"},
     ("regional_official", "region"): {"region", "m1", "m2", "a", "a2", "b", "b2", "institute"},

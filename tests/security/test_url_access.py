@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from tests.helpers import csrf_token
 
-PUBLIC = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "sheets.verify",
+PUBLIC = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "public_verify.verify",
           "assignments.feed",
           "observability.metrics_view"}  # its own check: metrics token or a loopback client
 # Pages any logged-in user may open: their own account/tasks/inbox, and index pages whose content is

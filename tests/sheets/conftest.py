@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from freezegun import freeze_time
@@ -31,6 +32,23 @@ def pki(tmp_path_factory):
     p = test_pki.start(tmp_path_factory.mktemp("pki"))
     yield p
     p.close()
+
+
+@pytest.fixture(scope="session")
+def roots_pem(pki, tmp_path_factory) -> Path:
+    from asn1crypto import pem
+    path = tmp_path_factory.mktemp("roots") / "roots.pem"
+    path.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()))
+    return path
+
+
+@pytest.fixture
+def trusting(app, roots_pem):
+    """TRUST_ROOTS = the test PKI's root, for this test only (signing checks the signer against it)."""
+    old = app.config.get("TRUST_ROOTS")
+    app.config["TRUST_ROOTS"] = str(roots_pem)
+    yield roots_pem
+    app.config["TRUST_ROOTS"] = old
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +110,8 @@ def softhsm_token(pki, tmp_path):
     run(*tool, "--write-object", str(tmp_path / "k.der"), "--type", "privkey", "--id", "01",
         "--label", "director", "--usage-sign")
     run(*tool, "--write-object", str(tmp_path / "c.der"), "--type", "cert", "--id", "01", "--label", "director")
+    (tmp_path / "ca.der").write_bytes(pki.interm.dump())   # the issuing CA's certificate, as tokens carry it
+    run(*tool, "--write-object", str(tmp_path / "ca.der"), "--type", "cert", "--id", "02", "--label", "interm")
     (tmp_path / "k.der").unlink()
     old = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(conf)
@@ -102,3 +122,11 @@ def softhsm_token(pki, tmp_path):
             os.environ.pop("SOFTHSM2_CONF", None)
         else:
             os.environ["SOFTHSM2_CONF"] = old
+
+
+@pytest.fixture
+def school(tree, make_user, trusting):
+    """A school whose teacher and director hold the test PKI's certificates (the same names)."""
+    teacher = make_user("class_teacher", tree["a"], login="teacher-a", full_name=test_pki.NAMES["teacher"])
+    director = make_user("director", tree["a"], login="director-a", full_name=test_pki.NAMES["director"])
+    return SimpleNamespace(org=tree["a"], teacher=teacher, director=director)

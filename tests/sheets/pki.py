@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 CONFIG = Path(__file__).parent / "pki" / "certomancer.yml"
-KEY_LABELS = ("root", "interm", "interm-ocsp", "tsa", "teacher", "director", "revoked", "expired", "foreign-root")
+KEY_LABELS = ("root", "interm", "interm-ocsp", "tsa", "teacher", "director", "teacher2", "encipher-only", "revoked",
+              "expired", "foreign-root")
 PASSPHRASE = "Пароль-к-ключу-42"          # of the test PKCS#12 files; a non-ASCII one on purpose
 
 
@@ -91,6 +92,12 @@ class TestPKI:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+# The holders of the signers' certificates (certomancer.yml): a user signs only with their own.
+NAMES = {"teacher": "Иванова Мария Петровна", "director": "Сафин Ринат Ильдарович",
+         "teacher2": "Борисова Белла Борисовна", "revoked": "Гарипов Ильнур Рашитович",
+         "expired": "Лаптева Ольга Николаевна", "encipher-only": "Иванова Мария Петровна"}
 
 
 def start(workdir: Path) -> TestPKI:

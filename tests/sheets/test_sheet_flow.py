@@ -8,7 +8,7 @@ import pytest
 from core.db import session
 from sheets import services
 from sheets.models import BatchStatus, SheetBatch, SheetStatus, SummarySheet
-from tests.helpers import csrf_token
+from tests.helpers import assign_teacher, csrf_token
 from tests.sheets import pki as test_pki
 from tests.sheets.helpers import assert_all_valid, reports
 from tests.sheets.sample import make_sheet
@@ -23,16 +23,11 @@ def class_marks(name: str, seed: int = 1, pupils: int = 12, subjects: int = 6):
                            pupils=s.pupils, council_date=s.council_date, council_protocol=s.council_protocol)
 
 
-@pytest.fixture
-def school(tree, make_user):
-    teacher = make_user("class_teacher", tree["a"], login="teacher-a")
-    director = make_user("director", tree["a"], login="director-a")
-    return SimpleNamespace(org=tree["a"], teacher=teacher, director=director)
-
-
 def _sheets(school, *names):
-    return services.import_classes(school.org, YEAR, {n: class_marks(n, seed=i) for i, n in enumerate(names)},
-                                   actor=school.director)
+    """Import as the director, who makes school.teacher the class teacher of each class."""
+    return assign_teacher(services.import_classes(school.org, YEAR, {n: class_marks(n, seed=i)
+                                                                     for i, n in enumerate(names)},
+                                                  actor=school.director), school.teacher, school.director)
 
 
 def _sign_in_browser(client, sheet, role, p12, passphrase=test_pki.PASSPHRASE):
@@ -66,11 +61,16 @@ def test_teacher_then_director_sign_in_the_browser(client, logged_in, school, pk
     at = sheet.pdf.index(b"/Producer") + 3
     tampered[at] ^= 0x01
     assert not any(r.intact for r in reports(bytes(tampered), pki))
-    # the public verification page: only the issued copy matches
+    # the public verification page: the issued copy is genuine, a changed one is not
     verify = client.post(f"/verify/{sheet.document_id}", content_type="multipart/form-data",
                          data={"csrf_token": csrf_token(client, f"/verify/{sheet.document_id}"),
                                "file": (io.BytesIO(bytes(tampered)), "copy.pdf")})
-    assert "НЕ совпадает" in verify.get_data(as_text=True)
+    answer = verify.get_data(as_text=True)
+    assert "НЕ ПОДТВЕРЖДЁН" in answer and "изменён после подписания" in answer
+    genuine = client.post(f"/verify/{sheet.document_id}", content_type="multipart/form-data",
+                          data={"csrf_token": csrf_token(client, f"/verify/{sheet.document_id}"),
+                                "file": (io.BytesIO(sheet.pdf), "copy.pdf")})
+    assert "ПОДЛИННЫЙ" in genuine.get_data(as_text=True)
 
 
 def test_order_and_scope_are_enforced(client, logged_in, school, tree, make_user, pki):
@@ -221,23 +221,29 @@ def test_sheet_page_shows_signatures_validated_against_trust_roots(app, client, 
     assert "Действительна" in page and "Иванова Мария Петровна" in page
 
 
-def test_demo_pki_keys_sign_and_validate(tmp_path, school):
+def test_demo_pki_keys_sign_and_validate(app, tmp_path, school, monkeypatch):
     import pades
     from core.trust import load_roots
     from pades import demo_pki
-    ca = demo_pki.make(tmp_path, {"teacher": "Учитель Демо"}, "demo-pass-1")
+    ca = demo_pki.make(tmp_path, {"teacher": test_pki.NAMES["teacher"]}, "demo-pass-1")
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(ca))   # what `serve` configures
     (sheet,) = _sheets(school, "10А")
     services.render_pdf(sheet, actor=school.director)
     services.sign(sheet, "teacher", pades.PKCS12Signer((tmp_path / "teacher.p12").read_bytes(), "demo-pass-1"),
                   actor=school.teacher)
     (r,) = pades.validate(sheet.pdf, load_roots(str(ca)))
-    assert r.intact and r.valid and r.trusted and r.signer_cn == "Учитель Демо"
+    assert r.intact and r.valid and r.trusted and r.signer_cn == test_pki.NAMES["teacher"]
 
 
 def test_import_page_with_the_sample_file(client, logged_in, school):
     """The marks file as an electronic journal exports it, through the upload page."""
     from pathlib import Path
+
+    from sheets import class_teachers
     sample = Path(__file__).resolve().parents[2] / "docs" / "samples" / "marks_long.csv"
+    for year in (YEAR, "2024/2025"):
+        for name in ("7А", "10Б"):   # the file holds two classes; this teacher has both
+            class_teachers.assign(school.org, year, name, school.teacher, actor=school.director)
     logged_in(school.teacher)
     resp = client.post("/sheets/import", content_type="multipart/form-data",
                        data={"csrf_token": csrf_token(client, "/sheets/import"), "school_id": school.org.id,
@@ -257,6 +263,9 @@ def test_import_page_with_the_sample_file(client, logged_in, school):
 
 def test_marks_api(client, school, tree, make_user):
     from orgs import accounts as auth
+    from sheets import class_teachers
+    for year in (YEAR, "2024/2025"):
+        class_teachers.assign(school.org, year, "6В", school.teacher, actor=school.director)
     _, token = auth.issue_token(school.teacher, "journal platform")
     h = {"Authorization": f"Bearer {token}"}
     rec = {"класс": "6 «В»", "ученик": "Ёлкина Софья Дмитриевна", "предмет": "Математика", "период": "Год",
@@ -290,7 +299,8 @@ def test_external_signer_through_the_api(client, school, pki, tmp_path):
     h = {"Authorization": f"Bearer {token}"}
     cert = pem.armor("CERTIFICATE", pki.cert("teacher").dump())
     prep = client.post(f"/api/v1/sheets/{sheet.id}/external/prepare", headers=h,
-                       json={"role": "teacher", "certificate": base64.b64encode(cert).decode()})
+                       json={"role": "teacher", "certificate": base64.b64encode(cert).decode(),
+                             "chain": [base64.b64encode(pki.interm.dump()).decode()]})
     assert prep.status_code == 200, prep.json
     (tmp_path / "data").write_bytes(base64.b64decode(prep.json["signed_bytes"]))
     (tmp_path / "cert.pem").write_bytes(cert)

@@ -87,8 +87,9 @@ def people(tree, make_user, make_org):
         "region": make_user("regional_official", tree["region"], login="region1"),
         "m1": make_user("municipal_official", tree["m1"], login="mouo1"),
         "m2": make_user("municipal_official", tree["m2"], login="mouo2"),
-        "dir_a": make_user("director", tree["a"], login="dir-a"),
-        "dir_b": make_user("director", tree["b"], login="dir-b"),
+        # named as the test PKI's director certificate they sign with
+        "dir_a": make_user("director", tree["a"], login="dir-a", full_name=test_pki.NAMES["director"]),
+        "dir_b": make_user("director", tree["b"], login="dir-b", full_name=test_pki.NAMES["director"]),
         "m3": m3, "c3": c3,
     }
 
@@ -261,7 +262,7 @@ def test_campaign_walk(client, db, app, tree, people, pki, clock, signing_config
     resp = sign(client, {"kind": "confirm", "passphrase": "не тот пароль"})
     assert resp.status_code == 400 and "неверный пароль" in page_text(resp)
     resp = sign(client, {"kind": "confirm", "passphrase": test_pki.PASSPHRASE}, key=pki.pkcs12("revoked"))
-    assert resp.status_code == 400 and "отозван" in page_text(resp)
+    assert resp.status_code == 400 and "Сертификат выдан на «Гарипов Ильнур Рашитович»" in page_text(resp)
     assert db.query(ReadinessStatement).count() == 0
     resp = sign(client, {"kind": "confirm", "passphrase": test_pki.PASSPHRASE, "paperless_from": "2026-09-01"})
     assert resp.status_code == 302, page_text(resp)

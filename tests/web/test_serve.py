@@ -52,6 +52,16 @@ def test_serve_starts_embedded_servers_and_stops_them_on_ctrl_c(tmp_path: Path):
         settings = (instance / "embedded.json").read_text()
         import json
         assert json.loads(settings)["s3_secret"] not in cmdlines
+        redis_password = json.loads(settings)["redis_password"]
+        assert len(redis_password) >= 32 and redis_password not in cmdlines
+        import redis
+        with redis.Redis(port=json.loads(settings)["redis_port"]) as anonymous:
+            try:
+                anonymous.ping()
+                raise AssertionError("the embedded Redis answered a client without its password")
+            except redis.AuthenticationError:
+                pass
+        assert oct((instance / "redis" / "redis.conf").stat().st_mode & 0o777) == "0o600"
         assert oct((instance / "embedded.json").stat().st_mode & 0o777) == "0o600"
     finally:
         proc.send_signal(signal.SIGINT)

@@ -101,13 +101,14 @@ def preview_statement(c: Campaign, school: Organisation, *, kind: StatementKind,
 
 def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, signer, actor,
                    reason: str | None = None, paperless_from: date | None = None,
-                   timestamper_url: str | None = None, validation_context=None) -> ReadinessStatement:
+                   timestamper_url: str | None = None) -> ReadinessStatement:
     """The director signs a readiness statement (or its withdrawal) with PAdES; the signed PDF goes
     to the archive (5 years) and only then does the school's readiness change.
 
     `signer` is a `pades.Signer` made for this signing session (e.g. from the PKCS#12 the
-    director uploaded with its passphrase, which is not kept). With a `validation_context` (built from
-    TRUST_ROOTS) an untrusted, revoked or expired certificate is refused before anything is signed; a
+    director uploaded with its passphrase, which is not kept). Its certificate is checked first, as for
+    every signature in a person's name (orgs.signers: trusted, not revoked, a signature key, the
+    director's own): a refusal is a TransitionError before anything is written. A
     TSA (`timestamper_url`, TSA_URL) makes it PAdES B-T, and a TSA that fails is an error. A
     confirmation is withdrawn only by a new signed statement of kind «withdraw»."""
     import pades
@@ -139,6 +140,11 @@ def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, si
         raise TransitionError(f"Поле «Безбумажно с»: дата {paperless_from:%d.%m.%Y} уже прошла.")
     # The row needs its id (the statement's number, printed in the PDF) before signing; a savepoint
     # takes it away again if the signature or the archive write fails.
+    from orgs.signers import check_signer
+    try:
+        check_signer(signer.certificate, actor, other_certs=signer.other_certs)
+    except pades.SigningError as exc:
+        raise TransitionError(str(exc)) from None
     nested = session.begin_nested()
     try:
         st = ReadinessStatement(campaign_id=c.id, school_id=school.id, kind=kind, reason=reason,
@@ -153,8 +159,7 @@ def sign_statement(c: Campaign, school: Organisation, *, kind: StatementKind, si
         pdf, box = render_statement(data)
         prepared = pades.prepare_fields(pdf, SheetLayout(pages=box.page + 1, fields=(box,)))
         try:
-            signed = pades.sign(prepared, DIRECTOR_FIELD, signer, timestamper_url=timestamper_url,
-                                validation_context=validation_context)
+            signed = pades.sign(prepared, DIRECTOR_FIELD, signer, timestamper_url=timestamper_url)
         except pades.SigningError as exc:
             raise TransitionError(str(exc)) from None
         cert = signer.certificate
