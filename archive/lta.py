@@ -199,8 +199,9 @@ def _validation_context(trust_roots: list[x509.Certificate]):
         return cached[2]
     # soft-fail: an unreachable OCSP responder must not stop the archive copy; the notes say
     # what is missing, and the verification report will show it.
+    from pades import gost
     vc = ValidationContext(trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="soft-fail",
-                           fetcher_backend=fetcher_backend())
+                           fetcher_backend=fetcher_backend(), signature_validator=gost.SignatureValidator())
     _local.vc = (key, now, vc)
     return vc
 
@@ -246,7 +247,9 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     reader = PdfFileReader(BytesIO(pdf))
     signatures = reader.embedded_regular_signatures
     paths, notes = [], []
+    from pades import gost
     for sig in signatures:
+        gost.prime_digest(sig)
         try:
             paths += await collect_validation_info(sig, vc)
         except (cv_errors.PathBuildingError, cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as e:

@@ -323,9 +323,9 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
     from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
     from pyhanko_certvalidator import ValidationContext
 
-    from pades import run_sync
+    from pades import gost, run_sync
     kwargs = dict(trust_roots=list(roots), allow_fetching=allow_fetching, revocation_mode="soft-fail",
-                  fetcher_backend=_fetching(allow_fetching))
+                  fetcher_backend=_fetching(allow_fetching), signature_validator=gost.SignatureValidator())
     try:
         vc = DocumentSecurityStore.read_dss(reader).as_validation_context(kwargs)
     except NoDSSFoundError:
@@ -372,11 +372,12 @@ def _check_lta(v: Verification, reader, roots) -> None:
     from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
     from pyhanko_certvalidator.registry import SimpleTrustManager
 
-    from pades import run_sync
+    from pades import gost, run_sync
     rule = RevocationCheckingRule.CHECK_IF_DECLARED
     spec = PdfSignatureValidationSpec(SignatureValidationSpec(
         cert_validation_policy=CertValidationPolicySpec(
             trust_manager=SimpleTrustManager.build(trust_roots=list(roots)),
+            signature_validator=gost.SignatureValidator(),
             revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(ee_certificate_rule=rule,
                                                                        intermediate_ca_cert_rule=rule))),
         revinfo_gathering_policy=RevocationInfoGatheringSpec(
@@ -385,6 +386,8 @@ def _check_lta(v: Verification, reader, roots) -> None:
     if not reader.embedded_regular_signatures:
         return                                     # an unsigned scan: its archive timestamps were checked
     async def run():
+        for sig in reader.embedded_regular_signatures:
+            gost.prime_digest(sig)
         return [(sig.field_name, await ades_lta_validation(sig, spec)) for sig in reader.embedded_regular_signatures]
     try:
         results = run_sync(run())

@@ -54,18 +54,21 @@ from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from pades import gost
 from pades.fonts import FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
 from pades.pdfa import is_ours
 from pades.timestamps import StrictTimeStamper, TimestampUnavailable
 
 log = logging.getLogger(__name__)
+gost.register()   # GOST R 34.10-2012 / Streebog in asn1crypto's OID maps (pades/gost.py)
 
 # Bytes of hex placeholder for the CMS. A fixed size instead of pyHanko's trial signature,
 # which would sign twice (ENVIRONMENT.md §7). Measured with the test PKI (Cyrillic names,
@@ -453,6 +456,7 @@ def check_signing_certificate(cert: x509.Certificate, trust_roots: Iterable[x509
                            "Обратитесь к администратору.")
     others = list(other_certs)
     vc = ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=True, revocation_mode="hard-fail",
+                           signature_validator=gost.SignatureValidator(),
                            **({"fetcher_backend": fetcher_backend} if fetcher_backend is not None else {}))
     run_sync(run_and_release(check_certificate(cert, others, vc), vc))
 
@@ -516,10 +520,13 @@ def begin_external(pdf: bytes, field_name: str, cert: x509.Certificate, *,
     reader = _read(pdf)
     _check_field(reader, field_name, certify)
     _check_validity(cert)
+    bits = gost.key_bits(cert.public_key)
+    if bits:   # a GOST key signs a Streebog digest of the same length; pyHanko lays out the rest
+        md_algorithm = f"streebog{bits}"
     ext = signers.ExternalSigner(signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs(other_certs),
                                  signature_value=bytes(512))
     meta = signers.PdfSignatureMetadata(field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
-                                        md_algorithm=md_algorithm, certify=certify,
+                                        md_algorithm="sha256" if bits else md_algorithm, certify=certify,
                                         docmdp_permissions=_docmdp(certify))
     pdf_signer = signers.PdfSigner(meta, ext, stamp_style=STAMP_STYLE)
     try:
@@ -531,12 +538,14 @@ def begin_external(pdf: bytes, field_name: str, cert: x509.Certificate, *,
     state = ExternalState(pdf=out.getvalue(), field_name=field_name, md_algorithm=md_algorithm,
                           document_digest=prep.document_digest, reserved_start=prep.reserved_region_start,
                           reserved_end=prep.reserved_region_end, signer_cert=cert.dump())
-    return prep.document_digest, state
+    return (gost.streebog(state.signed_bytes(), md_algorithm) if bits else prep.document_digest), state
 
 
-def finish_external(state: ExternalState, cms_bytes: bytes) -> bytes:
-    """Embed the CMS that came back, byte for byte (no re-signing). Checked first: it is a
-    SignedData by the chosen certificate whose messageDigest is this document's."""
+def finish_external(state: ExternalState, cms_bytes: bytes, *, timestamper_url: str | None = None) -> bytes:
+    """Embed the CMS that came back (its signed part byte for byte: no re-signing). Checked first: it is
+    a SignedData by the chosen certificate whose messageDigest is this document's and whose signature
+    verifies. With `timestamper_url`, a signature timestamp over the signature value is added as an
+    unsigned attribute (CAdES-T / PAdES B-T, as for the keys signing here); a TSA failure is an error."""
     try:
         info = cms.ContentInfo.load(cms_bytes)
         signed = info["content"]
@@ -553,15 +562,26 @@ def finish_external(state: ExternalState, cms_bytes: bytes) -> bytes:
     if not any(c.dump() == expected.dump() for c in certs):
         raise SigningError(f"Подпись сделана не тем сертификатом: ожидался {owner_name(expected)} "
                            f"(№ {serial_of(expected)})")
-    if algo in hashlib.algorithms_available:
+    if algo != state.md_algorithm:
+        raise SigningError(f"Подпись сделана с алгоритмом хеширования {algo}, а для этого сертификата ожидался "
+                           f"{state.md_algorithm}")
+    if gost.is_streebog(algo):
+        digest = gost.streebog(state.signed_bytes(), algo)
+    elif algo in hashlib.algorithms_available:
         digest = hashlib.new(algo, state.signed_bytes()).digest()
-        if digest != message_digest:
-            raise SigningError("Полученная подпись относится к другому документу (хэш не совпадает)")
-        intact, valid = validate_sig_integrity(signer_info, expected, "data", digest)
-        if not (intact and valid):
-            raise SigningError("Полученная подпись не проходит криптографическую проверку")
-    else:                                       # e.g. GOST R 34.11-2012: cannot recompute here
-        log.warning("external CMS digest %s not checkable locally; embedded as received", algo)
+    else:
+        raise SigningError(f"Алгоритм хеширования {algo} не поддерживается")
+    if digest != message_digest:
+        raise SigningError("Полученная подпись относится к другому документу (хэш не совпадает)")
+    try:
+        intact, valid = validate_sig_integrity(signer_info, expected, "data", digest,
+                                               sig_validator=gost.SignatureValidator())
+    except SignatureValidationError:
+        intact = valid = False
+    if not (intact and valid):
+        raise SigningError("Полученная подпись не проходит криптографическую проверку")
+    if timestamper_url:
+        cms_bytes = _with_signature_timestamp(info, timestamper_url)
     out = BytesIO(state.pdf)
     prep = PreparedByteRangeDigest(document_digest=state.document_digest,
                                    reserved_region_start=state.reserved_start, reserved_region_end=state.reserved_end)
@@ -570,6 +590,23 @@ def finish_external(state: ExternalState, cms_bytes: bytes) -> bytes:
     except PyHankoSigningError:
         raise SigningError("Подпись не помещается в зарезервированное место документа") from None
     return out.getvalue()
+
+
+def _with_signature_timestamp(info: cms.ContentInfo, timestamper_url: str) -> bytes:
+    """The CMS with a signature-time-stamp token (RFC 3161 over the signature value, SHA-256) in the
+    signer's unsigned attributes; the signed attributes and the signature stay as they came."""
+    signer_info = info["content"]["signer_infos"][0]
+    stamp = StrictTimeStamper(timestamper_url, timeout=10)
+
+    try:
+        token = run_sync(stamp.async_timestamp(hashlib.sha256(signer_info["signature"].native).digest(), "sha256"))
+    except TimestampUnavailable as e:
+        raise SigningError(f"Служба штампов времени недоступна ({timestamper_url}): {e}. "
+                           "Подпись не создана; повторите позже.") from None
+    attrs = list(signer_info["unsigned_attrs"]) if signer_info["unsigned_attrs"].native else []
+    attrs.append(cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]}))
+    signer_info["unsigned_attrs"] = cms.CMSAttributes(attrs)
+    return info.dump(force=False)
 
 
 # ---- validation -----------------------------------------------------------------------------------------
@@ -613,7 +650,7 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
                      trust_roots=[_cert(c) for c in trust_roots], other_certs=[_cert(c) for c in other_certs],
                      crls=[c if not isinstance(c, bytes) else asn1_crl.CertificateList.load(c) for c in crls],
                      ocsps=[o if not isinstance(o, bytes) else asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
-                     allow_fetching=allow_fetching,
+                     allow_fetching=allow_fetching, signature_validator=gost.SignatureValidator(),
                      revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
     if allow_fetching and fetcher_backend is not None:
         vc_kwargs["fetcher_backend"] = fetcher_backend
@@ -623,7 +660,11 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
         vc = ValidationContext(**vc_kwargs)
 
     async def run() -> list[SignatureReport]:
-        return [_report(sig, await async_validate_pdf_signature(sig, vc)) for sig in reader.embedded_regular_signatures]
+        reports = []
+        for sig in reader.embedded_regular_signatures:
+            gost.prime_digest(sig)               # Streebog: pyca/cryptography has none
+            reports.append(_report(sig, await async_validate_pdf_signature(sig, vc)))
+        return reports
     return run_sync(run_and_release(run(), vc))
 
 
@@ -647,7 +688,9 @@ def _report(sig, st) -> SignatureReport:
 
 
 def _summary_ru(r: SignatureReport, st) -> str:
-    who = f"{ROLE_LABELS.get(r.field_name, r.field_name)}: {r.signer_cn}, сертификат № {r.serial}"
+    algorithm = gost.key_label(st.signing_cert.public_key)
+    who = (f"{ROLE_LABELS.get(r.field_name, r.field_name)}: {r.signer_cn}, сертификат № {r.serial}"
+           + (f", {algorithm}" if algorithm else ""))
     when = f", {r.signing_time:%d.%m.%Y %H:%M} UTC" if r.signing_time else ""
     if not r.intact:
         return f"НЕДЕЙСТВИТЕЛЬНА — документ изменён после подписания ({who})"

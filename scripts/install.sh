@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_RUNTIME=(softhsm2 opensc poppler-utils fonts-dejavu-core)
-DEB_TEST=(chromium chromium-driver)
+DEB_TEST=(chromium chromium-driver libengine-gost-openssl)   # OpenSSL's GOST engine: the GOST test PKI
 want=("${DEB_RUNTIME[@]}")
 reqs=requirements.txt
 if [[ "${1:-}" == "--test" ]]; then want+=("${DEB_TEST[@]}"); reqs=requirements-test.txt; fi

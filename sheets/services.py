@@ -252,10 +252,11 @@ def finish_external(sheet: SummarySheet, role: str, cms: bytes, *, actor) -> Non
     state = pades.ExternalState(**fields)
     if not state.pdf.startswith(working_pdf(sheet)):   # the prepared revision must extend the current document
         raise SheetFlowError("Документ изменился после подготовки подписи: начните заново.")
-    signed = pades.finish_external(state, cms)
+    tsa = current_app.config.get("TSA_URL")
+    signed = pades.finish_external(state, cms, timestamper_url=tsa)
     redis_connection().delete(_external_key(sheet, role))
     _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(x509.Certificate.load(state.signer_cert)),
-            tsa=False)
+            tsa=bool(tsa))
 
 
 def _order_message(sheet: SummarySheet, role: str) -> str:

@@ -95,7 +95,17 @@ def show(sheet_id: int):
                            can_render=can(g.user, "sheet.render", sheet.school),
                            can_teacher=class_teachers.may(g.user, "sheet.sign_teacher", sheet),
                            can_director=can(g.user, "sheet.sign_director", sheet.school),
-                           can_correct=class_teachers.may(g.user, "marks.import", sheet))
+                           can_correct=class_teachers.may(g.user, "marks.import", sheet),
+                           cadesplugin_js=_cadesplugin_js())
+
+
+def _cadesplugin_js() -> str | None:
+    """CryptoPro's cadesplugin_api.js, if the installation put it in web/static/vendor/ (it is not ours
+    to ship): it connects the page to the browser extension of the plug-in."""
+    from pathlib import Path
+    if (Path(__file__).resolve().parents[1] / "web" / "static" / "vendor" / "cadesplugin_api.js").exists():
+        return url_for("static", filename="vendor/cadesplugin_api.js")
+    return None
 
 
 def _validation(sheet: SummarySheet) -> list | None:
@@ -245,3 +255,43 @@ def class_teacher_page():
     return render_template("sheets/class_teachers.html", schools=schools, school=school, year=year, errors=errors,
                            rows=class_teachers.classes(school, year),
                            teachers=class_teachers.teachers(school)), 400 if errors else 200
+
+
+# ---- КЭП in the browser (КриптоПро ЭЦП Browser plug-in, web/static/kep.js) -------------------------------------
+
+def _kep_sheet(sheet_id: int) -> tuple[SummarySheet, str, dict]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("role") not in services.STEP:
+        abort(400)
+    return get_sheet(sheet_id, "sheet.sign_teacher" if body["role"] == "teacher" else "sheet.sign_director"), \
+        body["role"], body
+
+
+def _b64_field(body: dict, key: str) -> bytes:
+    import base64
+    import binascii
+    try:
+        return base64.b64decode(body.get(key) or "", validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)
+
+
+@bp.route("/sheets/<int:sheet_id>/kep/prepare", methods=["POST"])
+def kep_prepare(sheet_id: int):
+    """The plug-in's certificate in, the bytes to hash and the digest algorithm out (same checks as the API)."""
+    sheet, role, body = _kep_sheet(sheet_id)
+    try:
+        return jsonify(services.begin_external(sheet, role, _b64_field(body, "certificate"), actor=g.user))
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+
+
+@bp.route("/sheets/<int:sheet_id>/kep/complete", methods=["POST"])
+def kep_complete(sheet_id: int):
+    sheet, role, body = _kep_sheet(sheet_id)
+    try:
+        services.finish_external(sheet, role, _b64_field(body, "cms"), actor=g.user)
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    flash("Ведомость подписана КЭП.", "success")
+    return jsonify(services.to_json(sheet))

@@ -1,0 +1,155 @@
+"""GOST R 34.10-2012 signatures over GOST R 34.11-2012 («Стрибог») digests: what a Russian qualified
+signature (КЭП) is, taught to asn1crypto, pyhanko-certvalidator and pyHanko through their own
+extension points. Nothing installed is patched or forked.
+
+Registered (once, on import of `pades`):
+- asn1crypto's OID maps (class dicts meant to be extended): `DigestAlgorithmId` gets streebog256 /
+  streebog512 (1.2.643.7.1.1.2.2 / .3); `SignedDigestAlgorithmId` gets the key OIDs CMS uses as the
+  signature algorithm (gost2012_256 / _512: 1.2.643.7.1.1.1.1 / .2) and the certificate signature
+  OIDs (gost2012_256_streebog256 / …512: 1.2.643.7.1.1.3.2 / .3).
+Provided (used by pades.validate and the signing checks):
+- `SignatureValidator`: the certificate validator's pluggable signature check; GOST via gostcrypto
+  (pure Python; its Streebog is checked against OpenSSL's GOST engine in the tests), anything else
+  by pyhanko-certvalidator's default (pyca/cryptography).
+- `prime_digest(sig)`: pyHanko hashes the /ByteRange through pyca/cryptography, which has no
+  Streebog; the digest is computed here and put in the embedded signature's own digest cache.
+
+Byte order, as in RFC 4491 / RFC 9215 and OpenSSL's engine: the public key is X‖Y little-endian in
+an OCTET STRING; the CMS signature value is s‖r big-endian; the digest is read as a little-endian
+number. gostcrypto takes big-endian r‖s and a big-endian digest.
+"""
+from __future__ import annotations
+
+from asn1crypto import algos, core, keys
+from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
+from pyhanko_certvalidator.sig_validate import SignatureValidator as _Base
+
+STREEBOG = {"1.2.643.7.1.1.2.2": "streebog256", "1.2.643.7.1.1.2.3": "streebog512"}
+SIGNATURES = {"1.2.643.7.1.1.1.1": "gost2012_256", "1.2.643.7.1.1.1.2": "gost2012_512",
+              "1.2.643.7.1.1.3.2": "gost2012_256_streebog256", "1.2.643.7.1.1.3.3": "gost2012_512_streebog512"}
+# signature algorithm → (digest, key size in bytes)
+SIGNATURE_DIGEST = {"gost2012_256": ("streebog256", 32), "gost2012_256_streebog256": ("streebog256", 32),
+                    "gost2012_512": ("streebog512", 64), "gost2012_512_streebog512": ("streebog512", 64)}
+KEY_OIDS = {"1.2.643.7.1.1.1.1": 256, "1.2.643.7.1.1.1.2": 512}
+# Public key parameter sets → gostcrypto's curve names (the CryptoPro sets of GOST 2001 are the
+# same curves as TC26 256 B, C, D: R 1323565.1.024-2019).
+CURVES = {
+    "1.2.643.7.1.2.1.1.1": "id-tc26-gost-3410-2012-256-paramSetA",
+    "1.2.643.7.1.2.1.1.2": "id-tc26-gost-3410-2012-256-paramSetB",
+    "1.2.643.7.1.2.1.1.3": "id-tc26-gost-3410-2012-256-paramSetC",
+    "1.2.643.7.1.2.1.1.4": "id-tc26-gost-3410-2012-256-paramSetD",
+    "1.2.643.2.2.35.1": "id-tc26-gost-3410-2012-256-paramSetB",
+    "1.2.643.2.2.35.2": "id-tc26-gost-3410-2012-256-paramSetC",
+    "1.2.643.2.2.35.3": "id-tc26-gost-3410-2012-256-paramSetD",
+    "1.2.643.2.2.36.0": "id-tc26-gost-3410-2012-256-paramSetB",
+    "1.2.643.2.2.36.1": "id-tc26-gost-3410-2012-256-paramSetD",
+    "1.2.643.7.1.2.1.2.1": "id-tc26-gost-3410-12-512-paramSetA",
+    "1.2.643.7.1.2.1.2.2": "id-tc26-gost-3410-12-512-paramSetB",
+    "1.2.643.7.1.2.1.2.3": "id-tc26-gost-3410-2012-512-paramSetC",
+}
+LABELS = {256: "ГОСТ Р 34.10-2012, 256 бит", 512: "ГОСТ Р 34.10-2012, 512 бит"}
+
+
+def register() -> None:
+    for cls, oids in ((algos.DigestAlgorithmId, STREEBOG), (algos.SignedDigestAlgorithmId, SIGNATURES)):
+        if not all(oid in cls._map for oid in oids):
+            cls._map.update(oids)
+            cls._reverse_map = None          # asn1crypto rebuilds it from _map on next use
+
+
+def is_streebog(md_algorithm: str | None) -> bool:
+    return md_algorithm in STREEBOG.values()
+
+
+def streebog(data: bytes, name: str = "streebog256") -> bytes:
+    import gostcrypto
+    return bytes(gostcrypto.gosthash.new(name, data=data).digest())
+
+
+# ---- keys -----------------------------------------------------------------------------------------------
+
+class _RawKeyInfo(core.Sequence):
+    """SubjectPublicKeyInfo read without asn1crypto's key parsing (which knows no GOST key)."""
+    _fields = [("algorithm", core.Any), ("public_key", core.BitString)]
+
+
+class _Algorithm(core.Sequence):
+    _fields = [("algorithm", core.ObjectIdentifier), ("parameters", core.Any, {"optional": True})]
+
+
+class _GostKeyParameters(core.Sequence):
+    _fields = [("public_key_param_set", core.ObjectIdentifier),
+               ("digest_param_set", core.ObjectIdentifier, {"optional": True})]
+
+
+def key_bits(public_key_info: keys.PublicKeyInfo) -> int | None:
+    """256 or 512 for a GOST R 34.10-2012 key, None for any other."""
+    algorithm = _Algorithm.load(_RawKeyInfo.load(public_key_info.dump())["algorithm"].dump())
+    return KEY_OIDS.get(algorithm["algorithm"].dotted)
+
+
+def key_label(public_key_info: keys.PublicKeyInfo) -> str | None:
+    bits = key_bits(public_key_info)
+    return LABELS[bits] if bits else None
+
+
+def _gost_key(public_key_info: keys.PublicKeyInfo) -> tuple[str, bytes]:
+    raw = _RawKeyInfo.load(public_key_info.dump())
+    params = _GostKeyParameters.load(_Algorithm.load(raw["algorithm"].dump())["parameters"].dump())
+    oid = params["public_key_param_set"].dotted
+    if oid not in CURVES:
+        raise ValueError(f"unknown GOST parameter set {oid}")
+    point = core.OctetString.load(raw["public_key"].contents[1:]).native   # after the unused-bits byte
+    half = len(point) // 2
+    return CURVES[oid], point[:half][::-1] + point[half:][::-1]
+
+
+def verify(signature: bytes, signed_data: bytes, public_key_info: keys.PublicKeyInfo, algorithm: str) -> bool:
+    """A GOST R 34.10-2012 signature (CMS / X.509 encoding) over `signed_data`."""
+    import gostcrypto
+    digest_name, size = SIGNATURE_DIGEST[algorithm]
+    curve_name, public_key = _gost_key(public_key_info)
+    if len(signature) != 2 * size or len(public_key) != 2 * size:
+        return False
+    mode = gostcrypto.gostsignature.MODE_256 if size == 32 else gostcrypto.gostsignature.MODE_512
+    checker = gostcrypto.gostsignature.new(mode, gostcrypto.gostsignature.CURVES_R_1323565_1_024_2019[curve_name])
+    digest = streebog(signed_data, digest_name)[::-1]
+    return bool(checker.verify(bytearray(public_key), bytearray(digest),
+                               bytearray(signature[size:] + signature[:size])))
+
+
+class SignatureValidator(_Base):
+    """GOST signatures here; every other algorithm through pyhanko-certvalidator's default."""
+
+    def __init__(self):
+        self._default = DefaultSignatureValidator()
+
+    def validate_signature(self, signature, signed_data, public_key_info, signature_algorithm, context=None):
+        from cryptography.exceptions import InvalidSignature
+        name = signature_algorithm["algorithm"].native
+        if name not in SIGNATURE_DIGEST:
+            if context is None:
+                return self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm)
+            return self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm,
+                                                    context)
+        try:
+            ok = verify(signature, signed_data, public_key_info, name)
+        except (ValueError, KeyError, TypeError) as e:
+            raise InvalidSignature(f"GOST signature not checkable: {e}") from None
+        if not ok:
+            raise InvalidSignature("GOST R 34.10-2012 signature does not verify")
+
+
+def prime_digest(sig) -> None:
+    """Put the Streebog digest of an embedded signature's /ByteRange in its digest cache, where pyHanko
+    looks first (EmbeddedPdfSignature.external_digests), so it never asks pyca/cryptography for it."""
+    md = sig.external_md_algorithm
+    if not is_streebog(md) or md in sig.external_digests:
+        return
+    stream = sig.reader.stream
+    data = b""
+    offsets = list(sig.byte_range)
+    for start, length in zip(offsets[0::2], offsets[1::2]):
+        stream.seek(start)
+        data += stream.read(length)
+    sig.external_digests[md] = streebog(data, md)

@@ -1,0 +1,126 @@
+"""A GOST test PKI made with OpenSSL's GOST engine (libengine-gost-openssl), an implementation
+independent of the service's own GOST code: a GOST R 34.10-2012 root with a GOST-signed CRL served over
+HTTP on 127.0.0.1 (its address is in every signer certificate), signers with Russian subject fields
+(SN, G, CN, СНИЛС, ИНН) on 256- and 512-bit keys, one of them revoked, and a root nobody trusts.
+`sign_cms` makes the detached CMS a CryptoPro-held key would return (openssl cms -engine gost)."""
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from asn1crypto import pem, x509
+
+NAMES = {"director": ("Сафин", "Ринат Ильдарович"), "teacher": ("Иванова", "Мария Петровна")}
+SNILS = {"director": "11223344595"}
+INN = {"director": "165012345678"}
+
+
+def available() -> bool:
+    if shutil.which("openssl") is None:
+        return False
+    r = subprocess.run(["openssl", "engine", "gost"], capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def _run(*args, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+
+
+def _key(cwd: Path, name: str, bits: int) -> None:
+    _run("genpkey", "-engine", "gost", "-algorithm", f"gost2012_{bits}", "-pkeyopt", "paramset:A",
+         "-out", f"{name}.key", cwd=cwd)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@dataclass
+class GostPKI:
+    workdir: Path
+    server: ThreadingHTTPServer | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def cert(self, name: str) -> x509.Certificate:
+        return x509.Certificate.load(pem.unarmor((self.workdir / f"{name}.pem").read_bytes())[2])
+
+    @property
+    def root(self) -> x509.Certificate:
+        return self.cert("root")
+
+    def roots_pem(self) -> Path:
+        return self.workdir / "root.pem"
+
+    def sign_cms(self, name: str, data: bytes, *, bits: int = 256) -> bytes:
+        """Detached CMS SignedData over `data`, with signed attributes, Streebog digest (as CryptoPro)."""
+        (self.workdir / "tbs.bin").write_bytes(data)
+        _run("cms", "-engine", "gost", "-sign", "-binary", "-in", "tbs.bin", "-signer", f"{name}.pem",
+             "-inkey", f"{name}.key", "-md", f"md_gost12_{bits}", "-nosmimecap", "-outform", "DER",
+             "-out", "sig.der", cwd=self.workdir)
+        return (self.workdir / "sig.der").read_bytes()
+
+
+def _subject(who: str) -> str:
+    surname, given = NAMES[who]
+    parts = [f"/C=RU/SN={surname}/GN={given}/CN={surname} {given}"]
+    if who in SNILS:
+        parts.append(f"/SNILS={SNILS[who]}/INN={INN[who]}")
+    return "".join(parts)
+
+
+CA_CNF = """[ca]
+default_ca = root
+[root]
+database = index.txt
+crlnumber = crlnumber
+certificate = root.pem
+private_key = root.key
+default_md = md_gost12_256
+default_crl_days = 30
+"""
+
+
+def make(workdir: Path) -> GostPKI:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "crl").mkdir(exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(workdir / "crl")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    crl_url = f"http://127.0.0.1:{server.server_port}/root.crl"
+    # OpenSSL knows SNILS (1.2.643.100.3) and INN (1.2.643.3.131.1.1) by name
+    (workdir / "oids.cnf").write_text("[req]\ndistinguished_name = dn\n[dn]\n", encoding="utf-8")
+    (workdir / "signer.ext").write_text("keyUsage=critical,digitalSignature,nonRepudiation\n"
+                                        f"basicConstraints=CA:FALSE\ncrlDistributionPoints=URI:{crl_url}\n",
+                                        encoding="utf-8")
+    (workdir / "ca.cnf").write_text(CA_CNF, encoding="utf-8")
+    (workdir / "index.txt").write_text("")
+    (workdir / "crlnumber").write_text("01\n")
+    for root in ("root", "foreign-root"):
+        _key(workdir, root, 256)
+        o = "Тестовый ГОСТ УЦ" if root == "root" else "Посторонний ГОСТ УЦ"
+        _run("req", "-engine", "gost", "-config", "oids.cnf", "-new", "-x509", "-key", f"{root}.key", "-utf8",
+             "-subj", f"/C=RU/O={o}/CN=Корневой ГОСТ", "-md_gost12_256", "-days", "3650",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-out", f"{root}.pem", cwd=workdir)
+    for name, who, bits, issuer in (("director", "director", 256, "root"), ("director512", "director", 512, "root"),
+                                    ("teacher-gost", "teacher", 256, "root"),
+                                    ("director-revoked", "director", 256, "root"),
+                                    ("director-foreign", "director", 256, "foreign-root")):
+        _key(workdir, name, bits)
+        _run("req", "-engine", "gost", "-config", "oids.cnf", "-new", "-key", f"{name}.key", "-utf8",
+             "-subj", _subject(who), "-out", f"{name}.csr", cwd=workdir)
+        _run("x509", "-engine", "gost", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey", f"{issuer}.key",
+             "-CAcreateserial", "-md_gost12_256",   # the issuers hold 256-bit keys
+             "-extfile", "signer.ext", "-days", "730", "-out", f"{name}.pem", cwd=workdir)
+    _run("ca", "-engine", "gost", "-config", "ca.cnf", "-revoke", "director-revoked.pem",
+         "-crl_reason", "keyCompromise", cwd=workdir)
+    _run("ca", "-engine", "gost", "-config", "ca.cnf", "-gencrl", "-out", "root-crl.pem", cwd=workdir)
+    _run("crl", "-in", "root-crl.pem", "-outform", "DER", "-out", "crl/root.crl", cwd=workdir)
+    return GostPKI(workdir, server)
