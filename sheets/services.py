@@ -308,6 +308,22 @@ def to_json(sheet: SummarySheet) -> dict:
 
 # ---- batches ------------------------------------------------------------------------------------------------
 
+def waiting_ids(kind, org: Organisation, school_year: str, *, actor) -> list[int]:
+    """The sheets of `org`'s subtree for `school_year` waiting for this step (a teacher's: their classes)."""
+    from orgs.models.organisations import subtree
+    from sheets.models import BatchKind, ClassTeacher
+    waiting = {BatchKind.render: (SheetStatus.draft, SheetStatus.rendered),
+               BatchKind.sign_teacher: (SheetStatus.rendered,),
+               BatchKind.sign_director: (SheetStatus.teacher_signed,)}[kind]
+    stmt = select(SummarySheet.id).join(Organisation, SummarySheet.school_id == Organisation.id).where(
+        subtree(org), SummarySheet.school_year == school_year, SummarySheet.status.in_(waiting))
+    if kind is BatchKind.sign_teacher:   # a teacher signs the sheets of their own classes only
+        stmt = stmt.join(ClassTeacher, (ClassTeacher.school_id == SummarySheet.school_id)
+                         & (ClassTeacher.school_year == SummarySheet.school_year)
+                         & (ClassTeacher.class_name == SummarySheet.class_name)).where(ClassTeacher.user_id == actor.id)
+    return list(session.scalars(stmt.order_by(SummarySheet.id)))
+
+
 def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: bytes | None = None,
                 passphrase: str | None = None, in_process: bool = False, signer: pades.Signer | None = None):
     """Queue a batch over the sheets of `org`'s subtree for `school_year` waiting for this step.
@@ -319,19 +335,9 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
     from core import keyvault
     from core.db import on_commit
     from core.jobs import enqueue_after_commit
-    from orgs.models.organisations import subtree
-    from sheets.models import BatchKind, ClassTeacher, SheetBatch
+    from sheets.models import BatchKind, SheetBatch
     from sheets.tasks import run_batch
-    waiting = {BatchKind.render: (SheetStatus.draft, SheetStatus.rendered),
-               BatchKind.sign_teacher: (SheetStatus.rendered,),
-               BatchKind.sign_director: (SheetStatus.teacher_signed,)}[kind]
-    stmt = select(SummarySheet.id).join(Organisation, SummarySheet.school_id == Organisation.id).where(
-        subtree(org), SummarySheet.school_year == school_year, SummarySheet.status.in_(waiting))
-    if kind is BatchKind.sign_teacher:   # a teacher signs the sheets of their own classes only
-        stmt = stmt.join(ClassTeacher, (ClassTeacher.school_id == SummarySheet.school_id)
-                         & (ClassTeacher.school_year == SummarySheet.school_year)
-                         & (ClassTeacher.class_name == SummarySheet.class_name)).where(ClassTeacher.user_id == actor.id)
-    ids = list(session.scalars(stmt.order_by(SummarySheet.id)))
+    ids = waiting_ids(kind, org, school_year, actor=actor)
     if not ids:
         raise SheetFlowError("Нет ведомостей, ожидающих этого шага.")
     if kind is not BatchKind.render and not in_process:

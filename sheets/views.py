@@ -46,7 +46,7 @@ def index():
                            can_assign=has_any(g.user, "class.assign"),
                            render_orgs=scopes(g.user, "sheet.render"),
                            teacher_schools=_schools("sheet.sign_teacher"),
-                           director_schools=_schools("sheet.sign_director"))
+                           director_schools=_schools("sheet.sign_director"), cadesplugin_js=_cadesplugin_js())
 
 
 @bp.route("/sheets/import", methods=["GET", "POST"])
@@ -293,5 +293,23 @@ def kep_complete(sheet_id: int):
         services.finish_external(sheet, role, _b64_field(body, "cms"), actor=g.user)
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
-    flash("Ведомость подписана КЭП.", "success")
+    if not body.get("batch"):      # the plug-in batch reports its own progress
+        flash("Ведомость подписана КЭП.", "success")
     return jsonify(services.to_json(sheet))
+
+
+@bp.route("/sheets/kep/waiting")
+def kep_waiting():
+    """The plug-in batch (web/static/kep.js): the sheets of a school waiting for this user's signature,
+    each with its prepare/complete addresses; the page signs them one by one in one plug-in session."""
+    try:
+        kind = {"teacher": BatchKind.sign_teacher, "director": BatchKind.sign_director}[request.args.get("role", "")]
+    except KeyError:
+        abort(400)
+    org = session.get(Organisation, request.args.get("organisation_id", type=int) or 0) or abort(404)
+    require("sheet.sign_teacher" if kind is BatchKind.sign_teacher else "sheet.sign_director", org)
+    ids = services.waiting_ids(kind, org, request.args.get("school_year") or current_school_year(), actor=g.user)
+    sheets = [session.get_one(SummarySheet, i) for i in ids]
+    return jsonify(sheets=[{"id": s.id, "label": s.label,
+                            "prepare": url_for("sheets.kep_prepare", sheet_id=s.id),
+                            "complete": url_for("sheets.kep_complete", sheet_id=s.id)} for s in sheets])

@@ -75,23 +75,48 @@ def kep(servers, tmp_path_factory):
         ca = demo_pki.make(keys, {"teacher": teacher.full_name}, DEMO_PASSWORD)
         app.config["TRUST_ROOTS"] = f"{ca}:{gpki.roots_pem()}"
         school = director.grants[0].organisation
-        (sheet,) = services.import_classes(school, "2025/2026", {"5В": class_marks("5В")}, actor=director)
-        class_teachers.assign(school, "2025/2026", "5В", teacher, actor=director)
-        services.render_pdf(sheet, actor=director)
-        services.sign(sheet, "teacher", PKCS12Signer((keys / "teacher.p12").read_bytes(), DEMO_PASSWORD),
-                      actor=teacher)
+        names = ("5В", "5Г", "5Д")
+        sheets = services.import_classes(school, "2025/2026", {n: class_marks(n, seed=i) for i, n in enumerate(names)},
+                                         actor=director)
+        teacher_key = PKCS12Signer((keys / "teacher.p12").read_bytes(), DEMO_PASSWORD)
+        for sheet in sheets:
+            class_teachers.assign(school, "2025/2026", sheet.class_name, teacher, actor=director)
+            services.render_pdf(sheet, actor=director)
+            services.sign(sheet, "teacher", teacher_key, actor=teacher)
         db.commit()
-        sheet_id = sheet.id
+        ids = [s.id for s in sheets]
+        app.extensions["kep_school"] = school.id
         session.remove()
     with serving(app) as url:
-        yield app, url, gpki, sheet_id
+        yield app, url, gpki, ids
     gpki.close()
     app.extensions["db_engine"].dispose()
 
 
+def _with_plugin(page, gpki):
+    cert = base64.b64encode(gpki.cert("director").dump()).decode()
+    page.expose_function("__gostSign", lambda data, algorithm: base64.b64encode(gpki.sign_cms(
+        "director", base64.b64decode(data), bits=256 if algorithm == 101 else 512)).decode())
+    page.add_init_script(FAKE_PLUGIN % {"cert": json.dumps(cert)})
+
+
+def _all_valid(app, ids):
+    from archive.verify import verify_bytes
+    from core.db import session
+    from sheets.models import SheetStatus, SummarySheet
+    with app.app_context():
+        for sheet_id in ids:
+            sheet = session.get(SummarySheet, sheet_id)
+            assert sheet.status is SheetStatus.signed
+            v = verify_bytes(sheet.pdf, allow_fetching=True)
+            assert len(v.signatures) == 2 and all(s.ok for s in v.signatures), v.lines_ru()
+        session.remove()
+
+
 def test_director_signs_with_kep_through_the_plugin(browser, kep):
     from web.demo import DEMO_PASSWORD
-    app, url, gpki, sheet_id = kep
+    app, url, gpki, ids = kep
+    sheet_id = ids[0]
     context, page = new_page(browser, url)
     try:
         sign_in(page, "director", DEMO_PASSWORD)
@@ -101,10 +126,7 @@ def test_director_signs_with_kep_through_the_plugin(browser, kep):
         assert "не найден" in page.inner_text("#kep-director .kep-state")
         shot(page, "sheets-05-kep-no-plugin")
 
-        cert = base64.b64encode(gpki.cert("director").dump()).decode()
-        page.expose_function("__gostSign", lambda data, algorithm: base64.b64encode(gpki.sign_cms(
-            "director", base64.b64decode(data), bits=256 if algorithm == 101 else 512)).decode())
-        page.add_init_script(FAKE_PLUGIN % {"cert": json.dumps(cert)})
+        _with_plugin(page, gpki)
         page.goto(f"/sheets/{sheet_id}")
         page.click("#kep-director button[type=submit]")
         page.wait_for_selector("text=Ведомость подписана КЭП")
@@ -115,11 +137,29 @@ def test_director_signs_with_kep_through_the_plugin(browser, kep):
         shot(page, "sheets-06-kep-signed")
     finally:
         context.close()
+    _all_valid(app, [sheet_id])
+
+
+def test_director_signs_the_rest_in_one_plugin_session(browser, kep):
+    from web.demo import DEMO_PASSWORD
+    app, url, gpki, ids = kep
+    from core.db import session
+    from sheets.models import SheetStatus, SummarySheet
     with app.app_context():
-        from archive.verify import verify_bytes
-        from core.db import session
-        from sheets.models import SummarySheet
-        pdf = session.get(SummarySheet, sheet_id).pdf
-        v = verify_bytes(pdf, allow_fetching=True)
-        assert all(s.ok for s in v.signatures), v.lines_ru()
+        waiting = sum(session.get(SummarySheet, i).status is SheetStatus.teacher_signed for i in ids)
         session.remove()
+    assert waiting >= 2
+    context, page = new_page(browser, url)
+    try:
+        sign_in(page, "director", DEMO_PASSWORD)
+        _with_plugin(page, gpki)
+        page.goto("/sheets?year=2025/2026")
+        form = f"#kep-batch-director-{app.extensions['kep_school']}"
+        page.click(f"{form} button[type=submit]")
+        page.wait_for_selector(f"{form}[data-done=yes]", timeout=60_000)
+        assert page.inner_text(f"{form} .kep-state") == f"Подписано {waiting} из {waiting}"
+        assert page.evaluate(f"document.querySelector('{form} progress').value") == waiting
+        shot(page, "sheets-07-kep-batch")
+    finally:
+        context.close()
+    _all_valid(app, ids)

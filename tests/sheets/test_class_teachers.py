@@ -234,3 +234,13 @@ def test_staff_file_from_the_cli(app, two, tmp_path):
     assert class_teachers.assignment(two.org.id, YEAR, "11Б").user_id == two.a.id
     out = runner.invoke(args=["sheets", "class-teachers", str(path), "--year", YEAR, "--as", "ct-teacher-a"])
     assert out.exit_code == 1 and "нет права назначать" in out.output and "Ничего не записано" in out.output
+
+
+def test_the_plugin_batch_lists_only_the_teachers_own_classes(two, client, logged_in):
+    _render(two)
+    logged_in(two.b)
+    url = f"/sheets/kep/waiting?role=teacher&organisation_id={two.org.id}&school_year={YEAR}"
+    assert [s["id"] for s in client.get(url).json["sheets"]] == [two.sheet_b.id]
+    assert client.get(url.replace("role=teacher", "role=director")).status_code == 403
+    assert client.post(f"/sheets/{two.sheet_a.id}/kep/prepare", json={"role": "teacher", "certificate": ""},
+                       headers={"X-CSRFToken": csrf_token(client, "/")}).status_code == 403
