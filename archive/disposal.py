@@ -179,5 +179,5 @@ def _forget(record: ArchiveRecord) -> None:
         from sheets.models import SummarySheet
         sheet = session.get(SummarySheet, record.source_id)
         if sheet is not None:
-            sheet.pdf, sheet.marks = None, None
+            sheet.pdf, sheet.marks, sheet.detached_sig = None, None, None
     session.flush()

@@ -546,6 +546,24 @@ def finish_external(state: ExternalState, cms_bytes: bytes, *, timestamper_url: 
     a SignedData by the chosen certificate whose messageDigest is this document's and whose signature
     verifies. With `timestamper_url`, a signature timestamp over the signature value is added as an
     unsigned attribute (CAdES-T / PAdES B-T, as for the keys signing here); a TSA failure is an error."""
+    info = check_detached_cms(cms_bytes, state.signed_bytes(), x509.Certificate.load(state.signer_cert),
+                              md_algorithm=state.md_algorithm)
+    if timestamper_url:
+        cms_bytes = _with_signature_timestamp(info, timestamper_url)
+    out = BytesIO(state.pdf)
+    prep = PreparedByteRangeDigest(document_digest=state.document_digest,
+                                   reserved_region_start=state.reserved_start, reserved_region_end=state.reserved_end)
+    try:
+        run_sync(PdfTBSDocument.async_finish_signing(out, prep, cms_bytes))
+    except PyHankoSigningError:
+        raise SigningError("Подпись не помещается в зарезервированное место документа") from None
+    return out.getvalue()
+
+
+def check_detached_cms(cms_bytes: bytes, data: bytes, expected: x509.Certificate, *,
+                       md_algorithm: str | None = None) -> cms.ContentInfo:
+    """A detached CMS SignedData (CAdES-BES) over `data` by `expected`, whose signature verifies (GOST or
+    not); `md_algorithm`: the digest it must use. Raises SigningError saying which check failed."""
     try:
         info = cms.ContentInfo.load(cms_bytes)
         signed = info["content"]
@@ -558,17 +576,16 @@ def finish_external(state: ExternalState, cms_bytes: bytes, *, timestamper_url: 
         certs = [c.chosen for c in signed["certificates"]]
     except (ValueError, KeyError, TypeError, IndexError):
         raise SigningError("Получены не данные подписи CMS (SignedData с подписанными атрибутами)") from None
-    expected = x509.Certificate.load(state.signer_cert)
     if not any(c.dump() == expected.dump() for c in certs):
         raise SigningError(f"Подпись сделана не тем сертификатом: ожидался {owner_name(expected)} "
                            f"(№ {serial_of(expected)})")
-    if algo != state.md_algorithm:
+    if md_algorithm is not None and algo != md_algorithm:
         raise SigningError(f"Подпись сделана с алгоритмом хеширования {algo}, а для этого сертификата ожидался "
-                           f"{state.md_algorithm}")
+                           f"{md_algorithm}")
     if gost.is_streebog(algo):
-        digest = gost.streebog(state.signed_bytes(), algo)
+        digest = gost.streebog(data, algo)
     elif algo in hashlib.algorithms_available:
-        digest = hashlib.new(algo, state.signed_bytes()).digest()
+        digest = hashlib.new(algo, data).digest()
     else:
         raise SigningError(f"Алгоритм хеширования {algo} не поддерживается")
     if digest != message_digest:
@@ -580,16 +597,7 @@ def finish_external(state: ExternalState, cms_bytes: bytes, *, timestamper_url: 
         intact = valid = False
     if not (intact and valid):
         raise SigningError("Полученная подпись не проходит криптографическую проверку")
-    if timestamper_url:
-        cms_bytes = _with_signature_timestamp(info, timestamper_url)
-    out = BytesIO(state.pdf)
-    prep = PreparedByteRangeDigest(document_digest=state.document_digest,
-                                   reserved_region_start=state.reserved_start, reserved_region_end=state.reserved_end)
-    try:
-        run_sync(PdfTBSDocument.async_finish_signing(out, prep, cms_bytes))
-    except PyHankoSigningError:
-        raise SigningError("Подпись не помещается в зарезервированное место документа") from None
-    return out.getvalue()
+    return info
 
 
 def _with_signature_timestamp(info: cms.ContentInfo, timestamper_url: str) -> bytes:

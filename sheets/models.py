@@ -52,6 +52,9 @@ class SummarySheet(Base):
     director_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))   # the working copy until archived
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The director's CAdES-BES over the final PDF, made in the same plug-in session: a copy can then be
+    # checked where Russian officials check signatures (Госуслуги, КриптоАРМ) as file + .sig.
+    detached_sig: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     teacher_signed_at: Mapped[dt.datetime | None]
     director_signed_at: Mapped[dt.datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -5,6 +5,7 @@ Services flush; they never commit (batches commit per sheet in the job runner, s
 Pupils' names and marks never go to logs or the audit log: entries name the sheet by id.
 """
 import hashlib
+import io
 import logging
 from collections.abc import Sequence
 from datetime import date
@@ -257,6 +258,21 @@ def finish_external(sheet: SummarySheet, role: str, cms: bytes, *, actor) -> Non
     redis_connection().delete(_external_key(sheet, role))
     _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(x509.Certificate.load(state.signer_cert)),
             tsa=bool(tsa))
+
+
+def attach_detached_signature(sheet: SummarySheet, cms: bytes, *, actor) -> None:
+    """Keep the director's detached CAdES over the final PDF (the .sig Госуслуги and КриптоАРМ check),
+    after checking it is over exactly this PDF, by the certificate of the director's PDF signature."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    if sheet.status is not SheetStatus.signed or sheet.pdf is None:
+        raise SheetFlowError(f"Ведомость {sheet.label} ещё не подписана директором.")
+    if sheet.director_id != actor.id:
+        raise SheetFlowError(f"Отдельную подпись к ведомости {sheet.label} добавляет подписавший её директор.")
+    director = next(s for s in PdfFileReader(io.BytesIO(sheet.pdf)).embedded_regular_signatures
+                    if s.field_name == DIRECTOR_FIELD)
+    pades.check_detached_cms(cms, sheet.pdf, director.signer_cert)
+    sheet.detached_sig = cms
+    audit.record("sheet.detached_signature", sheet, actor=actor, sha256=hashlib.sha256(cms).hexdigest())
 
 
 def _order_message(sheet: SummarySheet, role: str) -> str:

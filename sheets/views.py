@@ -96,7 +96,9 @@ def show(sheet_id: int):
                            can_teacher=class_teachers.may(g.user, "sheet.sign_teacher", sheet),
                            can_director=can(g.user, "sheet.sign_director", sheet.school),
                            can_correct=class_teachers.may(g.user, "marks.import", sheet),
-                           cadesplugin_js=_cadesplugin_js())
+                           cadesplugin_js=_cadesplugin_js(),
+                           has_detached_sig=session.scalar(select(SummarySheet.detached_sig.is_not(None))
+                                                           .where(SummarySheet.id == sheet.id)))
 
 
 def _cadesplugin_js() -> str | None:
@@ -295,7 +297,37 @@ def kep_complete(sheet_id: int):
         return jsonify(error="invalid", message=str(exc)), 422
     if not body.get("batch"):      # the plug-in batch reports its own progress
         flash("Ведомость подписана КЭП.", "success")
-    return jsonify(services.to_json(sheet))
+    answer = services.to_json(sheet)
+    if role == "director":         # the plug-in signs the final PDF too: the .sig for Госуслуги / КриптоАРМ
+        import base64
+        answer["final_pdf"] = base64.b64encode(sheet.pdf or b"").decode()
+        answer["detached"] = url_for("sheets.kep_detached", sheet_id=sheet.id)
+    return jsonify(answer)
+
+
+@bp.route("/sheets/<int:sheet_id>/kep/detached", methods=["POST"])
+def kep_detached(sheet_id: int):
+    sheet = get_sheet(sheet_id, "sheet.sign_director")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400)
+    try:
+        services.attach_detached_signature(sheet, _b64_field(body, "cms"), actor=g.user)
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(ok=True)
+
+
+@bp.route("/sheets/<int:sheet_id>/sig")
+def detached_sig(sheet_id: int):
+    from core import audit
+    sheet = get_sheet(sheet_id)
+    if sheet.detached_sig is None:
+        abort(404)
+    audit.record("sheet.download_sig", sheet)
+    name = f"vedomost-{sheet.document_id}-v{sheet.version}.pdf.sig"
+    return Response(sheet.detached_sig, mimetype="application/pkcs7-signature",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.route("/sheets/kep/waiting")

@@ -7,6 +7,7 @@ Screenshots: docs/screens/sheets-05-kep-no-plugin.png, sheets-06-kep-signed.png.
 """
 import base64
 import json
+import subprocess
 
 import pytest
 
@@ -134,10 +135,17 @@ def test_director_signs_with_kep_through_the_plugin(browser, kep):
         signatures = page.locator("#signatures li").all_inner_texts()
         assert len(signatures) == 2 and all(t.startswith("Действительна") for t in signatures), signatures
         assert "ГОСТ Р 34.10-2012, 256 бит" in signatures[1]
+        # the .sig made in the same plug-in session: OpenSSL checks it against the downloaded PDF
+        assert page.locator("#detached-sig").count() == 1
+        pdf = page.request.get(f"{url}/sheets/{sheet_id}/pdf").body()
+        sig = page.request.get(f"{url}/sheets/{sheet_id}/sig").body()
         shot(page, "sheets-06-kep-signed")
     finally:
         context.close()
     _all_valid(app, [sheet_id])
+    gpki.verify_detached(sig, pdf)                      # raises unless OpenSSL verifies it
+    with pytest.raises(subprocess.CalledProcessError):
+        gpki.verify_detached(sig, pdf + b"%")
 
 
 def test_director_signs_the_rest_in_one_plugin_session(browser, kep):

@@ -67,6 +67,13 @@ class GostPKI:
              "-out", "sig.der", cwd=self.workdir)
         return (self.workdir / "sig.der").read_bytes()
 
+    def verify_detached(self, cms: bytes, data: bytes) -> None:
+        """OpenSSL's own check of a detached CMS over `data` against the GOST root (CalledProcessError if not)."""
+        (self.workdir / "v.sig").write_bytes(cms)
+        (self.workdir / "v.bin").write_bytes(data)
+        _run("cms", "-engine", "gost", "-verify", "-binary", "-inform", "DER", "-in", "v.sig", "-content", "v.bin",
+             "-CAfile", "root.pem", "-purpose", "any", "-out", "/dev/null", cwd=self.workdir)
+
 
 def _subject(who: str) -> str:
     surname, given = NAMES[who]

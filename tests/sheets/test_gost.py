@@ -174,3 +174,21 @@ def test_a_gost_signed_sheet_is_archived_with_b_lta(app, client, school, gpki, c
     assert v.ok, "\n".join(v.lines_ru())
     assert ("Долгосрочная проверка (PAdES B-LTA)", True) in [(c.label, c.ok) for c in v.checks], v.lines_ru()
     assert any("ГОСТ Р 34.10-2012, 256 бит" in s.summary for s in v.signatures)
+
+
+def test_the_detached_sig_must_be_over_the_final_pdf_by_the_director(client, school, gpki, certified):
+    director = _director(school, gpki)
+    assert _api_sign(client, certified, gpki, "director", token=_token(director)).status_code == 200
+    with pytest.raises(pades.SigningError, match="другому документу"):
+        services.attach_detached_signature(certified, gpki.sign_cms("director", certified.pdf + b"x"), actor=director)
+    with pytest.raises(pades.SigningError, match="не тем сертификатом"):
+        services.attach_detached_signature(certified, gpki.sign_cms("director-foreign", certified.pdf),
+                                           actor=director)
+    with pytest.raises(services.SheetFlowError, match="подписавший её директор"):
+        services.attach_detached_signature(certified, gpki.sign_cms("director", certified.pdf),
+                                           actor=school.teacher)
+    assert certified.detached_sig is None
+    good = gpki.sign_cms("director", certified.pdf)
+    services.attach_detached_signature(certified, good, actor=director)
+    assert certified.detached_sig == good
+    gpki.verify_detached(good, certified.pdf)

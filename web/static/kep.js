@@ -22,20 +22,31 @@
       .then(function (r) { return r.json().then(function (j) { j.ok = r.ok; return j; }); });
   }
 
-  function* signOne(plugin, certificate, sheet, role, token, batch) {
-    var prepared = yield call(sheet.prepare, {role: role, certificate: yield certificate.Export(0)}, token);
-    if (!prepared.ok) { return prepared.message; }
+  function* cadesOver(plugin, certificate, algorithm, base64Data) {
     var hashed = yield plugin.CreateObjectAsync("CAdESCOM.HashedData");
-    yield hashed.propset_Algorithm(HASH[prepared.md_algorithm]);
+    yield hashed.propset_Algorithm(HASH[algorithm]);
     yield hashed.propset_DataEncoding(1);   // CADESCOM_BASE64_TO_BINARY
-    yield hashed.Hash(prepared.signed_bytes);
+    yield hashed.Hash(base64Data);
     var signer = yield plugin.CreateObjectAsync("CAdESCOM.CPSigner");
     yield signer.propset_Certificate(certificate);
     yield signer.propset_Options(1);        // CAPICOM_CERTIFICATE_INCLUDE_WHOLE_CHAIN
     var signedData = yield plugin.CreateObjectAsync("CAdESCOM.CadesSignedData");
     var cms = yield signedData.SignHash(hashed, signer, 1);   // CADESCOM_CADES_BES
-    var done = yield call(sheet.complete, {role: role, cms: cms.replace(/\s+/g, ""), batch: batch}, token);
-    return done.ok ? null : done.message;
+    return cms.replace(/\s+/g, "");
+  }
+
+  function* signOne(plugin, certificate, sheet, role, token, batch) {
+    var prepared = yield call(sheet.prepare, {role: role, certificate: yield certificate.Export(0)}, token);
+    if (!prepared.ok) { return prepared.message; }
+    var cms = yield* cadesOver(plugin, certificate, prepared.md_algorithm, prepared.signed_bytes);
+    var done = yield call(sheet.complete, {role: role, cms: cms, batch: batch}, token);
+    if (!done.ok) { return done.message; }
+    if (done.detached) {   // the director's .sig over the final PDF, in the same session
+      var sig = yield* cadesOver(plugin, certificate, prepared.md_algorithm, done.final_pdf);
+      var kept = yield call(done.detached, {cms: sig}, token);
+      if (!kept.ok) { return "подписана, но файл .sig не сохранён: " + kept.message; }
+    }
+    return null;
   }
 
   function* chooseCertificate(plugin) {
