@@ -133,10 +133,10 @@ def _claimed_time(pdf: bytes, at: int, gap_start: int, gap_end: int) -> datetime
 
 
 def _signers(signatures) -> list[dict]:
-    from pades import ROLE_LABELS, owner_name, serial_of
+    from pades import ROLE_LABELS, gost, owner_name, serial_of
     out = []
     for sig in signatures:
-        cert = sig.signer_cert
+        cert = gost.embedded_signer_cert(sig)
         when = _signature_time(sig) or sig.self_reported_timestamp
         out.append({"field": sig.field_name, "role": ROLE_LABELS.get(sig.field_name, sig.field_name),
                     "name": owner_name(cert), "serial": serial_of(cert),
@@ -253,7 +253,8 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
         try:
             paths += await collect_validation_info(sig, vc)
         except (cv_errors.PathBuildingError, cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as e:
-            notes.append(f"подпись {sig.field_name} ({owner_name(sig.signer_cert)}): данные для проверки не собраны — "
+            notes.append(f"подпись {sig.field_name} ({owner_name(gost.embedded_signer_cert(sig))}): данные для "
+                         "проверки не собраны — "
                          f"{type(e).__name__}")
     timestamper = _timestamper(tsa_url)
     stamper = PdfTimeStamper(timestamper, field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",

@@ -254,7 +254,8 @@ def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetchin
             if not r.bottom_line and alt is not None and alt.bottom_line and "отозван" not in r.summary_ru:
                 reports[i] = alt
                 unreachable.add(r.field_name)
-    certs = {s.field_name: s.signer_cert for s in reader.embedded_regular_signatures}
+    from pades import gost
+    certs = {s.field_name: gost.embedded_signer_cert(s) for s in reader.embedded_regular_signatures}
     for r in reports:
         cert = certs.get(r.field_name)
         revocation = _revocation_text(r, cert)

@@ -590,6 +590,8 @@ def check_detached_cms(cms_bytes: bytes, data: bytes, expected: x509.Certificate
         raise SigningError(f"Алгоритм хеширования {algo} не поддерживается")
     if digest != message_digest:
         raise SigningError("Полученная подпись относится к другому документу (хэш не совпадает)")
+    if gost.check_streebog_ess(signer_info, expected) is False:
+        raise SigningError("Атрибут signingCertificateV2 подписи указывает на другой сертификат")
     try:
         intact, valid = validate_sig_integrity(signer_info, expected, "data", digest,
                                                sig_validator=gost.SignatureValidator())
@@ -597,7 +599,7 @@ def check_detached_cms(cms_bytes: bytes, data: bytes, expected: x509.Certificate
         intact = valid = False
     if not (intact and valid):
         raise SigningError("Полученная подпись не проходит криптографическую проверку")
-    return info
+    return cms.ContentInfo.load(cms_bytes)      # as received: the checks above edited their copy
 
 
 def _with_signature_timestamp(info: cms.ContentInfo, timestamper_url: str) -> bytes:

@@ -132,6 +132,7 @@ class SignatureValidator(_Base):
                 return self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm)
             return self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm,
                                                     context)
+        signed_data = _ORIGINAL_ATTRS.get(signature, signed_data)   # see check_streebog_ess
         try:
             ok = verify(signature, signed_data, public_key_info, name)
         except (ValueError, KeyError, TypeError) as e:
@@ -141,8 +142,13 @@ class SignatureValidator(_Base):
 
 
 def prime_digest(sig) -> None:
-    """Put the Streebog digest of an embedded signature's /ByteRange in its digest cache, where pyHanko
-    looks first (EmbeddedPdfSignature.external_digests), so it never asks pyca/cryptography for it."""
+    """Before pyHanko validates an embedded GOST signature: check its Streebog signingCertificateV2
+    (check_streebog_ess), and put the Streebog digest of its /ByteRange in its digest cache, where pyHanko
+    looks first (EmbeddedPdfSignature.external_digests), so it never asks pyca/cryptography for either."""
+    if _streebog_ess(sig.signer_info) is not None:
+        cert = signer_certificate(sig.signed_data, sig.signer_info)   # sig.signer_cert would check ESS itself
+        if cert is not None:
+            check_streebog_ess(sig.signer_info, cert)
     md = sig.external_md_algorithm
     if not is_streebog(md) or md in sig.external_digests:
         return
@@ -153,3 +159,65 @@ def prime_digest(sig) -> None:
         stream.seek(start)
         data += stream.read(length)
     sig.external_digests[md] = streebog(data, md)
+
+
+# ---- signingCertificateV2 with a Streebog hash --------------------------------------------------------------
+# CAdES-BES as CryptoPro makes it carries signingCertificateV2 (ESS) whose certificate hash is Streebog;
+# pyHanko checks that attribute through pyca/cryptography, which has no Streebog (an AttributeError). So
+# the check is made here, with Streebog, before pyHanko sees the signature, and pyHanko is given the
+# signer info without that one attribute. The signature over the signed attributes is still checked over
+# the attributes exactly as signed: `SignatureValidator` is handed them back by the signature value.
+_ORIGINAL_ATTRS: dict[bytes, bytes] = {}
+_KEEP = 4096
+
+
+def _streebog_ess(signer_info) -> tuple[int, str] | None:
+    """(index, hash name) of a signingCertificateV2 attribute hashed with Streebog, or None."""
+    attrs = signer_info["signed_attrs"]
+    if attrs.native is None:
+        return None
+    for i, attr in enumerate(attrs):
+        if attr["type"].native == "signing_certificate_v2":
+            algorithm = attr["values"][0]["certs"][0]["hash_algorithm"]["algorithm"].native
+            return (i, algorithm) if is_streebog(algorithm) else None
+    return None
+
+
+def check_streebog_ess(signer_info, cert) -> bool | None:
+    """Check a Streebog signingCertificateV2 against `cert` and take it out of `signer_info` (in memory
+    only), keeping the signed attributes as signed for the signature check. None: no such attribute;
+    False: it names another certificate — the signature is then reported invalid."""
+    from asn1crypto import cms
+    found = _streebog_ess(signer_info)
+    if found is None:
+        return None
+    index, algorithm = found
+    attrs = signer_info["signed_attrs"]
+    cert_id = attrs[index]["values"][0]["certs"][0]
+    ok = cert_id["cert_hash"].native == streebog(cert.dump(), algorithm)
+    original = attrs.untag().dump() if ok else b""      # b"": nothing verifies against it
+    signer_info["signed_attrs"] = cms.CMSAttributes([a for i, a in enumerate(attrs) if i != index])
+    if len(_ORIGINAL_ATTRS) >= _KEEP:
+        _ORIGINAL_ATTRS.clear()
+    _ORIGINAL_ATTRS[signer_info["signature"].native] = original
+    return ok
+
+
+def embedded_signer_cert(sig):
+    """`sig.signer_cert` of an embedded signature, safe for CAdES with a Streebog signingCertificateV2
+    (pyHanko's own property checks that attribute through pyca/cryptography)."""
+    prime_digest(sig)
+    return sig.signer_cert
+
+
+def signer_certificate(signed_data, signer_info):
+    """The certificate the signer info names (issuer and serial, or subject key identifier), or None."""
+    sid = signer_info["sid"]
+    for choice in signed_data["certificates"]:
+        cert = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    return None

@@ -20,6 +20,7 @@ from core.db import present, session, utcnow
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import Role, RoleGrant, User
 from orgs.signers import check_signer
+from pades import gost
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
 from sheets import class_teachers
 from sheets.models import SheetStatus, SummarySheet
@@ -270,7 +271,7 @@ def attach_detached_signature(sheet: SummarySheet, cms: bytes, *, actor) -> None
         raise SheetFlowError(f"Отдельную подпись к ведомости {sheet.label} добавляет подписавший её директор.")
     director = next(s for s in PdfFileReader(io.BytesIO(sheet.pdf)).embedded_regular_signatures
                     if s.field_name == DIRECTOR_FIELD)
-    pades.check_detached_cms(cms, sheet.pdf, director.signer_cert)
+    pades.check_detached_cms(cms, sheet.pdf, gost.embedded_signer_cert(director))
     sheet.detached_sig = cms
     audit.record("sheet.detached_signature", sheet, actor=actor, sha256=hashlib.sha256(cms).hexdigest())
 

@@ -59,12 +59,13 @@ class GostPKI:
     def roots_pem(self) -> Path:
         return self.workdir / "root.pem"
 
-    def sign_cms(self, name: str, data: bytes, *, bits: int = 256) -> bytes:
-        """Detached CMS SignedData over `data`, with signed attributes, Streebog digest (as CryptoPro)."""
+    def sign_cms(self, name: str, data: bytes, *, bits: int = 256, cades: bool = True) -> bytes:
+        """Detached CMS SignedData over `data`, with signed attributes and a Streebog digest; `cades`: with
+        signingCertificateV2 hashed by Streebog, as CryptoPro's CAdES-BES."""
         (self.workdir / "tbs.bin").write_bytes(data)
-        _run("cms", "-engine", "gost", "-sign", "-binary", "-in", "tbs.bin", "-signer", f"{name}.pem",
-             "-inkey", f"{name}.key", "-md", f"md_gost12_{bits}", "-nosmimecap", "-outform", "DER",
-             "-out", "sig.der", cwd=self.workdir)
+        _run("cms", "-engine", "gost", "-sign", "-binary", *(["-cades"] if cades else []), "-in", "tbs.bin",
+             "-signer", f"{name}.pem", "-inkey", f"{name}.key", "-md", f"md_gost12_{bits}", "-nosmimecap",
+             "-outform", "DER", "-out", "sig.der", cwd=self.workdir)
         return (self.workdir / "sig.der").read_bytes()
 
     def verify_detached(self, cms: bytes, data: bytes) -> None:

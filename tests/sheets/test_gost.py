@@ -64,7 +64,7 @@ def _director(school, gpki):
     return school.director
 
 
-def _api_sign(client, sheet, gpki, cert_name, *, bits=256, tamper=None, token):
+def _api_sign(client, sheet, gpki, cert_name, *, bits=256, tamper=None, token, cades=True):
     h = {"Authorization": f"Bearer {token}"}
     prep = client.post(f"/api/v1/sheets/{sheet.id}/external/prepare", headers=h, json={
         "role": "director", "certificate": base64.b64encode(gpki.cert(cert_name).dump()).decode()})
@@ -73,7 +73,7 @@ def _api_sign(client, sheet, gpki, cert_name, *, bits=256, tamper=None, token):
     assert prep.json["md_algorithm"] == f"streebog{bits}"
     tbs = base64.b64decode(prep.json["signed_bytes"])
     assert base64.b64decode(prep.json["digest"]) == _openssl_digest(tbs, bits)   # what CryptoPro would hash
-    cms = gpki.sign_cms(cert_name, tamper(tbs) if tamper else tbs, bits=bits)
+    cms = gpki.sign_cms(cert_name, tamper(tbs) if tamper else tbs, bits=bits, cades=cades)
     return client.post(f"/api/v1/sheets/{sheet.id}/external/complete", headers=h,
                        json={"role": "director", "cms": base64.b64encode(cms).decode()})
 
@@ -92,11 +92,13 @@ def _token(user):
     return accounts.issue_token(user, "cryptopro")[1]
 
 
-@pytest.mark.parametrize("bits", [256, 512])
-def test_teacher_rsa_then_director_gost_verifies_everywhere(client, school, gpki, certified, bits, pki):
+@pytest.mark.parametrize("bits, cades", [(256, True), (512, True), (256, False)],
+                         ids=["256-CAdES-BES", "512-CAdES-BES", "256-no-ESS"])
+def test_teacher_rsa_then_director_gost_verifies_everywhere(client, school, gpki, certified, bits, cades, pki):
+    """CAdES-BES (signingCertificateV2 hashed by Streebog, as CryptoPro makes it) and a bare CMS."""
     director = _director(school, gpki)
     resp = _api_sign(client, certified, gpki, "director" if bits == 256 else "director512", bits=bits,
-                     token=_token(director))
+                     token=_token(director), cades=cades)
     assert resp.status_code == 200, resp.json
     assert certified.status is SheetStatus.signed
     reports = pades.validate(certified.pdf, [pki.root, gpki.root], other_certs=[pki.interm], allow_fetching=True,
