@@ -75,7 +75,7 @@ def download(record_id: int):
 @bp.route("/verify", methods=["POST"])
 def verify():
     """A PDF as the request body (or a multipart `file`) → the verification report; it is stored."""
-    from archive.verify import MAX_FILE, save_report, verify_bytes
+    from archive.verify import MAX_FILE, fetching_allowed, save_report, verify_bytes
     if not has_any(g.user, "archive.view"):
         abort(403)
     upload = request.files.get("file")
@@ -84,7 +84,7 @@ def verify():
         abort(400)
     if len(data) > MAX_FILE:
         return jsonify(error="too_large", message="Файл больше 60 МБ."), 413
-    v = verify_bytes(data, filename=upload.filename if upload else None)
+    v = verify_bytes(data, filename=upload.filename if upload else None, allow_fetching=fetching_allowed())
     if v.record_id is not None and not services.may(g.user, "archive.view", session.get(ArchiveRecord, v.record_id)):
         from archive.verify import hide_record
         hide_record(v)

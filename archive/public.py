@@ -12,11 +12,10 @@ import hashlib
 from dataclasses import dataclass, field
 from io import BytesIO
 
-from flask import current_app
 from sqlalchemy import select
 
 from archive.models import ArchiveRecord, DisposalItem, RecordStatus, RecordVersion
-from archive.verify import Verification, verify_bytes
+from archive.verify import Verification, fetching_allowed, verify_bytes
 from core.db import session
 from sheets.models import SheetStatus, SummarySheet
 
@@ -59,8 +58,7 @@ def _sheet_record(sheet: SummarySheet) -> ArchiveRecord | None:
 
 
 def check(doc: Document, data: bytes) -> Verdict:
-    allow_fetching = bool(current_app.config.get("ARCHIVE_VERIFY_FETCH", True))
-    v = verify_bytes(data, allow_fetching=allow_fetching)
+    v = verify_bytes(data, allow_fetching=fetching_allowed())
     verdict = _classify(doc, v, data)
     verdict.signatures = [{"role": s.role, "signer": s.signer, "time": s.time, "ok": s.ok, "summary": s.summary}
                           for s in v.signatures]

@@ -425,10 +425,15 @@ def save_report(v: Verification, *, source: str, user=None, record=None):
     return rep
 
 
+def fetching_allowed() -> bool:
+    """ARCHIVE_VERIFY_FETCH: may verification ask the OCSP/CRL servers named in an uploaded file? Off, only
+    what the file's DSS holds is used, and an uploaded PDF cannot make the server request its addresses."""
+    return bool(current_app.config.get("ARCHIVE_VERIFY_FETCH", True))
+
+
 def verify_stored(record, *, source: str = "stored", user=None):
     """Verify the archived object as stored (read from the storage) and keep the report."""
     from core.storage import get_storage
     data = get_storage().get(record.key)
-    v = verify_bytes(data, filename=record.key.rsplit("/", 1)[-1],
-                     allow_fetching=bool(current_app.config.get("ARCHIVE_VERIFY_FETCH", True)))
+    v = verify_bytes(data, filename=record.key.rsplit("/", 1)[-1], allow_fetching=fetching_allowed())
     return save_report(v, source=source, user=user, record=record)

@@ -156,7 +156,7 @@ def export():
 
 @bp.route("/verify", methods=["GET", "POST"])
 def verify():
-    from archive.verify import MAX_FILE, hide_record, save_report, verify_bytes
+    from archive.verify import MAX_FILE, fetching_allowed, hide_record, save_report, verify_bytes
     _need("archive.view")
     if request.method == "POST":
         upload = request.files.get("file")
@@ -168,7 +168,7 @@ def verify():
         name = name if name.strip(". ") else "файл"
         if len(data) > MAX_FILE:
             return render_template("archive/verify.html", error=f"Файл {name} больше 60 МБ."), 400
-        result = verify_bytes(data, filename=name)
+        result = verify_bytes(data, filename=name, allow_fetching=fetching_allowed())
         if result.record_id is not None and not services.may(
                 g.user, "archive.view", session.get(ArchiveRecord, result.record_id)):
             hide_record(result)            # matched a record outside the user's scope: say so, name nothing

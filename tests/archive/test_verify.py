@@ -269,3 +269,85 @@ def test_an_unsigned_scan_passes_only_as_the_copy_the_archive_holds(app, tree, p
     run_jobs()
     v = verify_bytes(get_storage().get(sheet_like.key))
     assert not v.ok and "нет электронных подписей" in v.summary
+
+
+def test_verification_does_not_fetch_an_uploaded_files_addresses_when_told_not_to(app, client, logged_in, people,
+                                                                                   tmp_path, monkeypatch):
+    """A PDF whose certificate points its CRL at an internal host: with ARCHIVE_VERIFY_FETCH off, neither the
+    archive's page nor its API makes the server request it (blind SSRF); the public page reads the same
+    setting (archive.verify.fetching_allowed)."""
+    import datetime as dt
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    import pades
+    from orgs import accounts
+    from tests.sheets.sample import make_sheet
+    hits = []
+
+    class Internal(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    internal = ThreadingHTTPServer(("127.0.0.1", 0), Internal)
+    threading.Thread(target=internal.serve_forever, daemon=True).start()
+    try:
+        now = dt.datetime.now(dt.timezone.utc)
+
+        def issue(subject, issuer, key, issuer_key, *, ca: bool):
+            b = (cx.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                 .serial_number(cx.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                 .not_valid_after(now + dt.timedelta(days=9))
+                 .add_extension(cx.KeyUsage(not ca, not ca, False, False, False, ca, ca, False, False), critical=True))
+            if ca:
+                b = b.add_extension(cx.BasicConstraints(ca=True, path_length=0), critical=True)
+            else:   # the address the server must not be made to call
+                b = b.add_extension(cx.CRLDistributionPoints([cx.DistributionPoint(
+                    [cx.UniformResourceIdentifier(f"http://127.0.0.1:{internal.server_port}/internal.crl")],
+                    None, None, None)]), critical=False)
+            return b.sign(issuer_key, hashes.SHA256())
+        ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+        ca_name = cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "УЦ пробы")])
+        ca = issue(ca_name, ca_name, ca_key, ca_key, ca=True)
+        cert = issue(cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "Любопытный")]), ca_name, key, ca_key, ca=False)
+        p12 = pkcs12.serialize_key_and_certificates(b"k", key, cert, [ca], serialization.NoEncryption())
+        from sheets.render import render
+        rendered = render(make_sheet())
+        pdf = pades.sign(pades.prepare_fields(rendered.pdf, rendered.layout), "ClassTeacher",
+                         pades.PKCS12Signer(p12, None), certify=True)
+
+        def upload_everywhere():
+            logged_in(people.archivist)
+            client.post("/archive/verify", content_type="multipart/form-data",
+                        data={"csrf_token": csrf_token(client, "/archive/verify"),
+                              "file": (io.BytesIO(pdf), "probe.pdf")})
+            _, token = accounts.issue_token(people.archivist, "probe")
+            client.post("/api/v1/archive/verify", headers={"Authorization": f"Bearer {token}"},
+                        content_type="multipart/form-data", data={"file": (io.BytesIO(pdf), "probe.pdf")})
+        monkeypatch.setitem(app.config, "TRUST_ROOTS", None)
+        monkeypatch.setitem(app.config, "ARCHIVE_VERIFY_FETCH", False)
+        upload_everywhere()
+        assert hits == []
+        monkeypatch.setitem(app.config, "ARCHIVE_VERIFY_FETCH", True)    # the same uploads do reach it when allowed
+        monkeypatch.setitem(app.config, "TRUST_ROOTS", str(_self_root(tmp_path, ca)))
+        upload_everywhere()
+        assert hits, "the probe would not have noticed a fetch"
+    finally:
+        internal.shutdown()
+
+
+def _self_root(tmp_path, cert):
+    from cryptography.hazmat.primitives import serialization
+    path = tmp_path / "self-root.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
