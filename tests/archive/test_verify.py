@@ -344,6 +344,7 @@ def test_verification_does_not_fetch_an_uploaded_files_addresses_when_told_not_t
         assert hits, "the probe would not have noticed a fetch"
     finally:
         internal.shutdown()
+        internal.server_close()
 
 
 def _self_root(tmp_path, cert):
