@@ -21,8 +21,7 @@ number. gostcrypto takes big-endian r‖s and a big-endian digest.
 from __future__ import annotations
 
 from asn1crypto import algos, core, keys
-from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
-from pyhanko_certvalidator.sig_validate import SignatureValidator as _Base
+from pyhanko_certvalidator import sig_validate
 
 STREEBOG = {"1.2.643.7.1.1.2.2": "streebog256", "1.2.643.7.1.1.2.3": "streebog512"}
 SIGNATURES = {"1.2.643.7.1.1.1.1": "gost2012_256", "1.2.643.7.1.1.1.2": "gost2012_512",
@@ -118,11 +117,11 @@ def verify(signature: bytes, signed_data: bytes, public_key_info: keys.PublicKey
                                bytearray(signature[size:] + signature[:size])))
 
 
-class SignatureValidator(_Base):
+class SignatureValidator(sig_validate.SignatureValidator):
     """GOST signatures here; every other algorithm through pyhanko-certvalidator's default."""
 
     def __init__(self):
-        self._default = DefaultSignatureValidator()
+        self._default = sig_validate.DefaultSignatureValidator()
 
     def validate_signature(self, signature, signed_data, public_key_info, signature_algorithm, context=None):
         from cryptography.exceptions import InvalidSignature

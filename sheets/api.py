@@ -7,7 +7,7 @@ from core.db import session
 from orgs.access import require
 from orgs.models.organisations import Organisation
 from sheets import class_teachers, services
-from sheets.loaders import get_sheet
+from sheets.loaders import b64_field, get_role_sheet, get_sheet
 from sheets.models import SheetStatus, SummarySheet
 
 bp = json_errors(Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets"))
@@ -58,36 +58,19 @@ def import_marks():
     return jsonify(items=[services.to_json(s) for s in sheets]), 201
 
 
-def _role_sheet(sheet_id: int) -> tuple[SummarySheet, str, dict]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("role") not in services.STEP:
-        abort(400)
-    sheet = get_sheet(sheet_id, "sheet.sign_teacher" if body["role"] == "teacher" else "sheet.sign_director")
-    return sheet, body["role"], body
-
-
-def _b64(body: dict, key: str) -> bytes:
-    import base64
-    import binascii
-    try:
-        return base64.b64decode(body.get(key) or "", validate=True)
-    except (binascii.Error, ValueError):
-        abort(400)
-
-
 @bp.route("/<int:sheet_id>/external/prepare", methods=["POST"])
 def external_prepare(sheet_id: int):
     """External signer, step 1: {"role", "certificate": base64 DER or PEM, "chain": [base64 DER, …]
     (optional intermediates)} → the digest to sign (and the signed bytes, for signers such as
     CryptoPro that hash with GOST themselves). The certificate is checked first, as on every path."""
     import pades
-    sheet, role, body = _role_sheet(sheet_id)
+    sheet, role, body = get_role_sheet(sheet_id)
     chain = body.get("chain") or []
     if not isinstance(chain, list):
         abort(400)
     try:
-        return jsonify(services.begin_external(sheet, role, _b64(body, "certificate"), actor=g.user,
-                                               chain=[_b64({"c": c}, "c") for c in chain]))
+        return jsonify(services.begin_external(sheet, role, b64_field(body, "certificate"), actor=g.user,
+                                               chain=[b64_field({"c": c}, "c") for c in chain]))
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
 
@@ -96,9 +79,9 @@ def external_prepare(sheet_id: int):
 def external_complete(sheet_id: int):
     """External signer, step 2: {"role", "cms": base64 DER of the detached CMS} → the signed sheet."""
     import pades
-    sheet, role, body = _role_sheet(sheet_id)
+    sheet, role, body = get_role_sheet(sheet_id)
     try:
-        services.finish_external(sheet, role, _b64(body, "cms"), actor=g.user)
+        services.finish_external(sheet, role, b64_field(body, "cms"), actor=g.user)
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
     return jsonify(services.to_json(sheet))

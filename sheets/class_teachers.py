@@ -170,6 +170,7 @@ def import_file(data: bytes, filename: str, school_year: str, *, actor) -> Impor
     planned: list[tuple[Organisation, str, str, User]] = []
     seen: dict[tuple, int] = {}
     schools: dict[str, Organisation | None] = {}
+    staff: dict[int, dict[str, User]] = {}       # school id → its class teachers by login, read once
     for rowno, values in table.rows:
         def err(field: str, message: str) -> None:
             errors.append(RowError(name, rowno, field, values.get(columns.get(field, ""), ""), message,
@@ -190,8 +191,10 @@ def import_file(data: bytes, filename: str, school_year: str, *, actor) -> Impor
             err("class_name", "не название класса (например 7А или 7 «А»)")
             continue
         login = values.get(columns["login"], "").strip().lower()
-        teacher = session.scalar(select(User).where(User.login == login))
-        if teacher is None or teacher.id not in {t.id for t in teachers(school)}:
+        if school.id not in staff:
+            staff[school.id] = {t.login: t for t in teachers(school)}
+        teacher = staff[school.id].get(login)
+        if teacher is None:
             err("login", f"нет классного руководителя с таким логином в школе {school.display_name}")
             continue
         key = (school.id, year, parsed[0])

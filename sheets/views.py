@@ -9,7 +9,7 @@ from orgs.access import can, has_any, require, scope_condition, scopes
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import User
 from sheets import class_teachers, services
-from sheets.loaders import get_batch, get_sheet
+from sheets.loaders import b64_field, get_batch, get_role_sheet, get_sheet
 from sheets.models import BatchKind, SheetBatch, SheetStatus, SummarySheet
 
 bp = Blueprint("sheets", __name__)
@@ -261,38 +261,21 @@ def class_teacher_page():
 
 # ---- КЭП in the browser (КриптоПро ЭЦП Browser plug-in, web/static/kep.js) -------------------------------------
 
-def _kep_sheet(sheet_id: int) -> tuple[SummarySheet, str, dict]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("role") not in services.STEP:
-        abort(400)
-    return get_sheet(sheet_id, "sheet.sign_teacher" if body["role"] == "teacher" else "sheet.sign_director"), \
-        body["role"], body
-
-
-def _b64_field(body: dict, key: str) -> bytes:
-    import base64
-    import binascii
-    try:
-        return base64.b64decode(body.get(key) or "", validate=True)
-    except (binascii.Error, ValueError):
-        abort(400)
-
-
 @bp.route("/sheets/<int:sheet_id>/kep/prepare", methods=["POST"])
 def kep_prepare(sheet_id: int):
     """The plug-in's certificate in, the bytes to hash and the digest algorithm out (same checks as the API)."""
-    sheet, role, body = _kep_sheet(sheet_id)
+    sheet, role, body = get_role_sheet(sheet_id)
     try:
-        return jsonify(services.begin_external(sheet, role, _b64_field(body, "certificate"), actor=g.user))
+        return jsonify(services.begin_external(sheet, role, b64_field(body, "certificate"), actor=g.user))
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
 
 
 @bp.route("/sheets/<int:sheet_id>/kep/complete", methods=["POST"])
 def kep_complete(sheet_id: int):
-    sheet, role, body = _kep_sheet(sheet_id)
+    sheet, role, body = get_role_sheet(sheet_id)
     try:
-        services.finish_external(sheet, role, _b64_field(body, "cms"), actor=g.user)
+        services.finish_external(sheet, role, b64_field(body, "cms"), actor=g.user)
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
     if not body.get("batch"):      # the plug-in batch reports its own progress
@@ -312,7 +295,7 @@ def kep_detached(sheet_id: int):
     if not isinstance(body, dict):
         abort(400)
     try:
-        services.attach_detached_signature(sheet, _b64_field(body, "cms"), actor=g.user)
+        services.attach_detached_signature(sheet, b64_field(body, "cms"), actor=g.user)
     except (services.SheetFlowError, pades.SigningError) as exc:
         return jsonify(error="invalid", message=str(exc)), 422
     return jsonify(ok=True)
