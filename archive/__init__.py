@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from core.signals import document_signed
+from core.signals import detached_signature, document_signed
 from core.storage import BACKENDS, current_storage
 
 log = logging.getLogger(__name__)
@@ -24,4 +24,5 @@ def init_app(app: Flask) -> None:
     # job after its commit. Archived copies are read back through the archive's access log.
     from archive import services
     document_signed.connect(services.on_document_signed)
+    detached_signature.connect(services.on_detached_signature)
     app.extensions["legal_archive"] = services.read_archived

@@ -33,6 +33,29 @@ class Export:
     inventory: dict
 
 
+def signed_revision(pdf: bytes, sha256: str) -> bytes:
+    """The revision of an archived PDF (B-LTA: later revisions appended) whose SHA-256 is `sha256`."""
+    end = pdf.find(b"%%EOF")
+    while end != -1:
+        for cut in (end + 5, end + 6, end + 7):            # the end-of-line after %%EOF, if any
+            if hashlib.sha256(pdf[:cut]).hexdigest() == sha256:
+                return pdf[:cut]
+        end = pdf.find(b"%%EOF", end + 5)
+    raise ArchiveError("В архивной копии нет редакции, над которой сделана подпись .sig")
+
+
+def _read_detached_signature(storage, r: ArchiveRecord) -> bytes:
+    from core.storage import StorageError
+    try:
+        sig = storage.get(present(r.detached_sig_key, "sig key"))
+    except StorageError as e:
+        raise ArchiveError(f"Подпись .sig документа № {r.id} не прочитана из хранилища: {e}") from None
+    if hashlib.sha256(sig).hexdigest() != r.detached_sig_sha256:
+        raise ArchiveError(f"Документ № {r.id}: подпись .sig в хранилище не совпадает с контрольной суммой — "
+                           "выгрузка остановлена, нужна проверка целостности.")
+    return sig
+
+
 def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
     from archive.documents import render_table, seal_signer, sign_pdf
     from core.storage import StorageError, get_storage
@@ -62,12 +85,17 @@ def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
                                "выгрузка остановлена, нужна проверка целостности.")
         pdf_name, man_name = f"records/{r.id}/{r.sha256}.pdf", f"records/{r.id}/{r.sha256}.json"
         files[pdf_name], files[man_name] = pdf, manifest
+        listed = [{"name": pdf_name, "sha256": r.sha256, "size": len(pdf)},
+                  {"name": man_name, "sha256": hashlib.sha256(manifest).hexdigest(), "size": len(manifest)}]
+        if r.detached_sig_key:        # the .sig covers the document as signed: its revision, and the .sig
+            sig, signed = _read_detached_signature(storage, r), signed_revision(pdf, present(r.source_sha256, "src"))
+            signed_name = f"records/{r.id}/{r.source_sha256}.pdf"
+            files[signed_name], files[signed_name + ".sig"] = signed, sig
+            listed += [{"name": signed_name, "sha256": r.source_sha256, "size": len(signed)},
+                       {"name": signed_name + ".sig", "sha256": r.detached_sig_sha256, "size": len(sig)}]
         items.append({"record_id": r.id, "title": r.title, "document_class": r.kind.value,
                       "school_year": r.school_year,
-                      "retention_until": present(r.retention_until, "retention").isoformat(),
-                      "files": [{"name": pdf_name, "sha256": r.sha256, "size": len(pdf)},
-                                {"name": man_name, "sha256": hashlib.sha256(manifest).hexdigest(),
-                                 "size": len(manifest)}]})
+                      "retention_until": present(r.retention_until, "retention").isoformat(), "files": listed})
     inventory = {"format": "journals-archive-export/1", "export_id": export_id, "created_at": now.isoformat(),
                  "created_by": user.login, "purpose": purpose.strip(), "records": items,
                  "software": software_version()}

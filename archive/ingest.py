@@ -260,7 +260,35 @@ def store(record: ArchiveRecord) -> None:
     audit.record("archive.ingest", record, key=record.key, sha256=record.sha256, retention_until=record.retention_until,
                  timestamp=record.timestamp_at is not None)
     log.info("archive: record %s archived as %s", record.id, record.key)
+    sig = _source_detached_signature(record)
+    if sig is not None:
+        store_detached_signature(record, sig)
     _after_archived(record)
+
+
+def _source_detached_signature(record: ArchiveRecord) -> bytes | None:
+    if record.source_type != SOURCE_SHEET:
+        return None
+    from sheets.models import SummarySheet
+    sheet = session.get(SummarySheet, record.source_id)
+    return None if sheet is None else sheet.detached_sig
+
+
+def store_detached_signature(record: ArchiveRecord, cms: bytes) -> None:
+    """The signer's detached CAdES over the document as signed (the .sig Госуслуги and КриптоАРМ check) as an
+    object beside the record, under the same retention. It covers the PDF before the archive timestamp,
+    whose SHA-256 is the record's source_sha256."""
+    sha = hashlib.sha256(cms).hexdigest()
+    if record.detached_sig_sha256 == sha:
+        return
+    storage = get_storage()
+    key = object_key(record.id, sha, ".sig")
+    put_once(storage, key, cms, sha, retain_until=record.retention_until, content_type="application/pkcs7-signature",
+             metadata={"record-id": str(record.id), "document-class": record.kind.value}, legal_hold=record.legal_hold)
+    read_back(storage, key, sha)
+    record.detached_sig_key, record.detached_sig_sha256 = key, sha
+    session.flush()
+    audit.record("archive.detached_signature", record, key=key, sha256=sha)
 
 
 def _after_archived(record: ArchiveRecord) -> None:

@@ -132,6 +132,9 @@ class ArchiveRecord(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     size: Mapped[int | None] = mapped_column(BigInteger)
     version_id: Mapped[str | None] = mapped_column(String(200))
+    # the signer's detached CAdES over the document as signed (.sig), kept beside it
+    detached_sig_key: Mapped[str | None] = mapped_column(String(1024))
+    detached_sig_sha256: Mapped[str | None] = mapped_column(String(64))
     # the document as signed, before the archive timestamp
     source_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     manifest_key: Mapped[str | None] = mapped_column(String(1024))

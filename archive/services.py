@@ -179,6 +179,14 @@ def on_document_signed(document, *, kind: str, **meta) -> ArchiveRecord:
     return register_document(RecordKind(kind), meta.pop("pdf"), **meta)
 
 
+def on_detached_signature(document, *, kind: str, cms: bytes) -> None:
+    """core.signals.detached_signature: an archived sheet's .sig is stored now; a pending one's at its ingest."""
+    from archive.ingest import store_detached_signature
+    record = record_for(SOURCE_SHEET, document.id) if kind == RecordKind.summary_sheet.value else None
+    if record is not None and record.status is RecordStatus.archived:
+        store_detached_signature(record, cms)
+
+
 def read_archived(record: ArchiveRecord, *, user, purpose: str, **details) -> bytes:
     """core.records.read_archived: the pending record's staged bytes or the stored object, hash-checked,
     then written to the access log. The archived copy may carry the archive timestamp (B-LTA), so the hash
@@ -220,7 +228,7 @@ def object_keys(record: ArchiveRecord) -> list[str]:
     keys = []
     for v in record.versions:
         keys += [v.key] + ([v.manifest_key] if v.manifest_key else [])
-    for k in (record.key, record.manifest_key):
+    for k in (record.key, record.manifest_key, record.detached_sig_key):
         if k and k not in keys:
             keys.append(k)
     return keys

@@ -4,6 +4,8 @@
                         kwargs: kind (the archive's record class, e.g. "summary_sheet", "order"), and for
                         documents other than sheets: pdf, source_type, source_id, organisation, title.
                         The archive registers a pending record in the sender's transaction and returns it.
+    detached_signature  sender: a signed document; kwargs: kind, cms (a detached CAdES over its final PDF, checked).
+                        The archive keeps it beside the archived copy (now, or at ingest if still pending).
     ordinance_in_force  sender: the ordinance; kwargs: actor. Its files go to the archive (ordinances.files).
 
 Receivers run synchronously in the sender's transaction: a receiver that fails rolls the whole change back.
@@ -14,3 +16,4 @@ _signals = Namespace()
 
 document_signed = _signals.signal("document-signed")
 ordinance_in_force = _signals.signal("ordinance-in-force")
+detached_signature = _signals.signal("detached-signature")

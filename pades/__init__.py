@@ -61,7 +61,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from pades import gost
+from pades import gost, gost_keys
 from pades.fonts import FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
 from pades.pdfa import is_ours
@@ -116,7 +116,10 @@ def prepare_fields(pdf: bytes, layout: SheetLayout) -> bytes:
 # ---- signers --------------------------------------------------------------------------------------------
 
 class Signer(abc.ABC):
-    """Where the private key lives. `session()` yields a pyHanko signer for one signing."""
+    """Where the private key lives. `session()` yields a pyHanko signer for one signing; a GOST key
+    (`gost_key`) signs through `gost_keys` instead, since pyHanko's signers know no Streebog."""
+
+    gost_key: gost_keys.GostKey | None = None
 
     @property
     @abc.abstractmethod
@@ -154,36 +157,44 @@ class _CachedKeySigner(signers.SimpleSigner):
 
 class PKCS12Signer(Signer):
     """A key in a PKCS#12 file. The passphrase opens it here and is not kept; the parsed key
-    lives as long as this object (one signing session), so repeated signatures are cheap."""
+    lives as long as this object (one signing session), so repeated signatures are cheap.
+    A file pyca/cryptography cannot open may hold a GOST key (`gost_keys`): `gost_key` is then set."""
 
     def __init__(self, pkcs12_bytes: bytes, passphrase: str | bytes | None,
                  other_certs: Iterable[x509.Certificate] = ()):
         if isinstance(passphrase, str):
             passphrase = passphrase.encode("utf-8")
+        self._extra = list(other_certs)
         try:
             key, cert, chain = pkcs12.load_key_and_certificates(pkcs12_bytes, passphrase or None)
         except (ValueError, TypeError):
             # pyca says only "Invalid password or PKCS12 data"; no cause chained, nothing echoed.
             # The passphrase goes out of scope here: only the parsed key is kept.
-            raise SigningError("Не удалось открыть файл ключа: неверный пароль или файл повреждён") from None
+            try:
+                self.gost_key = gost_keys.load_pkcs12(pkcs12_bytes, passphrase)
+            except gost_keys.GostKeyError as e:
+                raise SigningError(str(e)) from None
+            return
         if key is None or cert is None:
             raise SigningError("В файле PKCS#12 нет закрытого ключа или сертификата подписанта")
         registry = SimpleCertificateStore.from_certs(
-            [translate_pyca_cryptography_cert_to_asn1(c) for c in chain] + list(other_certs))
+            [translate_pyca_cryptography_cert_to_asn1(c) for c in chain] + self._extra)
         self._signer = _CachedKeySigner(
             key, signing_cert=translate_pyca_cryptography_cert_to_asn1(cert),
             signing_key=translate_pyca_cryptography_key_to_asn1(key), cert_registry=registry)
 
     @property
     def certificate(self) -> x509.Certificate:
-        return self._signer.signing_cert
+        return self.gost_key.certificate if self.gost_key else self._signer.signing_cert
 
     @property
     def other_certs(self) -> list[x509.Certificate]:
-        return list(self._signer.cert_registry)
+        return self.gost_key.chain + self._extra if self.gost_key else list(self._signer.cert_registry)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[signers.Signer]:
+        if self.gost_key:       # pyHanko's signers hash with pyca/cryptography: no Streebog (see sign)
+            raise SigningError("Ключ ГОСТ подписывает только через pades.sign")
         yield self._signer
 
 
@@ -335,6 +346,10 @@ def sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url: str | 
     prepared field: the archive's acts and inventories), with `reason` and `location`."""
     if embed_validation_info and validation_context is None:
         raise ValueError("embed_validation_info needs a validation_context")
+    if signer.gost_key is not None:
+        return _sign_gost(pdf, field_name, signer, timestamper_url=timestamper_url, certify=certify,
+                          validation_context=validation_context, embed_validation_info=embed_validation_info,
+                          new_field=new_field, reason=reason, location=location)
     return run_sync(run_and_release(
         _sign(pdf, field_name, signer, timestamper_url=timestamper_url, certify=certify,
               validation_context=validation_context, embed_validation_info=embed_validation_info,
@@ -373,6 +388,22 @@ async def _sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url,
         except PyHankoSigningError as e:
             raise SigningError(f"Подпись не создана: {e}") from e
     return out.getvalue()
+
+
+def _sign_gost(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url, certify, validation_context,
+               embed_validation_info, new_field, reason, location) -> bytes:
+    """A GOST key on the server signs as an external signer would (CAdES-BES made by `gost_keys`), and
+    the CMS goes through the same checks before it is embedded."""
+    key = signer.gost_key
+    assert key is not None
+    if embed_validation_info:
+        raise SigningError("Для ключа ГОСТ данные проверки (B-LT) добавляет архив при приёме, не подпись")
+    if validation_context is not None:
+        run_sync(run_and_release(check_certificate(key.certificate, signer.other_certs, validation_context),
+                                 validation_context))
+    _, state = begin_external(pdf, field_name, key.certificate, other_certs=signer.other_certs, certify=certify,
+                              new_field=new_field, reason=reason, location=location)
+    return finish_external(state, key.sign_cades(state.signed_bytes()), timestamper_url=timestamper_url)
 
 
 def run_sync(coro):
@@ -512,13 +543,15 @@ class ExternalState:
 
 def begin_external(pdf: bytes, field_name: str, cert: x509.Certificate, *,
                    other_certs: Iterable[x509.Certificate] = (), md_algorithm: str = "sha256",
-                   certify: bool = False) -> tuple[bytes, ExternalState]:
+                   certify: bool = False, new_field: bool = False, reason: str | None = None,
+                   location: str | None = None) -> tuple[bytes, ExternalState]:
     """Lay out the signature (stamp with the chosen certificate's data, placeholder) and
     return the digest for the external signer, e.g. CryptoPro in the user's browser.
     Same field rules as `sign`; only the expiry of `cert` can be checked here (revocation is
     checked when the finished document is validated)."""
     reader = _read(pdf)
-    _check_field(reader, field_name, certify)
+    if not new_field:
+        _check_field(reader, field_name, certify)
     _check_validity(cert)
     bits = gost.key_bits(cert.public_key)
     if bits:   # a GOST key signs a Streebog digest of the same length; pyHanko lays out the rest
@@ -527,12 +560,15 @@ def begin_external(pdf: bytes, field_name: str, cert: x509.Certificate, *,
                                  signature_value=bytes(512))
     meta = signers.PdfSignatureMetadata(field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
                                         md_algorithm="sha256" if bits else md_algorithm, certify=certify,
-                                        docmdp_permissions=_docmdp(certify))
-    pdf_signer = signers.PdfSigner(meta, ext, stamp_style=STAMP_STYLE)
+                                        docmdp_permissions=_docmdp(certify), reason=reason, location=location)
+    if new_field:
+        pdf_signer = signers.PdfSigner(meta, ext, new_field_spec=fields.SigFieldSpec(sig_field_name=field_name))
+    else:
+        pdf_signer = signers.PdfSigner(meta, ext, stamp_style=STAMP_STYLE)
     try:
         prep, _tbs, out = run_sync(pdf_signer.async_digest_doc_for_signing(
-            IncrementalPdfFileWriter(BytesIO(pdf)), existing_fields_only=True,
-            bytes_reserved=RESERVED_EXTERNAL, appearance_text_params=_stamp_params(cert)))
+            IncrementalPdfFileWriter(BytesIO(pdf)), existing_fields_only=not new_field,
+            bytes_reserved=RESERVED_EXTERNAL, appearance_text_params=None if new_field else _stamp_params(cert)))
     except PyHankoSigningError as e:
         raise SigningError(f"Подпись не подготовлена: {e}") from e
     state = ExternalState(pdf=out.getvalue(), field_name=field_name, md_algorithm=md_algorithm,

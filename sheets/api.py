@@ -87,6 +87,22 @@ def external_complete(sheet_id: int):
     return jsonify(services.to_json(sheet))
 
 
+@bp.route("/<int:sheet_id>/external/detached", methods=["POST"])
+def external_detached(sheet_id: int):
+    """After the director's external signature: {"cms": base64 DER of a detached CAdES over the final PDF
+    by the same certificate} → kept with the sheet and in the archive (the .sig Госуслуги and КриптоАРМ check)."""
+    import pades
+    sheet = get_sheet(sheet_id, "sheet.sign_director")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400)
+    try:
+        services.attach_detached_signature(sheet, b64_field(body, "cms"), actor=g.user)
+    except (services.SheetFlowError, pades.SigningError) as exc:
+        return jsonify(error="invalid", message=str(exc)), 422
+    return jsonify(services.to_json(sheet))
+
+
 @bp.route("/class-teachers")
 def class_teacher_list():
     """?school_id=…&school_year=…: each class of the year and its class teacher."""

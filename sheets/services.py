@@ -17,6 +17,7 @@ from sqlalchemy import select
 import pades
 from core import audit, records
 from core.db import present, session, utcnow
+from core.signals import detached_signature
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import Role, RoleGrant, User
 from orgs.signers import check_signer
@@ -163,6 +164,8 @@ def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor, signer_
     tsa = current_app.config.get("TSA_URL")
     signed = pades.sign(working_pdf(sheet), field, signer, timestamper_url=tsa, certify=role == "teacher")
     _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(signer.certificate), tsa=bool(tsa))
+    if role == "director" and signer.gost_key is not None:     # the .sig Russian tools check, same key
+        attach_detached_signature(sheet, signer.gost_key.sign_cades(signed), actor=actor)
 
 
 def _check_step(sheet: SummarySheet, role: str, actor) -> str:
@@ -274,6 +277,7 @@ def attach_detached_signature(sheet: SummarySheet, cms: bytes, *, actor) -> None
     pades.check_detached_cms(cms, sheet.pdf, gost.embedded_signer_cert(director))
     sheet.detached_sig = cms
     audit.record("sheet.detached_signature", sheet, actor=actor, sha256=hashlib.sha256(cms).hexdigest())
+    detached_signature.send(sheet, kind="summary_sheet", cms=cms)
 
 
 def _order_message(sheet: SummarySheet, role: str) -> str:

@@ -130,3 +130,34 @@ def school(tree, make_user, trusting):
     teacher = make_user("class_teacher", tree["a"], login="teacher-a", full_name=test_pki.NAMES["teacher"])
     director = make_user("director", tree["a"], login="director-a", full_name=test_pki.NAMES["director"])
     return SimpleNamespace(org=tree["a"], teacher=teacher, director=director)
+
+
+# ---- the GOST test PKI (tests/sheets/gost_pki.py), for the GOST modules -------------------------------------------
+
+@pytest.fixture(scope="session")
+def gpki(tmp_path_factory):
+    from tests.sheets import gost_pki
+    p = gost_pki.make(tmp_path_factory.mktemp("gost-pki"))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def both_roots(app, roots_pem, gpki, tmp_path, monkeypatch):
+    """TRUST_ROOTS: the RSA test PKI's root (the teacher) and the GOST root (the director)."""
+    path = tmp_path / "roots.pem"
+    path.write_bytes(roots_pem.read_bytes() + gpki.roots_pem().read_bytes())
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(path))
+    return path
+
+
+@pytest.fixture
+def certified(app, school, pki, both_roots, monkeypatch):
+    """A sheet certified by the teacher (RSA, B-T), waiting for the director; TRUST_ROOTS: both roots."""
+    from sheets import services
+    from tests.sheets.test_sheet_flow import _sheets, test_pki_signer
+    monkeypatch.setitem(app.config, "TSA_URL", pki.tsa_url)   # B-T, for both signatures
+    (sheet,) = _sheets(school, "6Г")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    return sheet

@@ -1,8 +1,10 @@
 """A GOST test PKI made with OpenSSL's GOST engine (libengine-gost-openssl), an implementation
 independent of the service's own GOST code: a GOST R 34.10-2012 root with a GOST-signed CRL served over
-HTTP on 127.0.0.1 (its address is in every signer certificate), signers with Russian subject fields
+HTTP on 127.0.0.1 (its address is in the signer certificates) and a GOST-signed OCSP responder
+(`openssl ocsp` per request, for the "-ocsp" certificates, whose AIA names it), signers with Russian subject fields
 (SN, G, CN, СНИЛС, ИНН) on 256- and 512-bit keys, one of them revoked, and a root nobody trusts.
 `sign_cms` makes the detached CMS a CryptoPro-held key would return (openssl cms -engine gost)."""
+import os
 import shutil
 import subprocess
 import threading
@@ -34,9 +36,31 @@ def _key(cwd: Path, name: str, bits: int) -> None:
          "-out", f"{name}.key", cwd=cwd)
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class _Handler(SimpleHTTPRequestHandler):
+    """GET: the CRL. POST /ocsp: an OCSP response made and signed (GOST) by `openssl ocsp` from the CA's index."""
+    ca_dir: Path
+
     def log_message(self, *args):
         pass
+
+    def do_POST(self):
+        import tempfile
+        request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "req.der").write_bytes(request)
+            # `openssl ocsp` takes no -engine: the engine comes from an openssl.cnf of this harness only
+            subprocess.run(["openssl", "ocsp", "-index", str(self.ca_dir / "index.txt"),
+                            "-CA", str(self.ca_dir / "root.pem"), "-rsigner", str(self.ca_dir / "root.pem"),
+                            "-rkey", str(self.ca_dir / "root.key"), "-rmd", "md_gost12_256",
+                            "-reqin", "req.der", "-respout", "resp.der", "-ndays", "1"],
+                           cwd=tmp, check=True, capture_output=True, stdin=subprocess.DEVNULL,
+                           env={**os.environ, "OPENSSL_CONF": str(self.ca_dir / "engine.cnf")})
+            body = (Path(tmp) / "resp.der").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/ocsp-response")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 @dataclass
@@ -68,6 +92,16 @@ class GostPKI:
              "-outform", "DER", "-out", "sig.der", cwd=self.workdir)
         return (self.workdir / "sig.der").read_bytes()
 
+    def pkcs12(self, name: str, passphrase: str = "гост-пароль") -> bytes:
+        """The key and certificate (with the root) as a PFX, as `openssl pkcs12 -export` writes it: PBES2 /
+        AES-256-CBC. The password goes through the environment, not the command line."""
+        env = {**os.environ, "GOST_PFX_PASS": passphrase}
+        subprocess.run(["openssl", "pkcs12", "-engine", "gost", "-export", "-inkey", f"{name}.key", "-in",
+                        f"{name}.pem", "-certfile", "root.pem", "-passout", "env:GOST_PFX_PASS",
+                        "-out", f"{name}.p12"], cwd=self.workdir, check=True, capture_output=True, env=env,
+                       stdin=subprocess.DEVNULL)
+        return (self.workdir / f"{name}.p12").read_bytes()
+
     def verify_detached(self, cms: bytes, data: bytes) -> None:
         """OpenSSL's own check of a detached CMS over `data` against the GOST root (CalledProcessError if not)."""
         (self.workdir / "v.sig").write_bytes(cms)
@@ -84,6 +118,15 @@ def _subject(who: str) -> str:
     return "".join(parts)
 
 
+ENGINE_CNF = """openssl_conf = openssl_def
+[openssl_def]
+engines = engine_section
+[engine_section]
+gost = gost_section
+[gost_section]
+engine_id = gost
+default_algorithms = ALL
+"""
 CA_CNF = """[ca]
 default_ca = root
 [root]
@@ -99,16 +142,23 @@ default_crl_days = 30
 def make(workdir: Path) -> GostPKI:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "crl").mkdir(exist_ok=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(workdir / "crl")))
+    handler = type("Handler", (_Handler,), {"ca_dir": workdir})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(workdir / "crl")))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     crl_url = f"http://127.0.0.1:{server.server_port}/root.crl"
+    ocsp_url = f"http://127.0.0.1:{server.server_port}/ocsp"
     # OpenSSL knows SNILS (1.2.643.100.3) and INN (1.2.643.3.131.1.1) by name
     (workdir / "oids.cnf").write_text("[req]\ndistinguished_name = dn\n[dn]\n", encoding="utf-8")
     (workdir / "signer.ext").write_text("keyUsage=critical,digitalSignature,nonRepudiation\n"
                                         f"basicConstraints=CA:FALSE\ncrlDistributionPoints=URI:{crl_url}\n",
                                         encoding="utf-8")
+    (workdir / "ocsp-signer.ext").write_text("keyUsage=critical,digitalSignature,nonRepudiation\n"
+                                             f"basicConstraints=CA:FALSE\nauthorityInfoAccess=OCSP;URI:{ocsp_url}\n",
+                                             encoding="utf-8")
     (workdir / "ca.cnf").write_text(CA_CNF, encoding="utf-8")
+    (workdir / "engine.cnf").write_text(ENGINE_CNF, encoding="utf-8")
     (workdir / "index.txt").write_text("")
+    (workdir / "index.txt.attr").write_text("unique_subject = no\n")     # one person, several certificates
     (workdir / "crlnumber").write_text("01\n")
     for root in ("root", "foreign-root"):
         _key(workdir, root, 256)
@@ -120,15 +170,21 @@ def make(workdir: Path) -> GostPKI:
     for name, who, bits, issuer in (("director", "director", 256, "root"), ("director512", "director", 512, "root"),
                                     ("teacher-gost", "teacher", 256, "root"),
                                     ("director-revoked", "director", 256, "root"),
-                                    ("director-foreign", "director", 256, "foreign-root")):
+                                    ("director-foreign", "director", 256, "foreign-root"),
+                                    ("director-ocsp", "director", 256, "root"),
+                                    ("director-ocsp-revoked", "director", 256, "root")):
         _key(workdir, name, bits)
         _run("req", "-engine", "gost", "-config", "oids.cnf", "-new", "-key", f"{name}.key", "-utf8",
              "-subj", _subject(who), "-out", f"{name}.csr", cwd=workdir)
         _run("x509", "-engine", "gost", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey", f"{issuer}.key",
              "-CAcreateserial", "-md_gost12_256",   # the issuers hold 256-bit keys
-             "-extfile", "signer.ext", "-days", "730", "-out", f"{name}.pem", cwd=workdir)
-    _run("ca", "-engine", "gost", "-config", "ca.cnf", "-revoke", "director-revoked.pem",
-         "-crl_reason", "keyCompromise", cwd=workdir)
+             "-extfile", "ocsp-signer.ext" if "ocsp" in name else "signer.ext", "-days", "730",
+             "-out", f"{name}.pem", cwd=workdir)
+    for name in ("director", "director512", "teacher-gost", "director-ocsp"):   # the index OCSP answers from
+        _run("ca", "-engine", "gost", "-config", "ca.cnf", "-valid", f"{name}.pem", cwd=workdir)
+    for name in ("director-revoked", "director-ocsp-revoked"):
+        _run("ca", "-engine", "gost", "-config", "ca.cnf", "-revoke", f"{name}.pem", "-crl_reason", "keyCompromise",
+             cwd=workdir)
     _run("ca", "-engine", "gost", "-config", "ca.cnf", "-gencrl", "-out", "root-crl.pem", cwd=workdir)
     _run("crl", "-in", "root-crl.pem", "-outform", "DER", "-out", "crl/root.crl", cwd=workdir)
     return GostPKI(workdir, server)

@@ -14,7 +14,6 @@ from pades import gost
 from sheets import services
 from sheets.models import SheetStatus
 from tests.sheets import gost_pki
-from tests.sheets.test_sheet_flow import _sheets, test_pki_signer
 
 pytestmark = pytest.mark.skipif(not gost_pki.available(), reason="OpenSSL GOST engine (libengine-gost-openssl)")
 
@@ -25,22 +24,6 @@ M1 = b"012345678901234567890123456789012345678901234567890123456789012"   # GOST
 def clock():
     """The real clock: OpenSSL issues the GOST certificates from now (tests/sheets freezes it otherwise)."""
     yield None
-
-
-@pytest.fixture(scope="session")
-def gpki(tmp_path_factory):
-    p = gost_pki.make(tmp_path_factory.mktemp("gost-pki"))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def both_roots(app, roots_pem, gpki, tmp_path, monkeypatch):
-    """TRUST_ROOTS: the RSA test PKI's root (the teacher) and the GOST root (the director)."""
-    path = tmp_path / "roots.pem"
-    path.write_bytes(roots_pem.read_bytes() + gpki.roots_pem().read_bytes())
-    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(path))
-    return path
 
 
 def _openssl_digest(data: bytes, bits: int) -> bytes:
@@ -76,15 +59,6 @@ def _api_sign(client, sheet, gpki, cert_name, *, bits=256, tamper=None, token, c
     cms = gpki.sign_cms(cert_name, tamper(tbs) if tamper else tbs, bits=bits, cades=cades)
     return client.post(f"/api/v1/sheets/{sheet.id}/external/complete", headers=h,
                        json={"role": "director", "cms": base64.b64encode(cms).decode()})
-
-
-@pytest.fixture
-def certified(app, school, pki, both_roots, monkeypatch):
-    monkeypatch.setitem(app.config, "TSA_URL", pki.tsa_url)   # B-T, for both signatures
-    (sheet,) = _sheets(school, "6Г")
-    services.render_pdf(sheet, actor=school.director)
-    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
-    return sheet
 
 
 def _token(user):
