@@ -287,9 +287,13 @@ async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+
+    from pades import gost
     reader = PdfFileReader(BytesIO(pdf))
     if not reader.embedded_timestamp_signatures:       # archived without a TSA: the first stamp
         return await _add(pdf, tsa_url, vc)
+    for sig in reader.embedded_signatures:             # pyHanko validates the chain before extending it
+        gost.prime_digest(sig)
     timestamper = _timestamper(tsa_url)
     stamper = PdfTimeStamper(timestamper, field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
                              readable_field_name="Штамп времени архива")

@@ -332,6 +332,9 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
     except NoDSSFoundError:
         vc = ValidationContext(**kwargs)
 
+    for ts in stamps:
+        gost.prime_digest(ts)                      # a GOST TSA's token (pades/gost.py)
+
     async def run():
         return [await async_validate_pdf_timestamp(ts, vc) for ts in stamps]
     try:
@@ -387,7 +390,7 @@ def _check_lta(v: Verification, reader, roots) -> None:
     if not reader.embedded_regular_signatures:
         return                                     # an unsigned scan: its archive timestamps were checked
     async def run():
-        for sig in reader.embedded_regular_signatures:
+        for sig in reader.embedded_signatures:     # the archive timestamps too: their TSA may be GOST
             gost.prime_digest(sig)
         return [(sig.field_name, await ades_lta_validation(sig, spec)) for sig in reader.embedded_regular_signatures]
     try:

@@ -13,10 +13,11 @@ After the first signature there are only incremental updates. B-B without a TSA,
 one (a failing TSA is an error, never a silent downgrade), B-LT with `embed_validation_info`
 (OCSP/CRL in the DSS). B-LTA is the archive's job at ingest.
 
-Key material: `PKCS12Signer` (a file + passphrase asked per signing session, never kept),
-`PKCS11Signer` (token/HSM), and `begin_external`/`finish_external` for keys that never
-reach this process, such as GOST (КЭП) keys in CryptoPro: the document digest goes out, a
-CMS comes back and is embedded as is.
+Key material: `PKCS12Signer` (a file + passphrase asked per signing session, never kept; an RSA/EC
+key, or a GOST key read by `gost_keys`), `PKCS11Signer` (token/HSM), and `begin_external` /
+`finish_external` for keys that never reach this process, such as GOST (КЭП) keys in CryptoPro: the
+document digest goes out, a CMS comes back, is checked and embedded as is. A GOST key on the server signs
+through the same external path with a CMS made here (`_sign_gost`).
 """
 from __future__ import annotations
 

@@ -12,7 +12,9 @@ Provided (used by pades.validate and the signing checks):
   (pure Python; its Streebog is checked against OpenSSL's GOST engine in the tests), anything else
   by pyhanko-certvalidator's default (pyca/cryptography).
 - `prime_digest(sig)`: pyHanko hashes the /ByteRange through pyca/cryptography, which has no
-  Streebog; the digest is computed here and put in the embedded signature's own digest cache.
+  Streebog; the digest is computed here and put in the embedded signature's own digest cache. Time-stamp
+  tokens of a GOST TSA (the signature's, or a document timestamp) are prepared the same way
+  (`prime_timestamp`).
 
 Byte order, as in RFC 4491 / RFC 9215 and OpenSSL's engine: the public key is X‖Y little-endian in
 an OCTET STRING; the CMS signature value is s‖r big-endian; the digest is read as a little-endian
@@ -144,6 +146,11 @@ def prime_digest(sig) -> None:
     """Before pyHanko validates an embedded GOST signature: check its Streebog signingCertificateV2
     (check_streebog_ess), and put the Streebog digest of its /ByteRange in its digest cache, where pyHanko
     looks first (EmbeddedPdfSignature.external_digests), so it never asks pyca/cryptography for either."""
+    if sig.sig_object_type == "/DocTimeStamp":
+        prime_timestamp(sig.signed_data)
+    else:
+        for token in _signature_timestamps(sig.signer_info):
+            prime_timestamp(token)
     if _streebog_ess(sig.signer_info) is not None:
         cert = signer_certificate(sig.signed_data, sig.signer_info)   # sig.signer_cert would check ESS itself
         if cert is not None:
@@ -158,6 +165,50 @@ def prime_digest(sig) -> None:
         stream.seek(start)
         data += stream.read(length)
     sig.external_digests[md] = streebog(data, md)
+
+
+# ---- time-stamp tokens of a GOST TSA -------------------------------------------------------------------------
+# pyHanko validates a token's SignedData by hashing its TSTInfo with the signer's digest algorithm through
+# pyca/cryptography (no hook), so a Streebog-signed token fails there. Its messageDigest is checked here with
+# Streebog; then, in memory only, the digest algorithm becomes SHA-256 and messageDigest SHA-256(TSTInfo),
+# which pyHanko recomputes and compares; everything else (the GOST signature over the attributes exactly as
+# signed — `_ORIGINAL_ATTRS` —, the TSA's certificate, chain, EKU, time and imprint) pyHanko checks itself.
+
+def _signature_timestamps(signer_info):
+    unsigned = signer_info["unsigned_attrs"]
+    if unsigned.native is None:
+        return []
+    return [token["content"] for attr in unsigned if attr["type"].native == "signature_time_stamp_token"
+            for token in attr["values"]]
+
+
+def prime_timestamp(signed_data) -> None:
+    """Make a Streebog-signed time-stamp token (a SignedData over TSTInfo) checkable by pyHanko, see above."""
+    import hashlib
+
+    from asn1crypto import cms
+    signer_info = signed_data["signer_infos"][0]
+    algorithm = signer_info["digest_algorithm"]["algorithm"].native
+    if not is_streebog(algorithm):
+        return
+    cert = signer_certificate(signed_data, signer_info)
+    if cert is not None and _streebog_ess(signer_info) is not None:
+        check_streebog_ess(signer_info, cert)          # the TSA's signingCertificateV2
+    content = bytes(signed_data["encap_content_info"]["content"])
+    attrs = signer_info["signed_attrs"]
+    digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
+    ok = len(digests) == 1 and digests[0] == streebog(content, algorithm)
+    key = signer_info["signature"].native
+    if len(_ORIGINAL_ATTRS) >= _KEEP:
+        _ORIGINAL_ATTRS.clear()
+    if not ok:
+        _ORIGINAL_ATTRS[key] = b""                     # nothing verifies: pyHanko reports the token invalid
+    else:
+        _ORIGINAL_ATTRS.setdefault(key, attrs.untag().dump())
+    signer_info["digest_algorithm"] = algos.DigestAlgorithm({"algorithm": "sha256"})
+    signer_info["signed_attrs"] = cms.CMSAttributes([
+        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]})
+        if a["type"].native == "message_digest" else a for a in attrs])
 
 
 # ---- signingCertificateV2 with a Streebog hash --------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A GOST test PKI made with OpenSSL's GOST engine (libengine-gost-openssl), an implementation
 independent of the service's own GOST code: a GOST R 34.10-2012 root with a GOST-signed CRL served over
 HTTP on 127.0.0.1 (its address is in the signer certificates) and a GOST-signed OCSP responder
-(`openssl ocsp` per request, for the "-ocsp" certificates, whose AIA names it), signers with Russian subject fields
+(`openssl ocsp` per request, for the "-ocsp" certificates, whose AIA names it), a GOST time-stamp
+authority (`openssl ts -reply`, Streebog-256, ESSCertIDv2 by Streebog), signers with Russian subject fields
 (SN, G, CN, СНИЛС, ИНН) on 256- and 512-bit keys, one of them revoked, and a root nobody trusts.
 `sign_cms` makes the detached CMS a CryptoPro-held key would return (openssl cms -engine gost)."""
 import os
@@ -46,18 +47,23 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_POST(self):
         import tempfile
         request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        ca = self.ca_dir
+        if self.path == "/tsa":
+            command = ["ts", "-reply", "-config", str(ca / "tsa.cnf"), "-queryfile", "req.der", "-out", "resp.der"]
+            kind = "application/timestamp-reply"
+        else:
+            command = ["ocsp", "-index", str(ca / "index.txt"), "-CA", str(ca / "root.pem"), "-rsigner",
+                       str(ca / "root.pem"), "-rkey", str(ca / "root.key"), "-rmd", "md_gost12_256",
+                       "-reqin", "req.der", "-respout", "resp.der", "-ndays", "1"]
+            kind = "application/ocsp-response"
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "req.der").write_bytes(request)
-            # `openssl ocsp` takes no -engine: the engine comes from an openssl.cnf of this harness only
-            subprocess.run(["openssl", "ocsp", "-index", str(self.ca_dir / "index.txt"),
-                            "-CA", str(self.ca_dir / "root.pem"), "-rsigner", str(self.ca_dir / "root.pem"),
-                            "-rkey", str(self.ca_dir / "root.key"), "-rmd", "md_gost12_256",
-                            "-reqin", "req.der", "-respout", "resp.der", "-ndays", "1"],
-                           cwd=tmp, check=True, capture_output=True, stdin=subprocess.DEVNULL,
-                           env={**os.environ, "OPENSSL_CONF": str(self.ca_dir / "engine.cnf")})
+            # `openssl ocsp` and `ts` take no -engine: it comes from an openssl.cnf of this harness only
+            subprocess.run(["openssl", *command], cwd=tmp, check=True, capture_output=True, stdin=subprocess.DEVNULL,
+                           env={**os.environ, "OPENSSL_CONF": str(ca / "engine.cnf")})
             body = (Path(tmp) / "resp.der").read_bytes()
         self.send_response(200)
-        self.send_header("Content-Type", "application/ocsp-response")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -91,6 +97,12 @@ class GostPKI:
              "-signer", f"{name}.pem", "-inkey", f"{name}.key", "-md", f"md_gost12_{bits}", "-nosmimecap",
              "-outform", "DER", "-out", "sig.der", cwd=self.workdir)
         return (self.workdir / "sig.der").read_bytes()
+
+    @property
+    def tsa_url(self) -> str:
+        """A GOST time-stamp authority: `openssl ts -reply` with the engine, signing with Streebog-256."""
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_port}/tsa"
 
     def pkcs12(self, name: str, passphrase: str = "гост-пароль") -> bytes:
         """The key and certificate (with the root) as a PFX, as `openssl pkcs12 -export` writes it: PBES2 /
@@ -127,6 +139,23 @@ gost = gost_section
 engine_id = gost
 default_algorithms = ALL
 """
+TSA_CNF = ENGINE_CNF + """[tsa]
+default_tsa = tsa_config
+[tsa_config]
+dir = {dir}
+serial = $dir/tsaserial
+signer_cert = $dir/tsa.pem
+certs = $dir/root.pem
+signer_key = $dir/tsa.key
+signer_digest = md_gost12_256
+default_policy = 1.2.643.100.113.1
+digests = sha256, sha512, md_gost12_256, md_gost12_512
+accuracy = secs:1
+ordering = no
+tsa_name = no
+ess_cert_id_chain = no
+ess_cert_id_alg = md_gost12_256
+"""
 CA_CNF = """[ca]
 default_ca = root
 [root]
@@ -157,6 +186,11 @@ def make(workdir: Path) -> GostPKI:
                                              encoding="utf-8")
     (workdir / "ca.cnf").write_text(CA_CNF, encoding="utf-8")
     (workdir / "engine.cnf").write_text(ENGINE_CNF, encoding="utf-8")
+    (workdir / "tsa.cnf").write_text(TSA_CNF.format(dir=workdir), encoding="utf-8")
+    (workdir / "tsaserial").write_text("01\n")
+    (workdir / "tsa.ext").write_text("keyUsage=critical,digitalSignature,nonRepudiation\nbasicConstraints=CA:FALSE\n"
+                                     f"extendedKeyUsage=critical,timeStamping\ncrlDistributionPoints=URI:{crl_url}\n",
+                                     encoding="utf-8")
     (workdir / "index.txt").write_text("")
     (workdir / "index.txt.attr").write_text("unique_subject = no\n")     # one person, several certificates
     (workdir / "crlnumber").write_text("01\n")
@@ -180,7 +214,12 @@ def make(workdir: Path) -> GostPKI:
              "-CAcreateserial", "-md_gost12_256",   # the issuers hold 256-bit keys
              "-extfile", "ocsp-signer.ext" if "ocsp" in name else "signer.ext", "-days", "730",
              "-out", f"{name}.pem", cwd=workdir)
-    for name in ("director", "director512", "teacher-gost", "director-ocsp"):   # the index OCSP answers from
+    _key(workdir, "tsa", 256)
+    _run("req", "-engine", "gost", "-config", "oids.cnf", "-new", "-key", "tsa.key", "-utf8",
+         "-subj", "/C=RU/O=Тестовый ГОСТ УЦ/CN=Служба штампов времени ГОСТ", "-out", "tsa.csr", cwd=workdir)
+    _run("x509", "-engine", "gost", "-req", "-in", "tsa.csr", "-CA", "root.pem", "-CAkey", "root.key",
+         "-CAcreateserial", "-md_gost12_256", "-extfile", "tsa.ext", "-days", "730", "-out", "tsa.pem", cwd=workdir)
+    for name in ("director", "director512", "teacher-gost", "director-ocsp", "tsa"):   # the index OCSP answers from
         _run("ca", "-engine", "gost", "-config", "ca.cnf", "-valid", f"{name}.pem", cwd=workdir)
     for name in ("director-revoked", "director-ocsp-revoked"):
         _run("ca", "-engine", "gost", "-config", "ca.cnf", "-revoke", f"{name}.pem", "-crl_reason", "keyCompromise",

@@ -200,3 +200,84 @@ def test_revocation_by_a_gost_signed_ocsp_response(school, gpki, certified, pki)
     reports = pades.validate(certified.pdf, [pki.root, gpki.root], other_certs=[pki.interm], allow_fetching=True,
                              revocation_mode="soft-fail")     # hard-fail: a fresh answer is "too recent"
     assert all(r.intact and r.valid and r.trusted and r.bottom_line for r in reports), [r.details for r in reports]
+
+
+# ---- a GOST time-stamp authority (openssl ts -reply with the engine: Streebog-256, GOST key) --------------------
+
+def _tsa_report_line(v):
+    return [c for s in v.signatures for c in s.checks if c.label == "Штамп времени подписи"]
+
+
+def test_signature_timestamps_from_a_gost_tsa_verify_and_a_changed_token_fails(app, school, gpki, pki, both_roots,
+                                                                             monkeypatch):
+    monkeypatch.setitem(app.config, "TSA_URL", gpki.tsa_url)
+    director = _director(school, gpki)
+    (sheet,) = _sheets(school, "9Д")
+    services.render_pdf(sheet, actor=director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)       # RSA + GOST TSA
+    services.sign(sheet, "director", pades.PKCS12Signer(gpki.pkcs12("director", PASS), PASS), actor=director)
+    reports = _gost_valid(sheet.pdf, pki, gpki)
+    assert all(r.timestamp_ok for r in reports), [r.details for r in reports]
+    v = verify_bytes(sheet.pdf, allow_fetching=False)
+    assert [c.ok for c in _tsa_report_line(v)] == [True, True], "\n".join(v.lines_ru())
+    # one byte of the director's token (its TSTInfo serial) changed: the PDF's signed bytes are the same,
+    # the token's signature no longer holds
+    reader = PdfFileReader(io.BytesIO(sheet.pdf))
+    sig = next(s for s in reader.embedded_signatures if s.field_name == "Director")
+    token = next(a for a in sig.signer_info["unsigned_attrs"] if a["type"].native == "signature_time_stamp_token")
+    tst_info = token["values"][0]["content"]["encap_content_info"]["content"]
+    raw = tst_info.contents
+    serial = tst_info.parsed["serial_number"].contents
+    changed = raw.replace(serial, bytes([serial[0] ^ 1]) + serial[1:], 1)
+    hexed = [(raw.hex(), changed.hex()), (raw.hex().upper(), changed.hex().upper())]
+    original, tampered = next((a.encode(), b.encode()) for a, b in hexed if a.encode() in sheet.pdf)
+    bad = sheet.pdf.replace(original, tampered)
+    reports = pades.validate(bad, [pki.root, gpki.root], other_certs=[pki.interm])
+    assert reports[0].timestamp_ok and reports[1].intact and reports[1].valid
+    assert not reports[1].timestamp_ok, reports[1].details
+
+
+def test_a_gost_tsa_for_the_archive_timestamp_and_its_renewal(app, school, gpki, pki, both_roots, run_jobs,
+                                                              monkeypatch, make_user):
+    from archive.ingest import renew
+    from archive.models import RecordStatus
+    from archive.services import record_for
+    from core.storage import get_storage
+    monkeypatch.setitem(app.config, "TSA_URL", gpki.tsa_url)
+    director = _director(school, gpki)
+    (sheet,) = _sheets(school, "9Е")
+    services.render_pdf(sheet, actor=director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    services.sign(sheet, "director", pades.PKCS12Signer(gpki.pkcs12("director", PASS), PASS), actor=director)
+    db.commit()
+    run_jobs()
+    record = record_for("summary_sheet", sheet.id)
+    assert record.status is RecordStatus.archived, record.last_error
+    from archive.search import Query, search
+    archivist = make_user("archivist", school.org)
+    assert [r.id for r in search(archivist, Query(signer="Сафин")).rows] == [record.id]   # found by the GOST signer
+    for _ in range(2):                          # ingest, then a renewal over it
+        stored = get_storage().get(record.key)
+        v = verify_bytes(stored, allow_fetching=False)
+        assert v.ok, "\n".join(v.lines_ru())
+        assert ("Долгосрочная проверка (PAdES B-LTA)", True) in [(c.label, c.ok) for c in v.checks]
+        assert any(s.kind == "archive_timestamp" and s.ok for s in v.signatures)
+        renew(record)
+        db.commit()
+    final = get_storage().get(record.key)
+    assert len(PdfFileReader(io.BytesIO(final)).embedded_timestamp_signatures) == 3   # ingest + two renewals
+    assert verify_bytes(final, allow_fetching=False).ok
+
+
+def test_a_gost_key_signs_a_document_without_a_prepared_field(gpki, pki):
+    """The archive's acts and inventories are signed in a new invisible field (pades.sign(new_field=True))."""
+    from reportlab.pdfgen import canvas
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf)
+    c.drawString(72, 720, "act")
+    c.save()
+    signer = pades.PKCS12Signer(gpki.pkcs12("director", PASS), PASS)
+    signed = pades.sign(buf.getvalue(), "ArchiveSeal", signer, new_field=True, reason="Акт", location="Архив")
+    (report,) = pades.validate(signed, [gpki.root], require_ours=False)
+    assert report.intact and report.valid and report.trusted, report.details
+    assert "ГОСТ Р 34.10-2012, 256 бит" in report.summary_ru
