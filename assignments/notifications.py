@@ -10,11 +10,7 @@ retry sends a second copy. Mail cannot be enlisted in the database transaction.)
 """
 import datetime as dt
 import logging
-import smtplib
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formataddr
-from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 from sqlalchemy import and_, func, select, text, update
@@ -22,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from assignments.models import Assignment, DigestClaim, Notification, Occurrence, OccurrenceStatus
 from core.db import execute_count, session, utcnow
+from core.mail import send_mail
 from ordinances.models.ordinances import PlanItem
 from orgs.access import PERMISSIONS
 from orgs.models.organisations import Organisation
@@ -171,29 +168,6 @@ def render_digest(user: User, day: dt.date, digest: Digest) -> tuple[str, str]:
     parts += ["", "Письмо отправлено автоматически, отвечать на него не нужно."]
     subject = f"Поручения на {day:%d.%m.%Y}: просрочено {len(digest.overdue)}, срок скоро {len(digest.due_soon)}"
     return subject, "\n".join(parts)
-
-
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send one plain-text message through `SMTP_URL` (smtp://[user:password@]host:port, smtps:// for TLS,
-    ?starttls=1 to upgrade)."""
-    url = current_app.config.get("SMTP_URL")
-    if not url:
-        raise RuntimeError("SMTP_URL is not set")
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ValueError(f"SMTP_URL: unknown scheme {parts.scheme!r}; use smtp:// or smtps://")
-    msg = EmailMessage()
-    msg["From"] = formataddr(("Электронные журналы", current_app.config.get("MAIL_FROM") or "journals@localhost"))
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg.set_content(body)
-    cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
-    with cls(parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 25), timeout=30) as smtp:
-        if "starttls=1" in (parts.query or ""):
-            smtp.starttls()
-        if parts.username:
-            smtp.login(unquote(parts.username), unquote(parts.password or ""))
-        smtp.send_message(msg)
 
 
 def send_digest(user_id: int, day: dt.date) -> bool:

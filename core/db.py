@@ -106,7 +106,7 @@ def init_app(app: Flask) -> None:
 
 
 MODEL_MODULES = ("orgs.models", "ordinances.models", "assignments.models", "transitions.models", "reports.models",
-                 "core.audit",
+                 "core.audit", "core.security_log",
                  "sheets.models", "archive.models")
 
 

@@ -5,17 +5,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from core import audit
 from core.db import session, utcnow
 from orgs.models.organisations import Organisation
-from orgs.models.users import ApiToken, Role, RoleGrant, User
-from orgs.passwords import hash_password, needs_rehash, verify_password
+from orgs.models.users import ApiToken, PasswordReset, Role, RoleGrant, User
+from orgs.passwords import check_strength, hash_password, needs_rehash, verify_password
 
 
 class AuthError(Exception):
     pass
+
+
+class PasswordError(ValueError):
+    """A password that cannot be set; the message (Russian) says why."""
+
+
+WRONG = "Неверный логин или пароль."
+RESET_HOURS = 1
 
 
 @dataclass
@@ -28,27 +36,27 @@ def normalise_login(login: str) -> str:
     return login.strip().lower()
 
 
-def authenticate(login: str, password: str) -> LoginResult:
-    """Check a login; count failures and lock the account after too many."""
+def authenticate(login: str, password: str, *, ip: str | None = None) -> LoginResult:
+    """Check a login. A throttled address is answered before any password is checked; an unknown login, a
+    wrong password and a deactivated account get the same answer after the same argon2 work."""
+    from core.security_log import log_event
+    from orgs import throttle
+    wait = throttle.waiting(ip)
+    if wait is not None:
+        throttle.record_failure(ip)
+        log_event("login_throttled", status=429)
+        return LoginResult(None, wait.message)
     user = session.scalar(select(User).where(User.login == normalise_login(login)))
-    now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        audit.record("login.refused_locked", user, actor=user)
-        minutes = int((user.locked_until - now).total_seconds() // 60) + 1
-        return LoginResult(None, f"Слишком много неудачных попыток. Вход заблокирован ещё на {minutes} мин.")
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-                user.locked_until = now + timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
-                user.failed_logins = 0
-                audit.record("login.locked", user, actor=user)
-            else:
-                audit.record("login.failed", user, actor=user)
-            session.flush()
-        return LoginResult(None, "Неверный логин или пароль.")
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+        throttle.record_failure(ip)
+        if user is not None:       # one atomic increment: parallel guesses each count
+            session.execute(update(User).where(User.id == user.id)
+                            .values(failed_logins=User.failed_logins + 1).returning(User.failed_logins))
+            audit.record("login.failed", user, actor=user)
+        log_event("login_failed", user_id=user.id if user is not None else None)
+        return LoginResult(None, WRONG)
+    user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record("login", user, actor=user)
@@ -57,19 +65,126 @@ def authenticate(login: str, password: str) -> LoginResult:
 
 def create_user(login: str, full_name: str, password: str | None = None, *, email: str | None = None,
                 position: str | None = None, actor: User | None = None) -> User:
+    """An administrator's new user must choose their own password at first login."""
     user = User(login=normalise_login(login), full_name=full_name.strip(), email=email, position=position,
-                password_hash=hash_password(password) if password else None)
+                password_hash=hash_password(password) if password else None,
+                must_change_password=bool(password and actor is not None))
     session.add(user)
     session.flush()
     audit.record("user.create", user, actor=actor, after={"login": user.login})
     return user
 
 
-def set_password(user: User, password: str, *, actor: User | None = None) -> None:
+def set_password(user: User, password: str, *, actor: User | None = None, keep=None) -> None:
+    """Set the password and end the user's other sessions. Set by someone else (an administrator), it must
+    be changed at the next login."""
+    from orgs import sessions
     user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until = 0, None
+    user.failed_logins, user.locked_until, user.password_changed_at = 0, None, utcnow()
+    user.must_change_password = actor is not None and actor.id != user.id
     session.flush()
-    audit.record("user.password", user, actor=actor)
+    ended = sessions.end_all(user, "password", keep=keep)
+    audit.record("user.password", user, actor=actor, sessions_ended=ended)
+
+
+def change_password(user: User, current: str, new: str, repeat: str, *, keep=None) -> None:
+    """The user's own change: the current password, then the new one twice, strong and not a common one."""
+    if not verify_password(user.password_hash, current):
+        raise PasswordError("Текущий пароль введён неверно.")
+    if new != repeat:
+        raise PasswordError("Новый пароль и повтор не совпадают.")
+    if verify_password(user.password_hash, new):
+        raise PasswordError("Новый пароль должен отличаться от текущего.")
+    weak = check_strength(new, login=user.login)
+    if weak:
+        raise PasswordError(weak)
+    set_password(user, new, actor=user, keep=keep)
+
+
+def deactivate(user: User, *, actor: User) -> None:
+    """No more logins: sessions end and API tokens are revoked now."""
+    from orgs import sessions
+    user.active = False
+    revoked = _revoke_all_tokens(user)
+    ended = sessions.end_all(user, "deactivated")
+    audit.record("user.deactivate", user, actor=actor, sessions_ended=ended, tokens_revoked=revoked)
+
+
+def reactivate(user: User, *, actor: User) -> None:
+    user.active = True
+    session.flush()
+    audit.record("user.reactivate", user, actor=actor)
+
+
+def force_reset(user: User, *, actor: User) -> str | None:
+    """An administrator's reset: sessions end, tokens are revoked, and the user must set a new password —
+    by a one-time link mailed to them when SMTP_URL and an address are set (None returned), otherwise
+    with a temporary password returned here for the administrator to hand over (shown once)."""
+    from orgs import sessions
+    revoked = _revoke_all_tokens(user)
+    ended = sessions.end_all(user, "reset")
+    audit.record("user.force_reset", user, actor=actor, sessions_ended=ended, tokens_revoked=revoked)
+    if current_app.config.get("SMTP_URL") and user.email:
+        user.password_hash = None                      # the old one no longer opens anything
+        user.must_change_password = False
+        session.flush()
+        send_reset_link(user)
+        return None
+    temporary = secrets.token_urlsafe(12)
+    set_password(user, temporary, actor=actor)
+    return temporary
+
+
+def _revoke_all_tokens(user: User) -> int:
+    from core.db import execute_count
+    return execute_count(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                         .values(revoked_at=utcnow()))
+
+
+def request_reset(login_or_email: str) -> None:
+    """«Забыли пароль?»: mail a one-time link if such an active user with an address exists. Says nothing
+    either way (the page shows the same text), so it does not tell which logins or addresses exist."""
+    value = login_or_email.strip().lower()
+    if not value or not current_app.config.get("SMTP_URL"):
+        return
+    user = session.scalar(select(User).where((User.login == value) | (func.lower(User.email) == value)))
+    if user is not None and user.active and user.email:
+        send_reset_link(user)
+
+
+def send_reset_link(user: User) -> None:
+    from core.db import on_commit
+    from core.mail import send_mail
+    token = secrets.token_urlsafe(32)
+    session.add(PasswordReset(user_id=user.id, token_sha256=_digest(token),
+                              expires_at=utcnow() + timedelta(hours=RESET_HOURS)))
+    session.flush()
+    audit.record("user.reset_link", user)
+    link = f"{(current_app.config.get('PUBLIC_URL') or '').rstrip('/')}/login/reset/{token}"
+    address = user.email or ""
+    body = (f"Здравствуйте, {user.full_name}!\n\nЧтобы задать новый пароль для входа в «Электронные журналы» "
+            f"(логин {user.login}), откройте ссылку в течение {RESET_HOURS} ч.:\n{link}\n\n"
+            "Ссылка действует один раз. Если вы не просили сменить пароль, просто удалите это письмо.")
+    on_commit(lambda: send_mail(address, "Смена пароля в «Электронных журналах»", body))
+
+
+def reset_for(token: str) -> PasswordReset | None:
+    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_sha256 == _digest(token)))
+    if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
+        return None
+    return reset
+
+
+def complete_reset(reset: PasswordReset, new: str, repeat: str) -> User:
+    user = session.get_one(User, reset.user_id)
+    if new != repeat:
+        raise PasswordError("Новый пароль и повтор не совпадают.")
+    weak = check_strength(new, login=user.login)
+    if weak:
+        raise PasswordError(weak)
+    reset.used_at = utcnow()
+    set_password(user, new, actor=user)
+    return user
 
 
 def grant(user: User, role: Role, org: Organisation, *, actor: User | None = None) -> RoleGrant:
@@ -94,13 +209,20 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(user: User, name: str) -> tuple[ApiToken, str]:
-    """Make an API token; the plain value is returned once and never stored."""
+def issue_token(user: User, name: str, *, scope: str = "write", days: int | None = None) -> tuple[ApiToken, str]:
+    """Make an API token; the plain value is returned once and never stored. It expires after `days`
+    (API_TOKEN_DAYS by default); a "read" token may only GET."""
+    if scope not in ("read", "write"):
+        raise ValueError(f"unknown token scope {scope!r}")
+    days = days if days is not None else current_app.config.get("API_TOKEN_DAYS", 90)
     plain = "jt_" + secrets.token_urlsafe(32)
-    tok = ApiToken(user=user, name=name.strip() or "API", token_sha256=_digest(plain))
+    expires = utcnow() + timedelta(days=days)
+    tok = ApiToken(user=user, name=name.strip() or "API", token_sha256=_digest(plain), scope=scope,
+                   expires_at=expires)
     session.add(tok)
     session.flush()
-    audit.record("token.issue", tok, actor=user, after={"name": tok.name})
+    audit.record("token.issue", tok, actor=user, after={"name": tok.name, "scope": scope,
+                                                         "expires_at": expires.isoformat()})
     return tok, plain
 
 
@@ -110,12 +232,21 @@ def revoke_token(tok: ApiToken, *, actor: User) -> None:
     audit.record("token.revoke", tok, actor=actor)
 
 
-def user_for_token(plain: str) -> User | None:
+def token_for(plain: str) -> ApiToken | None:
+    """The live token (not revoked, not expired, its user active); its last use is noted (once a minute)."""
+    now = utcnow()
     tok = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(plain),
                                                 ApiToken.revoked_at.is_(None)))
-    if tok is None or not tok.user.active:
+    if tok is None or not tok.user.active or (tok.expires_at is not None and tok.expires_at <= now):
         return None
-    return tok.user
+    if tok.last_used_at is None or now - tok.last_used_at >= timedelta(minutes=1):
+        tok.last_used_at = now
+    return tok
+
+
+def user_for_token(plain: str) -> User | None:
+    tok = token_for(plain)
+    return tok.user if tok else None
 
 
 PROFILE_FIELDS = ("surname", "given_name", "patronymic", "snils", "inn")

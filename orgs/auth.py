@@ -1,16 +1,17 @@
-"""Authentication: session login for pages, bearer tokens for /api/v1.
+"""Authentication: server-side sessions for pages (orgs/sessions.py), bearer tokens for /api/v1.
 
-Every endpoint requires a logged-in user unless it is listed in PUBLIC_ENDPOINTS;
-what the user may do there is decided by orgs.access.
+Every endpoint requires a logged-in user unless it is listed in PUBLIC_ENDPOINTS; what the user may do
+there is decided by orgs.access. A session that still owes its second factor reaches only the second-factor
+page; a user whose password was set by an administrator reaches only the password page until they change it.
 """
 from flask import Flask, g, jsonify, redirect, request, url_for
-from flask import session as http_session
 from werkzeug.exceptions import SecurityError
 
-from core.db import session
-
-PUBLIC_ENDPOINTS = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "public_verify.verify",
-                    "assignments.feed"}
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.forgot", "auth.reset", "api.openapi", "health.healthz",
+                    "health.readyz", "public_verify.verify", "assignments.feed"}
+SECOND_FACTOR_ENDPOINTS = {"auth.second_factor", "auth.logout", "static"}
+PASSWORD_ENDPOINTS = {"auth.change_password", "auth.logout", "static"}
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def current_user():
@@ -18,31 +19,41 @@ def current_user():
 
 
 def _load_user():
-    from orgs.accounts import user_for_token
-    from orgs.models.users import User
-    g.user = None
+    from orgs import sessions
+    from orgs.accounts import token_for
+    g.user = g.pending_user = g.user_session = g.api_token = None
     if request.path.startswith("/api/"):
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            g.user = user_for_token(header[7:].strip())
+            g.api_token = token_for(header[7:].strip())
+            g.user = g.api_token.user if g.api_token else None
         return
-    uid = http_session.get("uid")
-    if uid is not None:
-        user = session.get(User, uid)
-        # A password change or deactivation ends existing sessions.
-        if user and user.active and http_session.get("pw") == (user.password_hash or "")[-16:]:
-            g.user = user
-        else:
-            http_session.clear()
+    record = sessions.current()
+    if record is None:
+        return
+    g.user_session = record
+    if record.second_factor_at is None:
+        g.pending_user = record.user
+    else:
+        g.user = record.user
 
 
 def _require_login():
-    if request.endpoint in PUBLIC_ENDPOINTS or g.user is not None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if isinstance(request.routing_exception, SecurityError):
         return None   # a Host outside TRUSTED_HOSTS: Flask answers 400; no redirect is built from it
+    if g.api_token is not None and g.api_token.scope == "read" and request.method not in READ_METHODS:
+        return jsonify(error="forbidden", message="Токен выпущен только для чтения: изменять данные им нельзя."), 403
+    if g.pending_user is not None:
+        return None if request.endpoint in SECOND_FACTOR_ENDPOINTS else redirect(url_for("auth.second_factor"))
+    if g.user is not None:
+        if g.user_session is not None and g.user.must_change_password and request.endpoint not in PASSWORD_ENDPOINTS:
+            return redirect(url_for("auth.change_password"))
+        return None
     if request.path.startswith("/api/"):
-        return jsonify(error="unauthorized", message="Нужен токен API: заголовок Authorization: Bearer …"), 401
+        return jsonify(error="unauthorized", message="Нужен действующий токен API: заголовок Authorization: "
+                                                     "Bearer … (токен не истёк и не отозван)"), 401
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 

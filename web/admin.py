@@ -116,6 +116,53 @@ def user_profile(user_id: int):
     return redirect(url_for("admin.user", user_id=user.id))
 
 
+def _managed_user(user_id: int) -> User:
+    user = session.get(User, user_id) or abort(404)
+    if not has_any(g.user, "user.manage") or not _visible_user(user):
+        abort(403)
+    if user.id == g.user.id:
+        abort(400, "Свою учётную запись так не меняют: пароль меняется в профиле.")
+    return user
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+def user_deactivate(user_id: int):
+    services.deactivate(_managed_user(user_id), actor=g.user)
+    flash("Учётная запись отключена, сеансы завершены, токены отозваны.", "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+def user_reactivate(user_id: int):
+    services.reactivate(_managed_user(user_id), actor=g.user)
+    flash("Учётная запись включена.", "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
+@bp.route("/users/<int:user_id>/reset", methods=["POST"])
+def user_reset(user_id: int):
+    user = _managed_user(user_id)
+    temporary = services.force_reset(user, actor=g.user)
+    if temporary is None:
+        flash(f"Сеансы завершены, токены отозваны; ссылка для нового пароля отправлена на {user.email}.", "success")
+        return redirect(url_for("admin.user", user_id=user_id))
+    grant = GrantForm()
+    grant.organisation_id.choices = [SelectChoice(o.id, o.display_name) for o in _manageable_orgs()]
+    return render_template("admin/user.html", user=user, form=grant, profile=ProfileForm(obj=user),
+                           temporary_password=temporary)
+
+
+@bp.route("/users/<int:user_id>/second-factor/reset", methods=["POST"])
+def user_second_factor_reset(user_id: int):
+    """The phone is lost and so are the recovery codes: the user sets TOTP up again at the next login."""
+    from orgs import second_factor, sessions
+    user = _managed_user(user_id)
+    second_factor.disable(user, actor=g.user)
+    sessions.end_all(user, "second factor reset")
+    flash("Второй фактор сброшен: при следующем входе пользователь настроит его заново.", "success")
+    return redirect(url_for("admin.user", user_id=user_id))
+
+
 @bp.route("/users/<int:user_id>/grants/<int:grant_id>/revoke", methods=["POST"])
 def revoke_grant(user_id: int, grant_id: int):
     gr = session.get(RoleGrant, grant_id)

@@ -9,6 +9,7 @@ DEFAULTS = {
     "TSA_URL": None,
     "SECRET_KEY": None,  # nosec B105 # no secret here; None means generate one in instance/
     "SMTP_URL": None,
+    "SMTP_CA_FILE": None,         # CA bundle for the SMTP server's TLS certificate (default: the system's)
     "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links; required
     "DEMO": False,                # set by `serve`: the demo instance (its own address is the public one)
     "TRUST_ROOTS": None,          # PEM file(s) of the CAs whose signatures are trusted, ":"-separated
@@ -22,11 +23,16 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,   # set true behind TLS
-    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,   # the cookie's own life; the session record decides (below)
+    "SESSION_IDLE_MINUTES": 30,       # a server-side session ends after this long without a request
+    "SESSION_ABSOLUTE_HOURS": 8,      # and this long after the login, however active
+    "API_TOKEN_DAYS": 90,             # new API tokens expire after this many days
+    "LOGIN_IP_FREE_FAILURES": 5,      # failed logins from one address before it must wait (doubling each time)
+    "LOGIN_BACKOFF_MAX_SECONDS": 15 * 60,
+    "LOGIN_GLOBAL_FAILURES_PER_MINUTE": 300,   # all addresses together: above it, every login waits a minute
+    "SECOND_FACTOR_ROLES": "admin,archivist",  # roles that must log in with TOTP
     "WTF_CSRF_TIME_LIMIT": None,      # the token lives as long as the session
     "MAX_CONTENT_LENGTH": 50 * 1024 * 1024,
-    "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_LOCKOUT_SECONDS": 15 * 60,
     "ORG_IMPORT_MAX_ROWS": 20000,
     "MARKS_IMPORT_MAX_ROWS": 200_000,
     "ORDINANCE_FILE_MAX_BYTES": 20 * 1024 * 1024,  # the signed order PDF and each attachment

@@ -11,6 +11,8 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from core.security_log import log_event
+
 log = logging.getLogger(__name__)
 
 ERROR_TEXT = {
@@ -68,7 +70,16 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(e):
+        log_event("csrf", status=400)
         return _error(400, "Форма устарела или отправлена не с этой страницы. Обновите страницу и отправьте её снова.")
+
+    @app.after_request
+    def _refusals(resp):
+        # every refusal, however it was made (abort(403), a view's own 403/429 answer), once
+        if resp.status_code in (403, 429) and not g.get("security_logged"):
+            g.security_logged = True
+            log_event("forbidden" if resp.status_code == 403 else "rate_limited", status=resp.status_code)
+        return resp
 
     for code in (400, 403, 404, 405, 413):
         app.register_error_handler(code, lambda e, code=code: _error(code, _description(e, code)))

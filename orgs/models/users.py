@@ -2,7 +2,8 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
@@ -51,8 +52,15 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(300))
     password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None: cannot log in
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(default=0)       # wrong passwords since the last login (atomic)
+    locked_until: Mapped[datetime | None]                       # unused since login throttling (orgs/throttle.py)
+    must_change_password: Mapped[bool] = mapped_column(default=False)   # set by an administrator's password
+    password_changed_at: Mapped[datetime | None]
+    # TOTP (orgs/second_factor.py): the secret encrypted under SECRET_KEY; recovery codes as SHA-256 hex
+    totp_secret: Mapped[str | None] = mapped_column(String(300))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]                          # a code is accepted once (no replay)
+    recovery_codes: Mapped[list | None] = mapped_column(JSONB)
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -91,5 +99,49 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    scope: Mapped[str] = mapped_column(String(10), default="write")   # read: GET/HEAD only; write: all
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(Base):
+    """A browser session kept on the server: the cookie carries only its random id (whose SHA-256 is
+    stored), so logout, a password change or a deactivation ends it everywhere at once."""
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]                                 # the absolute limit
+    second_factor_at: Mapped[datetime | None]                    # TOTP passed (or not needed: set at login)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed logins per key ("ip:…", "ip-login:…", "global"), counted by one atomic upsert each."""
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None]
+
+
+class PasswordReset(Base):
+    """A one-time reset link sent by e-mail: only the token's SHA-256 is stored."""
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -1,7 +1,5 @@
-from datetime import timedelta
-
 from core.audit import AuditEntry
-from core.db import session, utcnow
+from core.db import session
 from tests.helpers import PASSWORD, csrf_token, login
 
 
@@ -28,20 +26,6 @@ def test_wrong_password_is_refused_without_saying_which_part(client, make_user):
     for name, pw in ((user.login, "wrong-password-1"), ("nobody-here", PASSWORD)):
         page = login(client, name, pw)
         assert page.status_code == 200 and "Неверный логин или пароль." in page.get_data(as_text=True)
-
-
-def test_lockout_after_repeated_failures(client, make_user, app):
-    user = make_user()
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        login(client, user.login, "wrong-password-1")
-    assert user.locked_until is not None and user.locked_until > utcnow()
-    # Even the right password is refused while locked.
-    page = login(client, user.login, PASSWORD)
-    assert page.status_code == 200 and "заблокирован" in page.get_data(as_text=True)
-    assert client.get("/").status_code == 302
-    user.locked_until = utcnow() - timedelta(seconds=1)     # the lock has run out
-    assert login(client, user.login, PASSWORD).status_code == 302
-    assert session.query(AuditEntry).filter_by(actor_id=user.id, action="login.locked").count() == 1
 
 
 def test_csrf_token_is_required_on_forms(client, make_user, logged_in, tree):

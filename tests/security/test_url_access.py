@@ -13,13 +13,16 @@ from sqlalchemy import text
 
 from tests.helpers import csrf_token
 
-PUBLIC = {"static", "auth.login", "api.openapi", "health.healthz", "health.readyz", "public_verify.verify",
+PUBLIC = {"static", "auth.login", "auth.forgot", "auth.reset",
+          "api.openapi", "health.healthz", "health.readyz", "public_verify.verify",
           "assignments.feed",
           "observability.metrics_view"}  # its own check: metrics token or a loopback client
 # Pages any logged-in user may open: their own account/tasks/inbox, and index pages whose content is
 # filtered by app.auth.access.scope_condition (empty for a user without roles).
 SELF_SERVICE = {
     "home.index", "auth.account", "auth.logout", "auth.revoke_token",  # own tokens only
+    "auth.change_password", "auth.end_session", "auth.end_all_sessions", "auth.second_factor",   # own account
+    "auth.new_recovery_codes", "auth.disable_second_factor", "auth.enable_second_factor",
     "orgs_api.me",
     "assignments.my_tasks", "assignments.inbox", "assignments.inbox_read", "assignments.calendar",
     "assignments.feed_token", "assignments.index", "assignments.dashboard",

@@ -36,9 +36,9 @@ def test_every_setting_can_come_from_the_environment():
     import pytest
 
     from web.config import ConfigError, settings_from_env
-    s = settings_from_env({"LOGIN_MAX_FAILURES": "7", "ARCHIVE_VERIFY_FETCH": "false", "MAIL_FROM": "a@b.ru",
+    s = settings_from_env({"LOGIN_IP_FREE_FAILURES": "7", "ARCHIVE_VERIFY_FETCH": "false", "MAIL_FROM": "a@b.ru",
                            "MARKS_IMPORT_MAX_ROWS": "1000", "TESTING": "1"})
-    assert s == {"LOGIN_MAX_FAILURES": 7, "ARCHIVE_VERIFY_FETCH": False, "MAIL_FROM": "a@b.ru",
+    assert s == {"LOGIN_IP_FREE_FAILURES": 7, "ARCHIVE_VERIFY_FETCH": False, "MAIL_FROM": "a@b.ru",
                  "MARKS_IMPORT_MAX_ROWS": 1000}      # TESTING is not a setting of the service
-    with pytest.raises(ConfigError, match="LOGIN_MAX_FAILURES"):
-        settings_from_env({"LOGIN_MAX_FAILURES": "пять"})
+    with pytest.raises(ConfigError, match="LOGIN_IP_FREE_FAILURES"):
+        settings_from_env({"LOGIN_IP_FREE_FAILURES": "пять"})
