@@ -209,11 +209,16 @@ def _validation_context(trust_roots: list[x509.Certificate]):
 def fetcher_backend():
     """OCSP/CRL fetching for one validation context (which closes it when done), sharing the answers
     with the other worker processes through Redis when the app has one (archive/revinfo.py)."""
+    from flask import has_app_context
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
     from pyhanko_certvalidator.fetchers.api import OwnedFetcherBackend
 
     from archive import revinfo
-    return OwnedFetcherBackend(revinfo.shared(AIOHttpFetcherBackend(session=_session()), *_revinfo_cache()))
+    from core.trust import fetch_allowed_hosts
+    from pades.fetching import restricted
+    shared = revinfo.shared(AIOHttpFetcherBackend(session=_session()), *_revinfo_cache())
+    hosts = fetch_allowed_hosts() if has_app_context() else frozenset()    # no configuration: ask nobody
+    return OwnedFetcherBackend(restricted(shared, hosts))
 
 
 def _revinfo_cache():

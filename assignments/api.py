@@ -104,7 +104,9 @@ def create():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400)
+    from ordinances.loaders import get_visible
     item = session.get(PlanItem, body.get("plan_item_id") or 0) or abort(404)
+    get_visible(svc.ordinance_of(item).id)           # as the page: an order the caller may read
     assigner = session.get(Organisation, body.get("assigner_id") or 0) or abort(404)
     require("assignment.manage", assigner)
     try:

@@ -456,11 +456,28 @@ def cascade(target: AssignmentTarget, schools: list[Organisation], *, actor=None
     return child
 
 
+def check_responsible_user(org, user_id) -> None:
+    """A responsible person named by id must be an active user with a role in that organisation (or below)."""
+    if user_id is None:
+        return
+    from orgs.models.organisations import subtree
+    from orgs.models.users import RoleGrant, User
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        raise AssignmentError("responsible.user_id: нужен номер пользователя.")
+    found = session.scalar(select(User.id).where(
+        User.id == user_id, User.active.is_(True),
+        User.id.in_(select(RoleGrant.user_id).join(Organisation).where(subtree(org)))))
+    if found is None:
+        raise AssignmentError(f"Пользователь № {user_id} не сотрудник организации «{org.display_name}»: "
+                              "ответственным его назначить нельзя.")
+
+
 def set_responsible(target: AssignmentTarget, *, name: str, position: str | None = None,
                     user_id: int | None = None, actor=None) -> None:
     name = (name or "").strip()
     if not name:
         raise AssignmentError("Укажите ФИО ответственного.")
+    check_responsible_user(target.org, user_id)
     before = {"name": target.responsible_name, "position": target.responsible_position}
     target.responsible_name, target.responsible_position = name[:300], (position or "").strip()[:300] or None
     target.responsible_user_id = user_id
@@ -513,6 +530,7 @@ def submit(occ: Occurrence, *, actor, text: str | None = None, link: str | None 
     if occ.kind is OccurrenceKind.appointment:
         if not responsible or not (responsible.get("name") or "").strip():
             raise AssignmentError("Укажите ответственного: ФИО (и должность) из приказа по организации.")
+        check_responsible_user(occ.target.org, responsible.get("user_id"))
         if not files and not link_:
             raise AssignmentError("Приложите приказ о назначении ответственного (файл или ссылку).")
     elif not (text_ or link_ or files):

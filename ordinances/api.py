@@ -8,7 +8,7 @@ from core.api import json_errors, paged
 from core.db import session
 from ordinances import services as svc
 from ordinances.ical import plan_calendar
-from ordinances.loaders import decode_upload, get_visible, issuers_for, visible_condition
+from ordinances.loaders import decode_upload, draft_condition, get_visible, issuers_for, visible_condition
 from ordinances.models.ordinances import Ordinance, OrdinanceStatus
 from ordinances.parsing.parser import parse_docx, parse_text
 from orgs.access import require
@@ -19,7 +19,8 @@ bp = json_errors(Blueprint("ordinances_api", __name__, url_prefix="/api/v1"))
 @bp.route("/ordinances")
 def ordinances():
     stmt = select(Ordinance).join(Organisation, Ordinance.issuer_id == Organisation.id) \
-        .where(visible_condition(g.user)).order_by(Ordinance.date.desc().nulls_last(), Ordinance.id.desc())
+        .where(visible_condition(g.user), draft_condition(g.user)) \
+        .order_by(Ordinance.date.desc().nulls_last(), Ordinance.id.desc())
     if issuer := request.args.get("issuer_id", type=int):
         stmt = stmt.where(Ordinance.issuer_id == issuer)
     if status := request.args.get("status"):

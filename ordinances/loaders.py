@@ -4,8 +4,8 @@ from flask import abort, g
 from sqlalchemy import literal, or_, select
 
 from core.db import session
-from ordinances.models.ordinances import Ordinance
-from orgs.access import scopes
+from ordinances.models.ordinances import Ordinance, OrdinanceStatus
+from orgs.access import can, scopes
 from orgs.models.organisations import Organisation, subtree
 
 
@@ -17,11 +17,19 @@ def visible_condition(user):
     return or_(*conds) if conds else literal(False)
 
 
+def draft_condition(user):
+    """A draft is seen only by those who may edit its issuer's documents (not by every school below)."""
+    conds = [subtree(org) for org in scopes(user, "ordinance.edit")]
+    return or_(Ordinance.status != OrdinanceStatus.draft, *conds)
+
+
 def get_visible(ordinance_id: int) -> Ordinance:
     o = session.get(Ordinance, ordinance_id) or abort(404)
     if not session.scalar(select(Organisation.id).where(Organisation.id == o.issuer_id,
                                                          visible_condition(g.user))):
         abort(403)
+    if o.status is OrdinanceStatus.draft and not can(g.user, "ordinance.edit", o.issuer):
+        abort(404)
     return o
 
 

@@ -204,13 +204,19 @@ def resolve_executor(executor: Executor, *, user_id: int | None = None, organisa
     if (user_id is None) == (organisation_id is None):
         raise OrdinanceError("Выберите либо сотрудника, либо организацию.")
     before = {"kind": executor.kind.value, "user_id": executor.user_id, "organisation_id": executor.organisation_id}
+    from ordinances.models.ordinances import Plan, PlanItem, PlanSection
+    ordinance = session.scalars(select(Ordinance).join(Plan, Plan.ordinance_id == Ordinance.id)
+                                .join(PlanSection, PlanSection.plan_id == Plan.id)
+                                .join(PlanItem, PlanItem.section_id == PlanSection.id)
+                                .where(PlanItem.id == executor.item_id)).one()
+    people, orgs = executor_choices(ordinance)                            # the issuer's region only
     if user_id is not None:
-        if session.get(User, user_id) is None:
-            raise OrdinanceError("Сотрудник не найден.")
+        if session.get(User, user_id) is None or user_id not in {u.id for u in people}:
+            raise OrdinanceError("Сотрудник не найден среди сотрудников региона документа.")
         executor.kind, executor.user_id, executor.organisation_id = ExecutorKind.person, user_id, None
     else:
-        if session.get(Organisation, organisation_id) is None:
-            raise OrdinanceError("Организация не найдена.")
+        if session.get(Organisation, organisation_id) is None or organisation_id not in {o.id for o in orgs}:
+            raise OrdinanceError("Организация не найдена среди органов и учреждений региона документа.")
         executor.kind, executor.user_id, executor.organisation_id = ExecutorKind.organisation, None, organisation_id
     executor.group_roles, executor.group_kinds = [], []
     session.flush()

@@ -6,7 +6,7 @@ from core.db import session
 from ordinances import services as svc
 from ordinances.forms import FormError, from_form, hidden_json
 from ordinances.ical import plan_calendar
-from ordinances.loaders import decode_upload, get_visible, issuers_for, visible_condition
+from ordinances.loaders import decode_upload, draft_condition, get_visible, issuers_for, visible_condition
 from ordinances.models.ordinances import Ordinance, OrdinanceKind, OrdinanceStatus
 from ordinances.parsing.parser import parse_docx, parse_text
 from orgs.access import can, require, scopes
@@ -21,7 +21,7 @@ def index():
     if not scopes(g.user, "ordinance.view"):
         abort(403)
     stmt = select(Ordinance).join(Organisation, Ordinance.issuer_id == Organisation.id) \
-        .where(visible_condition(g.user))
+        .where(visible_condition(g.user), draft_condition(g.user))
     args = request.args
     if issuer := args.get("issuer", type=int):
         stmt = stmt.where(Ordinance.issuer_id == issuer)

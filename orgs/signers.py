@@ -9,7 +9,7 @@ from asn1crypto import x509
 from flask import current_app
 
 import pades
-from core.trust import load_roots
+from core.trust import fetch_allowed_hosts, load_roots
 from orgs.models.users import User
 from pades.identity import CertifiedPerson, name_key, person
 
@@ -52,4 +52,5 @@ def check_signer(cert: x509.Certificate, user: User, *, other_certs=()) -> None:
     problem = mismatch(user, person(cert))
     if problem:
         raise pades.SigningError(problem)
-    pades.check_signing_certificate(cert, signing_roots(), other_certs=other_certs)
+    pades.check_signing_certificate(cert, signing_roots(), other_certs=other_certs,
+                                    allowed_hosts=fetch_allowed_hosts())

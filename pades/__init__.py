@@ -62,7 +62,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from pades import gost, gost_keys
+from pades import fetching, gost, gost_keys
 from pades.fonts import FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
 from pades.pdfa import is_ours
@@ -477,7 +477,8 @@ def check_key_usage(cert: x509.Certificate) -> None:
 
 
 def check_signing_certificate(cert: x509.Certificate, trust_roots: Iterable[x509.Certificate], *,
-                              other_certs: Iterable[x509.Certificate] = (), fetcher_backend=None) -> None:
+                              other_certs: Iterable[x509.Certificate] = (), fetcher_backend=None,
+                              allowed_hosts: Iterable[str] | None = None) -> None:
     """Everything a signing certificate must be, checked before anything is signed or written: issued
     (through `other_certs` if need be) by one of `trust_roots`, in force, not revoked — the OCSP
     responder or CRL it names is asked, and an unanswerable one is a refusal (hard-fail) — and a
@@ -487,6 +488,8 @@ def check_signing_certificate(cert: x509.Certificate, trust_roots: Iterable[x509
         raise SigningError("Подписание невозможно: не настроены доверенные удостоверяющие центры (TRUST_ROOTS). "
                            "Обратитесь к администратору.")
     others = list(other_certs)
+    if allowed_hosts is not None:          # the installation's allow-list (pades/fetching.py)
+        fetcher_backend = fetching.restricted(fetcher_backend, allowed_hosts)
     vc = ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=True, revocation_mode="hard-fail",
                            signature_validator=gost.SignatureValidator(),
                            **({"fetcher_backend": fetcher_backend} if fetcher_backend is not None else {}))
@@ -680,7 +683,7 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
              other_certs: Iterable[x509.Certificate | bytes] = (), crls: Iterable = (), ocsps: Iterable = (),
              allow_fetching: bool = False, revocation_mode: str | None = None,
              require_ours: bool = True, reader: PdfFileReader | None = None,
-             fetcher_backend=None) -> list[SignatureReport]:
+             fetcher_backend=None, allowed_hosts: Iterable[str] | None = None) -> list[SignatureReport]:
     """Validate every signature in the document, in signing order.
 
     Revocation data comes from the arguments, the document's DSS (B-LT) and, with
@@ -699,6 +702,8 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
                      ocsps=[o if not isinstance(o, bytes) else asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
                      allow_fetching=allow_fetching, signature_validator=gost.SignatureValidator(),
                      revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
+    if allow_fetching and allowed_hosts is not None:    # the installation's allow-list (pades/fetching.py)
+        fetcher_backend = fetching.restricted(fetcher_backend, allowed_hosts)
     if allow_fetching and fetcher_backend is not None:
         vc_kwargs["fetcher_backend"] = fetcher_backend
     try:

@@ -88,6 +88,7 @@ def app(servers, database_url):
         "SECRET_KEY": "test-secret-not-for-production",
         "DB_SESSION_BOUND": True,
         "SECOND_FACTOR_ROLES": "",     # tests/orgs/test_second_factor.py requires it where it is tested
+        "FETCH_ALLOWED_HOSTS": "127.0.0.1",   # the test PKIs' OCSP/CRL servers
         "SERVER_NAME": "jt.test",
         "PUBLIC_URL": "http://jt.test",
     })

@@ -13,6 +13,7 @@ DEFAULTS = {
     "PUBLIC_URL": None,           # e.g. https://journals.example.ru — printed in verification links; required
     "DEMO": False,                # set by `serve`: the demo instance (its own address is the public one)
     "TRUST_ROOTS": None,          # PEM file(s) of the CAs whose signatures are trusted, ":"-separated
+    "FETCH_ALLOWED_HOSTS": None,  # hosts OCSP/CRL may be fetched from, ","-separated (default: named by the roots)
     "ARCHIVE_SEAL_KEY": None,     # PKCS#12 of the archive's service key (signs export inventories)
     "ARCHIVE_SEAL_PASSPHRASE": None,  # nosec B105 # no secret here; set from the environment
     "ARCHIVE_FIXITY_BATCH": 500,  # records re-hashed per hourly fixity run

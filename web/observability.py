@@ -6,7 +6,8 @@
   ids (request, user, endpoint), never form data, query strings, headers or cookies; URL passwords and
   bearer tokens that slip into a message are masked.
 - `/metrics` (Prometheus text format). Allowed with `Authorization: Bearer <METRICS_TOKEN>` when
-  METRICS_TOKEN is set; without a token only from the loopback address (a scraper on the same machine).
+  METRICS_TOKEN is set; without a token only from the loopback address (a scraper on the same machine), and
+  not when the request came through a proxy (X-Forwarded-For, Forwarded, X-Real-IP): set METRICS_TOKEN there.
   Several gunicorn workers: set PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py does) and the per-process
   request histograms are merged. Queue, job and archive figures are read from Redis and PostgreSQL at
   scrape time, so every web node reports the same values for them.
@@ -210,7 +211,10 @@ def _metrics_allowed() -> bool:
     if token:
         given = request.headers.get("Authorization", "")
         return given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(), str(token).encode())
-    return request.remote_addr in ("127.0.0.1", "::1")
+    # A proxy on the same machine makes every client look local: a request it forwarded (it says so in
+    # these headers) is not the local scraper, whatever its address.
+    forwarded = any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
+    return request.remote_addr in ("127.0.0.1", "::1") and not forwarded
 
 
 @bp.route("/metrics")

@@ -271,11 +271,13 @@ def test_an_unsigned_scan_passes_only_as_the_copy_the_archive_holds(app, tree, p
     assert not v.ok and "нет электронных подписей" in v.summary
 
 
-def test_verification_does_not_fetch_an_uploaded_files_addresses_when_told_not_to(app, client, logged_in, people,
-                                                                                   tmp_path, monkeypatch):
-    """A PDF whose certificate points its CRL at an internal host: with ARCHIVE_VERIFY_FETCH off, neither the
-    archive's page nor its API makes the server request it (blind SSRF); the public page reads the same
-    setting (archive.verify.fetching_allowed)."""
+def test_verification_does_not_fetch_an_uploaded_files_addresses(app, client, logged_in, people, tmp_path,
+                                                                  monkeypatch):
+    """A PDF whose certificate points its CRL, OCSP and AIA caIssuers at an internal host (blind SSRF): the
+    archive's page and API make no request to it (a local listener counts connections) when fetching is off
+    (ARCHIVE_VERIFY_FETCH, which the public page reads too), when the chain does not reach the trust roots,
+    and when it does but the host is not on FETCH_ALLOWED_HOSTS; only an allowed host of a trusted chain is
+    asked."""
     import datetime as dt
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -311,10 +313,13 @@ def test_verification_does_not_fetch_an_uploaded_files_addresses_when_told_not_t
                  .add_extension(cx.KeyUsage(not ca, not ca, False, False, False, ca, ca, False, False), critical=True))
             if ca:
                 b = b.add_extension(cx.BasicConstraints(ca=True, path_length=0), critical=True)
-            else:   # the address the server must not be made to call
+            else:   # the addresses the server must not be made to call
+                base = f"http://127.0.0.1:{internal.server_port}"
                 b = b.add_extension(cx.CRLDistributionPoints([cx.DistributionPoint(
-                    [cx.UniformResourceIdentifier(f"http://127.0.0.1:{internal.server_port}/internal.crl")],
-                    None, None, None)]), critical=False)
+                    [cx.UniformResourceIdentifier(f"{base}/internal.crl")], None, None, None)]), critical=False)
+                b = b.add_extension(cx.AuthorityInformationAccess([
+                    cx.AccessDescription(cx.AuthorityInformationAccessOID.CA_ISSUERS,
+                                         cx.UniformResourceIdentifier(f"{base}/issuer.crt"))]), critical=False)
             return b.sign(issuer_key, hashes.SHA256())
         ca_key, key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
         ca_name = cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "УЦ пробы")])
@@ -338,10 +343,16 @@ def test_verification_does_not_fetch_an_uploaded_files_addresses_when_told_not_t
         monkeypatch.setitem(app.config, "ARCHIVE_VERIFY_FETCH", False)
         upload_everywhere()
         assert hits == []
-        monkeypatch.setitem(app.config, "ARCHIVE_VERIFY_FETCH", True)    # the same uploads do reach it when allowed
-        monkeypatch.setitem(app.config, "TRUST_ROOTS", str(_self_root(tmp_path, ca)))
+        monkeypatch.setitem(app.config, "ARCHIVE_VERIFY_FETCH", True)     # fetching on, the chain untrusted
         upload_everywhere()
-        assert hits, "the probe would not have noticed a fetch"
+        assert hits == []                                                 # not even the AIA issuer
+        monkeypatch.setitem(app.config, "TRUST_ROOTS", str(_self_root(tmp_path, ca)))
+        monkeypatch.setitem(app.config, "FETCH_ALLOWED_HOSTS", "ca.example.ru")   # trusted, host not allowed
+        upload_everywhere()
+        assert hits == []
+        monkeypatch.setitem(app.config, "FETCH_ALLOWED_HOSTS", "127.0.0.1")
+        upload_everywhere()
+        assert hits and all(h == "/internal.crl" for h in hits), hits     # the CRL only, never the AIA
     finally:
         internal.shutdown()
         internal.server_close()

@@ -27,7 +27,8 @@ def make_live_app(servers, database: str, secret: str, **config):
     command.upgrade(alembic_config(url), "head")
     return create_app({"DATABASE_URL": url, "REDIS_URL": servers["redis_url"],
                        "ARCHIVE_URL": s3_url(servers, "jt-browser-archive"), "SECRET_KEY": secret,
-                       "PUBLIC_URL": "http://127.0.0.1", "SECOND_FACTOR_ROLES": "", **config})
+                       "PUBLIC_URL": "http://127.0.0.1", "SECOND_FACTOR_ROLES": "",
+                       "FETCH_ALLOWED_HOSTS": "127.0.0.1", **config})
 
 
 @contextlib.contextmanager

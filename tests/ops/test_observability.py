@@ -61,6 +61,9 @@ def test_redact():
 def test_metrics_loopback_only_without_token(app, client, db):
     client.get("/healthz")
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+    # through a proxy on the same machine: local address, but forwarded for someone else
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                      headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 403
     resp = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert resp.status_code == 200
     text = resp.get_data(as_text=True)

@@ -281,3 +281,14 @@ def test_a_gost_key_signs_a_document_without_a_prepared_field(gpki, pki):
     (report,) = pades.validate(signed, [gpki.root], require_ours=False)
     assert report.intact and report.valid and report.trusted, report.details
     assert "ГОСТ Р 34.10-2012, 256 бит" in report.summary_ru
+
+
+def test_signing_asks_only_allowed_hosts_for_revocation(app, school, gpki, certified, monkeypatch):
+    """The certificate's CRL server is not on FETCH_ALLOWED_HOSTS: it is not asked, so revocation cannot be
+    checked and signing (hard-fail) is refused."""
+    director = _director(school, gpki)
+    monkeypatch.setitem(app.config, "FETCH_ALLOWED_HOSTS", "crl.ca.example.ru")
+    with pytest.raises(pades.SigningError, match="не ответила"):
+        services.sign(certified, "director", pades.PKCS12Signer(gpki.pkcs12("director", PASS), PASS),
+                      actor=director)
+    assert certified.status is SheetStatus.teacher_signed
