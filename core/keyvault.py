@@ -60,3 +60,24 @@ def get(batch_id: int) -> tuple[bytes, str]:
 
 def drop(batch_id: int) -> None:
     redis_connection().delete(_name(batch_id))
+
+
+# ---- any short-lived state that must not lie in Redis in the clear ---------------------------------------------
+# (the external signing's prepared PDF: pupils' names and marks). Same scheme, keyed by the entry's name.
+
+def _state_key(name: str) -> bytes:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"journals-sealed-state", info=name.encode()).derive(secret)
+
+
+def seal(name: str, plain: bytes, ttl_seconds: int) -> None:
+    nonce = os.urandom(12)
+    redis_connection().set(name, nonce + AESGCM(_state_key(name)).encrypt(nonce, plain, name.encode()), ex=ttl_seconds)
+
+
+def unseal(name: str) -> bytes | None:
+    """The entry's plaintext, or None when it expired or never was."""
+    sealed = redis_connection().get(name)
+    if not isinstance(sealed, bytes):
+        return None
+    return AESGCM(_state_key(name)).decrypt(sealed[:12], sealed[12:], name.encode())

@@ -96,7 +96,7 @@ class _Restricted(FetcherBackend):
         await self.inner.close()
 
 
-def restricted(inner: FetcherBackend | None, hosts: Iterable[str]) -> FetcherBackend:
+def restricted(inner: FetcherBackend | None, hosts: Iterable[str]):
     """`inner` (pyHanko's aiohttp backend by default) limited as described above."""
     hosts = frozenset(h.lower() for h in hosts)
     if inner is None:                 # made here, so owned here: the validation context closes it

@@ -204,7 +204,7 @@ def _signed(sheet: SummarySheet, role: str, pdf: bytes, *, actor, serial: str, t
 
 
 # The external signer (GOST keys in CryptoPro): the digest goes out, the CMS comes back. The
-# prepared document waits in Redis between the two calls; it holds no secret.
+# prepared document (pupils' names and marks) waits in Redis between the two calls, encrypted (core.keyvault).
 EXTERNAL_TTL = 15 * 60
 
 
@@ -219,7 +219,7 @@ def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor, ch
 
     from asn1crypto import pem, x509
 
-    from core.jobs import redis_connection
+    from core import keyvault
     field = _check_step(sheet, role, actor)
     try:
         if pem.detect(cert_der):
@@ -234,7 +234,7 @@ def begin_external(sheet: SummarySheet, role: str, cert_der: bytes, *, actor, ch
     check_signer(cert, actor, other_certs=others)
     digest, state = pades.begin_external(working_pdf(sheet), field, cert, certify=role == "teacher")
     doc = {k: (base64.b64encode(v).decode() if isinstance(v, bytes) else v) for k, v in vars(state).items()}
-    redis_connection().set(_external_key(sheet, role), json.dumps(doc), ex=EXTERNAL_TTL)
+    keyvault.seal(_external_key(sheet, role), json.dumps(doc).encode(), EXTERNAL_TTL)
     audit.record("sheet.external_begin", sheet, actor=actor, role=role, certificate_serial=pades.serial_of(cert))
     return {"digest": base64.b64encode(digest).decode(), "md_algorithm": state.md_algorithm,
             "signed_bytes": base64.b64encode(state.signed_bytes()).decode()}
@@ -246,9 +246,10 @@ def finish_external(sheet: SummarySheet, role: str, cms: bytes, *, actor) -> Non
 
     from asn1crypto import x509
 
+    from core import keyvault
     from core.jobs import redis_connection
     _check_step(sheet, role, actor)
-    raw = redis_connection().get(_external_key(sheet, role))
+    raw = keyvault.unseal(_external_key(sheet, role))
     if raw is None:
         raise SheetFlowError("Подготовленный документ не найден или устарел (15 минут): начните подпись заново.")
     doc = json.loads(raw)

@@ -302,6 +302,7 @@ def test_external_signer_through_the_api(client, school, pki, tmp_path):
                        json={"role": "teacher", "certificate": base64.b64encode(cert).decode(),
                              "chain": [base64.b64encode(pki.interm.dump()).decode()]})
     assert prep.status_code == 200, prep.json
+    _prepared_state_is_sealed_in_redis(sheet)
     (tmp_path / "data").write_bytes(base64.b64decode(prep.json["signed_bytes"]))
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "chain.pem").write_bytes(pem.armor("CERTIFICATE", pki.interm.dump()))
@@ -317,6 +318,25 @@ def test_external_signer_through_the_api(client, school, pki, tmp_path):
     assert done.status_code == 200, done.json
     assert sheet.status is SheetStatus.teacher_signed
     assert_all_valid(sheet.pdf, pki, count=1)
+
+
+def _prepared_state_is_sealed_in_redis(sheet):
+    """The prepared PDF (pupils' names and marks) lies in Redis only encrypted: neither the key's value nor the
+    dump file Redis writes to disk holds the document (%PDF, in the JSON's base64, is "JVBERi")."""
+    from pathlib import Path
+
+    from core import keyvault
+    from core.jobs import redis_connection
+    name = f"sheet-external:{sheet.id}:teacher"
+    conn = redis_connection()
+    raw = conn.get(name)
+    plain = keyvault.unseal(name)
+    assert plain is not None and b'"pdf": "JVBERi' in plain            # what an unencrypted entry would show
+    assert b"JVBERi" not in raw and b'"pdf"' not in raw
+    conn.save()
+    cfg = conn.config_get("dir")["dir"], conn.config_get("dbfilename")["dbfilename"]
+    dump = (Path(cfg[0]) / cfg[1]).read_bytes()
+    assert name.encode() in dump and b"JVBERi" not in dump
 
 
 def test_cli_signs_with_a_pkcs11_token(app, school, pki, softhsm_token, tmp_path):
