@@ -167,6 +167,9 @@ def execute(act_id: int) -> dict | None:
     act.status, act.executed_at = DisposalStatus.executed, utcnow()
     audit.record("archive.disposal_execute", act, disposed=result["disposed"], kept=result["kept"])
     log.info("archive: act %s executed: %s", act.number, result)
+    from archive.tasks import anchor_audit
+    from core.jobs import enqueue_after_commit
+    enqueue_after_commit(anchor_audit, "disposal", queue_name="archive")   # the chain's head, out of reach
     return result
 
 

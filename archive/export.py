@@ -21,6 +21,7 @@ from flask import current_app
 from archive.ingest import software_version
 from archive.models import ArchiveRecord, RecordStatus
 from archive.services import ArchiveError, log_access
+from core import audit
 from core.db import present, utcnow
 
 MAX_RECORDS = 200
@@ -122,4 +123,8 @@ def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
         z.writestr(f"{name}/opis.pdf", signed)
     for r in records:
         log_access(r, "export", purpose, user=user, export_id=export_id, sha256=r.sha256)
+    from archive.tasks import anchor_audit
+    from core.jobs import enqueue_after_commit
+    audit.record("archive.export", object_type="Export", object_id=export_id, records=len(records))
+    enqueue_after_commit(anchor_audit, "export", queue_name="archive")     # the chain's head, out of reach
     return Export(name=name, data=out.getvalue(), inventory=inventory)

@@ -138,6 +138,13 @@ def renew_due(limit: int = 100) -> dict:
 
 
 @job
+def anchor_audit(reason: str = "schedule") -> str | None:
+    """The audit chain's head, timestamped, to the WORM bucket (archive/audit_anchor.py)."""
+    from archive.audit_anchor import make_anchor
+    return make_anchor(reason=reason)
+
+
+@job
 def execute_disposal(act_id: int) -> dict | None:
     from archive import disposal
     return disposal.execute(act_id)
@@ -148,7 +155,7 @@ def execute_disposal(act_id: int) -> dict | None:
 # the next slot there. `schedule` (called by the worker at start) restores a broken chain. Idempotent:
 # a slot already scheduled is left alone, so several workers starting at once schedule it once.
 
-PERIODS = {"fixity": 3600, "renew": 24 * 3600, "sweep": 15 * 60}
+PERIODS = {"fixity": 3600, "renew": 24 * 3600, "sweep": 15 * 60, "anchor": 15 * 60}
 
 
 def _next_slot(period: int, now: dt.datetime) -> dt.datetime:
@@ -176,6 +183,6 @@ def _schedule_one(name: str, app=None, now: dt.datetime | None = None) -> str:
 def periodic(name: str):
     """Run one of the archive's periodic jobs, then schedule its next slot (even if this one failed)."""
     try:
-        return {"fixity": fixity_batch, "renew": renew_due, "sweep": resume_pending}[name]()
+        return {"fixity": fixity_batch, "renew": renew_due, "sweep": resume_pending, "anchor": anchor_audit}[name]()
     finally:
         _schedule_one(name)

@@ -32,16 +32,28 @@ def migrate():
     click.echo("Схема базы данных обновлена.")
 
 
-@audit_cli.command("verify", help="Проверить цепочку хешей журнала аудита.")
+@audit_cli.command("verify", help="Проверить цепочку хешей журнала аудита и её якоря в WORM-хранилище "
+                                   "(обрезанный хвост, переписанные записи).")
 def audit_verify():
-    from core.audit import verify_chain
-    report = verify_chain()
+    from archive.audit_anchor import verify
+    report = verify()
+    for note in report.notes:
+        click.echo(f"Внимание: {note}")
     if report.ok:
-        click.echo(f"Цепочка цела: проверено записей {report.checked}.")
+        click.echo(f"Цепочка цела и совпадает с якорями: проверено записей {report.checked}, "
+                   f"якорей {report.anchors}.")
         return
-    click.echo(f"Цепочка нарушена на записи {report.broken_id}: {report.reason} "
-               f"(до неё проверено записей: {report.checked}).", err=True)
+    for problem in report.problems:
+        click.echo(f"НАРУШЕНИЕ: {problem}", err=True)
+    click.echo(f"Проверено записей {report.checked}, якорей {report.anchors}.", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("anchor", help="Заверить голову журнала аудита штампом времени и записать в WORM-хранилище.")
+def audit_anchor():
+    from archive.audit_anchor import make_anchor
+    key = make_anchor(reason="cli")
+    click.echo(f"Якорь записан: {key}" if key else "Новых записей нет: голова журнала уже заверена.")
 
 
 @orgs_cli.command("import", help="Загрузить организации из CSV/XLSX.")

@@ -7,6 +7,13 @@ from core import audit
 from core.db import session
 
 
+@pytest.fixture(autouse=True)
+def own_anchors(app, monkeypatch):
+    """Anchors written to the (shared, write-once) test bucket by other tests are not this test's."""
+    import uuid
+    monkeypatch.setitem(app.config, "AUDIT_ANCHOR_PREFIX", f"test-anchors/{uuid.uuid4().hex}/")
+
+
 def _entries(n):
     return [audit.record("test.action", object_type="Thing", object_id=i, after={"n": i}) for i in range(n)]
 
@@ -41,7 +48,7 @@ def test_a_modified_entry_is_detected(db, app):
     report = audit.verify_chain()
     assert not report.ok and report.broken_id == entries[2].id and "изменено" in report.reason
     result = CliRunner().invoke(app.cli, ["audit", "verify"], obj=None)
-    assert result.exit_code == 1 and f"записи {entries[2].id}" in result.output
+    assert result.exit_code == 1 and f"записи № {entries[2].id}" in result.output
 
 
 def test_a_removed_entry_is_detected(db):
