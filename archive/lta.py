@@ -199,9 +199,10 @@ def _validation_context(trust_roots: list[x509.Certificate]):
         return cached[2]
     # soft-fail: an unreachable OCSP responder must not stop the archive copy; the notes say
     # what is missing, and the verification report will show it.
-    from pades import gost
+    from pades import fetching, gost
     vc = ValidationContext(trust_roots=list(trust_roots), allow_fetching=True, revocation_mode="soft-fail",
-                           fetcher_backend=fetcher_backend(), signature_validator=gost.SignatureValidator())
+                           fetcher_backend=fetcher_backend(), signature_validator=gost.SignatureValidator(),
+                           time_tolerance=fetching.CLOCK_SKEW)
     _local.vc = (key, now, vc)
     return vc
 

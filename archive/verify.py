@@ -324,9 +324,10 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
     from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
     from pyhanko_certvalidator import ValidationContext
 
-    from pades import gost, run_sync
+    from pades import fetching, gost, run_sync
     kwargs = dict(trust_roots=list(roots), allow_fetching=allow_fetching, revocation_mode="soft-fail",
-                  fetcher_backend=_fetching(allow_fetching), signature_validator=gost.SignatureValidator())
+                  fetcher_backend=_fetching(allow_fetching), signature_validator=gost.SignatureValidator(),
+                  time_tolerance=fetching.CLOCK_SKEW)
     try:
         vc = DocumentSecurityStore.read_dss(reader).as_validation_context(kwargs)
     except NoDSSFoundError:

@@ -491,7 +491,7 @@ def check_signing_certificate(cert: x509.Certificate, trust_roots: Iterable[x509
     if allowed_hosts is not None:          # the installation's allow-list (pades/fetching.py)
         fetcher_backend = fetching.restricted(fetcher_backend, allowed_hosts)
     vc = ValidationContext(trust_roots=roots, other_certs=others, allow_fetching=True, revocation_mode="hard-fail",
-                           signature_validator=gost.SignatureValidator(),
+                           signature_validator=gost.SignatureValidator(), time_tolerance=fetching.CLOCK_SKEW,
                            **({"fetcher_backend": fetcher_backend} if fetcher_backend is not None else {}))
     run_sync(run_and_release(check_certificate(cert, others, vc), vc))
 
@@ -701,7 +701,7 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
                      crls=[c if not isinstance(c, bytes) else asn1_crl.CertificateList.load(c) for c in crls],
                      ocsps=[o if not isinstance(o, bytes) else asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
                      allow_fetching=allow_fetching, signature_validator=gost.SignatureValidator(),
-                     revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
+                     time_tolerance=fetching.CLOCK_SKEW, revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
     if allow_fetching and allowed_hosts is not None:    # the installation's allow-list (pades/fetching.py)
         fetcher_backend = fetching.restricted(fetcher_backend, allowed_hosts)
     if allow_fetching and fetcher_backend is not None:

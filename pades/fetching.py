@@ -15,6 +15,7 @@ uploader's choice: a PDF whose certificates name internal hosts would make the s
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from pyhanko_certvalidator.errors import OCSPFetchError
@@ -22,6 +23,12 @@ from pyhanko_certvalidator.fetchers.api import CertificateFetcher, CRLFetcher, F
 from pyhanko_certvalidator.util import get_ocsp_urls
 
 from core.trust import crl_urls
+
+# Validation is "as of now", taken when the validation context is made; an OCSP answer fetched a moment
+# later carries a thisUpdate after that now, and pyhanko-certvalidator calls it "too recent" beyond the
+# tolerance (1 s by default). A slow responder, a busy machine or a responder's clock a little ahead
+# would then fail a good signature, so allow a minute of clock skew and network delay.
+CLOCK_SKEW = timedelta(seconds=60)
 
 
 def _allowed(urls: Iterable[str], hosts: frozenset[str]) -> bool:

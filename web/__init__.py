@@ -80,11 +80,17 @@ def instance_dir() -> Path:
 
 
 def _instance_secret(app: Flask) -> str:
-    """A random SECRET_KEY kept in instance/ (mode 0600) so sessions survive restarts."""
-    path = Path(app.instance_path) / "secret_key"
+    """A random SECRET_KEY kept in instance/secrets/ (0700, the file 0600) so sessions survive restarts —
+    apart from the data (the embedded servers' directories, their Redis AOF), so that a backup of the data
+    does not carry the key that decrypts what the data holds encrypted (docs/operations.md, backups)."""
+    secrets_dir = Path(app.instance_path) / "secrets"
+    path, old = secrets_dir / "secret_key", Path(app.instance_path) / "secret_key"
+    secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(secrets_dir, 0o700)
+    if old.exists() and not path.exists():   # kept there by an older version
+        os.replace(old, path)
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -25,10 +25,15 @@ def alembic_config(url: str):
     return cfg
 
 
-@click.command("migrate", help="Обновить схему базы данных до последней версии (alembic upgrade head).")
+@click.command("migrate", help="Обновить схему базы данных до последней версии (alembic upgrade head); "
+                               "как владелец таблиц из MIGRATION_DATABASE_URL, если он задан.")
 def migrate():
+    import os
+
     from alembic import command
-    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), "head")
+    # The service's own login may only append to the audit log; the schema is the owner's business.
+    url = os.environ.get("MIGRATION_DATABASE_URL") or current_app.config["DATABASE_URL"]
+    command.upgrade(alembic_config(url), "head")
     click.echo("Схема базы данных обновлена.")
 
 

