@@ -150,7 +150,7 @@ def run(url: str, args) -> None:
         with freeze_time("2010-11-08 09:00:00"):
             order = ordsvc.create_from_parsed(parsed, issuer=region, actor=official)
             ordsvc.set_status(order, OrdinanceStatus.in_force, actor=official)
-        items = {i.number: i for i in order.plan.items}
+        items = {i.number: i for i in order.plan.table_items}
         dbm.commit()
 
         everyone = munis + schools

@@ -516,7 +516,7 @@ def build_data(app, args, school_year: str, archived_year: str) -> dict:
         parsed = parse_file(next((ROOT / "tests" / "data" / "seeds").glob("001_*.txt")))
         order = ordsvc.create_from_parsed(parsed, issuer=region, actor=official)
         ordsvc.set_status(order, OrdinanceStatus.in_force, actor=official)
-        items = {i.number: i for i in order.plan.items}
+        items = {i.number: i for i in order.plan.table_items}
         start, end = svc.school_year(svc.today())
         for number, rule, dates in (("2.4", "weekly", ()), ("2.5", "monthly", ()),
                                     ("2.3", "dates", (svc.today() + dt.timedelta(days=20),))):

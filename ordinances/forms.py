@@ -33,6 +33,10 @@ def _get(form: MultiDict, key: str) -> str | None:
     return value or None
 
 
+def _lines(form: MultiDict, key: str) -> list[str]:
+    return [line.strip() for line in (form.get(key) or "").splitlines() if line.strip()]
+
+
 def from_form(form: MultiDict) -> dict:
     """Rebuild the parser-shaped dict from the submitted form."""
     try:
@@ -46,7 +50,8 @@ def from_form(form: MultiDict) -> dict:
         data[key] = _get(form, key)
     data["signatory"] = {"name": _get(form, "signatory_name"), "position": _get(form, "signatory_position")}
     data["clauses"] = [{"number": _get(form, f"clause-{i}-number"), "parent": _get(form, f"clause-{i}-parent"),
-                        "text": _get(form, f"clause-{i}-text")}
+                        "text": _get(form, f"clause-{i}-text"), "executors": _lines(form, f"clause-{i}-executors"),
+                        "deadline": {"text": _get(form, f"clause-{i}-deadline") or ""}}
                        for i in _rows(form, "clause") if _get(form, f"clause-{i}-text")]
     data["controllers"] = [{"name": _get(form, f"controller-{i}-name"),
                             "position": _get(form, f"controller-{i}-position"),
@@ -66,9 +71,9 @@ def from_form(form: MultiDict) -> dict:
             p = f"item-{s}-{key}"
             if not _get(form, f"{p}-title"):
                 continue
-            executors = [line.strip() for line in (form.get(f"{p}-executors") or "").splitlines() if line.strip()]
             items.append({"number": _get(form, f"{p}-number"), "title": _get(form, f"{p}-title"),
-                          "executors": executors, "deadline": {"text": _get(form, f"{p}-deadline") or ""},
+                          "executors": _lines(form, f"{p}-executors"),
+                          "deadline": {"text": _get(form, f"{p}-deadline") or ""},
                           "result": _get(form, f"{p}-result")})
         if items or _get(form, f"section-{s}-title"):
             sections.append({"number": _get(form, f"section-{s}-number"), "title": _get(form, f"section-{s}-title"),

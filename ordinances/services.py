@@ -85,8 +85,12 @@ def _apply(o: Ordinance, data: dict, issuer: Organisation) -> None:
 
 
 def _fill(o: Ordinance, data: dict, doc_date: date | None, region: Organisation) -> None:
+    if o.id is not None and o.plan is not None:
+        o.plan = None          # a draft's edit: the old plan and clause duties go first (plans.ordinance_id is unique)
+        session.flush()
+    kept = [c for c in data.get("clauses") or [] if (c.get("text") or "").strip()]
     o.clauses = [Clause(position=i, number=c.get("number"), parent_number=c.get("parent"), text=c["text"])
-                 for i, c in enumerate(data.get("clauses") or []) if (c.get("text") or "").strip()]
+                 for i, c in enumerate(kept)]
     # «Контроль … оставляю за собой»: the signatory controls it.
     signatory = (data.get("signatory") or {}).get("name")
     o.controllers = [Controller(position=i, job_title=c.get("position"), scope=c.get("scope"),
@@ -102,21 +106,36 @@ def _fill(o: Ordinance, data: dict, doc_date: date | None, region: Organisation)
                    for i, (role, a) in enumerate(entries)]
     o.attachments = [Attachment(position=i, number=str(a.get("number") or "") or None, title=a.get("title") or "")
                      for i, a in enumerate(data.get("attachments") or [])]
-    plan = data.get("plan")
-    new_plan = _plan(plan, doc_date, region) if plan and plan.get("sections") else None
-    if o.plan is not None and new_plan is not None and o.id is not None:
-        o.plan = None          # a draft's edit: delete the old plan first (plans.ordinance_id is unique)
-        session.flush()
-    o.plan = new_plan
+    plan = data.get("plan") if (data.get("plan") or {}).get("sections") else None
+    sections = _sections(plan, doc_date, region) if plan else []
+    duties = [_clause_duty(i, c, clause, doc_date, region)
+              for i, (c, clause) in enumerate(zip(kept, o.clauses)) if c.get("executors")]
+    if duties:
+        sections.append(PlanSection(position=len(sections), number=None, title=CLAUSE_SECTION_TITLE,
+                                    from_clauses=True, items=duties))
+    title = (plan or {}).get("title") or ("План мероприятий" if plan else "Поручения по документу")
+    o.plan = Plan(title=title, sections=sections) if sections else None
 
 
-def _plan(plan: dict, doc_date: date | None, region: Organisation) -> Plan:
+# The section of an order's plan that holds the duties of its clauses.
+CLAUSE_SECTION_TITLE = "По пунктам документа"
+
+
+def _sections(plan: dict, doc_date: date | None, region: Organisation) -> list[PlanSection]:
     sections = []
     for si, s in enumerate(plan["sections"]):
         items = [_item(ii, it, doc_date, region) for ii, it in enumerate(s.get("items") or [])
                  if (it.get("title") or "").strip()]
         sections.append(PlanSection(position=si, number=s.get("number"), title=s.get("title"), items=items))
-    return Plan(title=plan.get("title") or "План мероприятий", sections=sections)
+    return sections
+
+
+def _clause_duty(position: int, c: dict, clause: Clause, doc_date: date | None, region: Organisation) -> PlanItem:
+    """A clause with executors: a plan item of the clauses' section, tied to its clause."""
+    item = _item(position, {"number": c.get("number"), "title": c["text"], "executors": c.get("executors"),
+                            "deadline": c.get("deadline")}, doc_date, region)
+    item.clause = clause
+    return item
 
 
 def _item(position: int, it: dict, doc_date: date | None, region: Organisation) -> PlanItem:
@@ -164,13 +183,14 @@ def amendments(o: Ordinance) -> list[Ordinance]:
 
 def to_dict(o: Ordinance) -> dict:
     """The same shape as the parser's output (plus ids and status), for the API and the edit form."""
+    table = [s for s in o.plan.sections if not s.from_clauses] if o.plan else []
     return {
         "id": o.id, "kind": o.kind.value, "issuer_id": o.issuer_id, "issuer": o.issuer_text, "number": o.number,
         "date": o.date.isoformat() if o.date else None, "place": o.place, "title": o.title,
         "preamble": o.preamble, "body": o.body, "basis": o.basis, "status": o.status.value,
         "amends_id": o.amends_id,
         "signatory": {"name": o.signatory_name, "position": o.signatory_position},
-        "clauses": [{"number": c.number, "parent": c.parent_number, "text": c.text} for c in o.clauses],
+        "clauses": [clause_dict(c) for c in o.clauses],
         "controllers": [{"name": c.name, "position": c.job_title, "scope": c.scope} for c in o.controllers],
         "approval": {
             "author": next(({"name": a.name, "position": a.job_title} for a in o.approvals if a.role == "author"),
@@ -178,12 +198,19 @@ def to_dict(o: Ordinance) -> dict:
             "agreed": [{"name": a.name, "position": a.job_title} for a in o.approvals if a.role == "agreed"]},
         "attachments": [{"number": a.number, "title": a.title} for a in o.attachments],
         "distribution": o.distribution,
-        "plan": None if o.plan is None else {"title": o.plan.title, "sections": [
-            {"number": s.number, "title": s.title, "items": [item_dict(it) for it in s.items]}
-            for s in o.plan.sections]},
+        "plan": None if o.plan is None or not table else {"title": o.plan.title, "sections": [
+            {"number": s.number, "title": s.title, "items": [item_dict(it) for it in s.items]} for s in table]},
         "warnings": o.warnings + [w for it in (o.plan.items if o.plan else []) for w in it.warnings
                                   if w not in o.warnings],
     }
+
+
+def clause_dict(c: Clause) -> dict:
+    """A clause as the parser gives it; a duty's executors and deadline as its plan item holds them."""
+    d = c.duty
+    return {"number": c.number, "parent": c.parent_number, "text": c.text,
+            "executors": [e.text for e in d.executors] if d else [],
+            "deadline": item_dict(d)["deadline"] if d else None, "plan_item_id": d.id if d else None}
 
 
 def item_dict(it: PlanItem) -> dict:

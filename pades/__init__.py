@@ -701,7 +701,8 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
                      crls=[c if not isinstance(c, bytes) else asn1_crl.CertificateList.load(c) for c in crls],
                      ocsps=[o if not isinstance(o, bytes) else asn1_ocsp.OCSPResponse.load(o) for o in ocsps],
                      allow_fetching=allow_fetching, signature_validator=gost.SignatureValidator(),
-                     time_tolerance=fetching.CLOCK_SKEW, revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
+                     time_tolerance=fetching.CLOCK_SKEW,
+                     revocation_mode=revocation_mode or ("hard-fail" if allow_fetching else "soft-fail"))
     if allow_fetching and allowed_hosts is not None:    # the installation's allow-list (pades/fetching.py)
         fetcher_backend = fetching.restricted(fetcher_backend, allowed_hosts)
     if allow_fetching and fetcher_backend is not None:

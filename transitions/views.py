@@ -76,8 +76,19 @@ def new():
             else:
                 flash("Кампания создана; этапы заполнены по умолчанию — их можно изменить.", "success")
                 return redirect(url_for("transitions.campaign", campaign_id=c.id))
+    form = request.form if request.method == "POST" else _from_document(region)
     return render_template("transitions/campaign_form.html", regions=regions, region=region, errors=errors,
-                           ordinances=_region_ordinances(region), form=request.form), 400 if errors else 200
+                           ordinances=_region_ordinances(region), form=form), 400 if errors else 200
+
+
+def _from_document(region: Organisation) -> dict:
+    """«Создать кампанию по документу»: its title and dates, read from the letter (?ordinance_id=)."""
+    o = session.get(Ordinance, request.args.get("ordinance_id", type=int) or 0)
+    if o is None or o not in _region_ordinances(region):
+        return {}
+    reply, target = svc.document_dates(o)
+    return {"ordinance_id": str(o.id), "title": o.title,
+            "target_date": target.isoformat() if target else "", "reply_deadline": reply.isoformat() if reply else ""}
 
 
 @bp.route("/<int:campaign_id>")

@@ -2,7 +2,20 @@
 import datetime as dt
 import enum
 
-from sqlalchemy import CheckConstraint, Computed, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -112,6 +125,9 @@ class Clause(Base):
     text: Mapped[str] = mapped_column(Text)
 
     ordinance: Mapped[Ordinance] = relationship(back_populates="clauses")
+    # The duty this clause gives (its executors and deadline), kept as a plan item so that it is assigned,
+    # tracked and counted exactly as a plan row is.
+    duty: Mapped["PlanItem | None"] = relationship(back_populates="clause", uselist=False, viewonly=True)
 
     @property
     def depth(self) -> int:
@@ -169,6 +185,11 @@ class Plan(Base):
     def items(self) -> list["PlanItem"]:
         return [item for s in self.sections for item in s.items]
 
+    @property
+    def table_items(self) -> list["PlanItem"]:
+        """The rows of the plan table, without the duties made from the clauses."""
+        return [item for s in self.sections if not s.from_clauses for item in s.items]
+
 
 class PlanSection(Base):
     __tablename__ = "plan_sections"
@@ -178,6 +199,8 @@ class PlanSection(Base):
     position: Mapped[int] = mapped_column(Integer)
     number: Mapped[str | None] = mapped_column(String(30))
     title: Mapped[str | None] = mapped_column(Text)
+    # The duties of the order's clauses (not a section of a plan table): made from the clauses on save.
+    from_clauses: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     items: Mapped[list["PlanItem"]] = relationship(back_populates="section", order_by="PlanItem.position",
                                                    cascade="all, delete-orphan")
@@ -192,6 +215,8 @@ class PlanItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     section_id: Mapped[int] = mapped_column(ForeignKey("plan_sections.id", ondelete="CASCADE"), index=True)
+    clause_id: Mapped[int | None] = mapped_column(ForeignKey("ordinance_clauses.id", ondelete="CASCADE"),
+                                                  unique=True)
     position: Mapped[int] = mapped_column(Integer)
     number: Mapped[str | None] = mapped_column(String(30))
     title: Mapped[str] = mapped_column(Text)
@@ -206,6 +231,7 @@ class PlanItem(Base):
     warnings: Mapped[list] = mapped_column(JSONB, default=list)
 
     section: Mapped[PlanSection] = relationship(back_populates="items")
+    clause: Mapped[Clause | None] = relationship(back_populates="duty")
     executors: Mapped[list["Executor"]] = relationship(order_by="Executor.position", cascade="all, delete-orphan")
 
 

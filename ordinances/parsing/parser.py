@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from ordinances.parsing.deadlines import find_deadline_phrases, parse_date, parse_deadline
+from ordinances.parsing.duties import assign_duties
 
 __all__ = ["parse_text", "parse_docx", "parse_file", "split_executors"]
 
@@ -70,7 +71,7 @@ def parse_text(text: str) -> dict:
         {kind, issuer, issuer_lines[], letterhead[], place, number, date (ISO),
          in_reply_to {number, date} | None, title, salutation, basis[] {kind,
          issuer, date, number, title, part, text, approved_by?}, preamble,
-         body[] (letter paragraphs), clauses[] {number, parent, text, deadline},
+         body[] (letter paragraphs), clauses[] {number, parent, text, deadline, executors},
          deadlines[] {source, clause, text, deadline}, signatory {position, name},
          controllers[] {name, name_as_written, position, scope, is_signatory, text},
          approval {author {name, position, phone}, agreed[] {name, position},
@@ -556,6 +557,7 @@ class _Parser:
             self._controls(clause["text"], record_only=True)
             self._deadlines_of(clause["text"], f"п. {clause['number']}", clause)
             self._mentions(clause["text"], f"п. {clause['number']}")
+        assign_duties(clauses, ref_date=self.date)
         if not clauses:
             self.warnings.append("Пункты документа не найдены")
         return k

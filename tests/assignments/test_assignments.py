@@ -41,7 +41,7 @@ def plan001(db, tree, people):
     """Order 001 in force: its plan items by number."""
     o = ordsvc.create_from_parsed(parse_file(seed("001")), issuer=tree["region"], actor=people["region"])
     ordsvc.set_status(o, OrdinanceStatus.in_force, actor=people["region"])
-    return {i.number: i for i in o.plan.items}
+    return {i.number: i for i in o.plan.table_items}
 
 
 def occs(a: Assignment, **where) -> list[Occurrence]:

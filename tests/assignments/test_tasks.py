@@ -52,7 +52,7 @@ def setup(db, tree, make_user):
     auth.grant(director, auth.Role.director, tree["a"])
     o = ordsvc.create_from_parsed(parse_file(next(SEEDS.glob("001_*.txt"))), issuer=tree["region"], actor=official)
     ordsvc.set_status(o, OrdinanceStatus.in_force, actor=official)
-    items = {i.number: i for i in o.plan.items}
+    items = {i.number: i for i in o.plan.table_items}
     year = (D(2010, 9, 1), D(2011, 8, 31))
     overdue = svc.create_assignment(items["2.1"], tree["region"], [tree["a"], tree["b"]], horizon=year)   # 11.11.2010
     soon = svc.create_assignment(items["2.2"], tree["region"], [tree["a"], tree["b"]], horizon=year)      # 15.11.2010

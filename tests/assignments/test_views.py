@@ -42,7 +42,7 @@ def order(db, tree, people):
 
 
 def items(order):
-    return {i.number: i for i in order.plan.items}
+    return {i.number: i for i in order.plan.table_items}
 
 
 def schools(tree):

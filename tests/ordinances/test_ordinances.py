@@ -55,7 +55,7 @@ def test_001_executors_are_matched(db, tree, make_user):
     sheshеrina = auth.create_user("gsh", "Шешерина Галина Александровна", "pass-word-123")
     auth.grant(sheshеrina, Role.regional_official, tree["institute"])
     o = svc.create_from_parsed(parse_file(seed("001")), issuer=tree["region"])
-    items = {i.number: i for i in o.plan.items}
+    items = {i.number: i for i in o.plan.table_items}
     (e,) = items["1.2"].executors
     assert e.kind is ExecutorKind.person and e.user_id == sheshеrina.id
     (group,) = items["2.1"].executors            # «Руководители и специалисты МОУО и ОУ»
@@ -105,7 +105,7 @@ def test_preview_correct_save_and_read(client, make_user, tree):
     from core.db import session
     from ordinances.models.ordinances import Ordinance
     saved = session.query(Ordinance).filter_by(number="3116").one()
-    assert len(saved.plan.items) == 11 and saved.source_filename == "prikaz_3116.txt"
+    assert len(saved.plan.table_items) == 11 and saved.source_filename == "prikaz_3116.txt"
     item = next(i for i in saved.plan.items if i.number == "2.3")
     assert item.dates == [date(2010, 11, 22)]
 

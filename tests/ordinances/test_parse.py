@@ -354,7 +354,8 @@ def test_004_krasnodar_order_clauses(seeds):
     assert d23["dates"][10] == "2012-02-29" and len(d23["dates"]) == 12
     d42 = by_number["4.2"]["deadline"]
     assert (d42["text"], d42["rrule"]) == ("Ежемесячно", "FREQ=MONTHLY;BYMONTHDAY=-1")
-    assert [c["number"] for c in clauses if c["deadline"]] == ["2.1", "2.3", "4.2"]
+    assert [c["number"] for c in clauses if c["deadline"]] == ["2.1", "2.3", "3.5", "4.2"]
+    assert by_number["3.5"]["deadline"]["kind"] == "continuous"         # «постоянный контроль» (a duty's)
 
 
 def test_004_krasnodar_two_controllers_each_for_a_part(seeds):

@@ -14,6 +14,7 @@ from transitions.services.campaigns import (  # noqa: F401
     add_stage,
     campaigns_visible,
     create_campaign,
+    document_dates,
     move_stage,
     remove_stage,
     update_campaign,

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from core import audit
 from core.db import session
 from ordinances.models.ordinances import Ordinance
+from ordinances.parsing.deadlines import find_deadline_phrases, parse_deadline
 from orgs.models.organisations import Organisation, OrgKind
 from transitions.models import (
     Campaign,
@@ -45,6 +46,26 @@ def create_campaign(*, region: Organisation, title: str, target_date: date, repl
                  after={"title": title, "target_date": target_date, "reply_deadline": reply_deadline,
                         "ordinance_id": ordinance.id if ordinance else None})
     return c
+
+
+def document_dates(o: Ordinance) -> tuple[date | None, date | None]:
+    """(reply deadline, target date) as the document states them, so nobody retypes them.
+
+    «с 1 сентября 2014 года», «с нового учебного года» (work from then on) and «к 1 января 2014 года» give the
+    target; a plain due date («в срок до 03.06.14») is the municipalities' reply. The first of each counts."""
+    reply = target = None
+    for text in [*o.body, *(c.text for c in o.clauses)]:
+        for phrase in find_deadline_phrases(text):
+            d = parse_deadline(phrase, ref_date=o.date)
+            wording = phrase.strip().lower()
+            if d.kind == "continuous" and d.dtstart and wording.startswith("с "):
+                target = target or d.dtstart
+            elif d.kind == "once" and d.dates:
+                if wording.startswith("к "):
+                    target = target or d.dates[0]
+                else:
+                    reply = reply or d.dates[0]
+    return reply, target
 
 
 def update_campaign(c: Campaign, *, title: str, target_date: date, reply_deadline: date | None,

@@ -1,0 +1,175 @@
+"""Duties given in an order's clauses (orders without a plan table): parsed with their executors and deadlines,
+shown for correction, saved, and assigned and tracked exactly as plan rows are (issue 18)."""
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from assignments import dashboards
+from assignments import services as asvc
+from assignments.models import Occurrence, OccurrenceKind
+from ordinances import services as svc
+from ordinances.models.ordinances import DeadlineKind, ExecutorKind, OrdinanceStatus
+from ordinances.parsing.parser import parse_file
+from tests.helpers import csrf_token, form_fields
+
+SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
+HEADS = ["З.И.Гонтарь", "О.И.Здрок", "О.А.Литвинова", "Ю.Г.Цыпкин"]
+START = "Муниципальному учреждению «Краснодарский методический центр информационно-коммуникационных " \
+        "технологий «Старт» (В.А.Дьяченко)"
+
+
+def seed(prefix: str) -> Path:
+    return next(SEEDS.glob(f"{prefix}_*.txt"))
+
+
+def duties(o) -> dict:
+    return {c.number: c.duty for c in o.clauses if c.duty is not None}
+
+
+@pytest.fixture
+def start_centre(make_org, tree):
+    return make_org("methodical_centre", tree["m1"],
+                    name="МУ «Краснодарский методический центр информационно-коммуникационных технологий «Старт»»")
+
+
+def test_004_clause_duties_as_written(tree, make_user, start_centre):
+    official = make_user("municipal_official", tree["m1"])
+    o = svc.create_from_parsed(parse_file(seed("004")), issuer=tree["m1"], actor=official)
+    d = duties(o)
+    assert set(d) == {"2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "3.4", "3.5", "4.1", "4.2"}
+    assert [e.text for e in d["2.1"].executors] == HEADS
+    assert d["2.1"].deadline_kind is DeadlineKind.once and d["2.1"].dates == [dt.date(2011, 4, 25)]
+    assert any("раньше даты документа" in w for w in d["2.1"].warnings)         # before the order: still warned
+    assert d["2.3"].deadline_kind is DeadlineKind.recurring and d["2.3"].dates[:2] == [dt.date(2011, 4, 30),
+                                                                                       dt.date(2011, 5, 30)]
+    for n in ("3.1", "3.2", "3.3", "3.4", "3.5"):
+        (e,) = d[n].executors
+        assert e.text == "Руководителям общеобразовательных учреждений"
+        assert (e.kind, e.group_roles, e.group_kinds) == (ExecutorKind.group, ["director"], ["school"])
+    assert d["3.5"].deadline_kind is DeadlineKind.continuous
+    assert d["3.1"].deadline_kind is DeadlineKind.unparsed and "Срок не указан" in d["3.1"].warnings
+    for n in ("4.1", "4.2"):
+        (e,) = d[n].executors
+        assert e.text == START and e.kind is ExecutorKind.organisation and e.organisation_id == start_centre.id
+    assert d["4.2"].deadline_kind is DeadlineKind.recurring
+    # headings, «Утвердить», the control clause: done by the issuer itself
+    assert not {"1", "2", "3", "4", "5"} & set(d)
+    assert o.plan.title == "Поручения по документу" and [s.from_clauses for s in o.plan.sections] == [True]
+
+
+def test_001_and_002_clause_duties(tree, make_user):
+    official = make_user("regional_official", tree["region"])
+    o1 = svc.create_from_parsed(parse_file(seed("001")), issuer=tree["region"], actor=official)
+    d = duties(o1)
+    assert set(d) == {"2.1", "2.2", "3.1", "4.1", "4.2", "4.3"}
+    assert [e.text for e in d["3.1"].executors] == ["ТОГУ «Компьютерный центр» (Маковеев С.Н.)"]
+    groups = [(e.group_roles, e.group_kinds) for e in d["4.1"].executors]
+    assert groups == [(["municipal_official"], ["municipality"]), (["director"], ["school"])]
+    table = [s for s in o1.plan.sections if not s.from_clauses]
+    assert sum(len(s.items) for s in table) == 11                    # the plan table as before
+    o2 = svc.create_from_parsed(parse_file(seed("002")), issuer=tree["m1"], actor=official)
+    (only,) = duties(o2).values()
+    assert only.number == "1" and [e.group_kinds for e in only.executors] == [["school"]]
+    assert only.deadline_kind is DeadlineKind.unparsed
+
+
+@pytest.mark.parametrize("prefix", ["000", "003"])
+def test_letters_have_no_clause_duties(tree, make_user, prefix):
+    data = parse_file(seed(prefix))
+    data["title"] = data["title"] or "Об электронных журналах"          # 003 has none: the user types it
+    o = svc.create_from_parsed(data, issuer=tree["region"], actor=make_user("regional_official", tree["region"]))
+    assert o.plan is None and not duties(o)
+
+
+def test_cli_parse_prints_clause_executors_and_deadlines(app):
+    result = app.test_cli_runner().invoke(args=["ordinance", "parse", str(seed("004"))])
+    assert result.exit_code == 0, result.output
+    clauses = {c["number"]: c for c in json.loads(result.output)["clauses"]}
+    assert clauses["2.1"]["executors"] == HEADS and clauses["2.1"]["deadline"]["dates"] == ["2011-04-25"]
+    assert clauses["2"]["executors"] == [] and clauses["4.2"]["deadline"]["kind"] == "recurring"
+
+
+def test_preview_corrects_a_clause_duty_and_edit_keeps_it(client, make_user, tree, logged_in, start_centre):
+    official = make_user("municipal_official", tree["m1"])
+    logged_in(official)
+    with open(seed("004"), "rb") as f:
+        preview = client.post("/ordinances/new", data={"csrf_token": csrf_token(client, "/ordinances/new"),
+                                                       "file": (f, "prikaz_271.txt")},
+                              content_type="multipart/form-data")
+    html = preview.get_data(as_text=True)
+    assert "Срок 25.04.2011 раньше даты документа 26.04.2011" in html
+    fields = form_fields(html, "ordinance-form")
+    row = next(k.rsplit("-", 1)[0] for k, v in fields.items() if k.endswith("-number") and v == "3.1"
+               and k.startswith("clause-"))
+    assert fields[f"{row}-executors"] == "Руководителям общеобразовательных учреждений"
+    fields[f"{row}-deadline"] = "до 01.09.2011"                                  # the user adds the date
+    row22 = next(k.rsplit("-", 1)[0] for k, v in fields.items() if k.startswith("clause-") and v == "2.2")
+    fields[f"{row22}-executors"] = ""                                            # and drops a duty
+    resp = client.post("/ordinances/save", data=fields)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+    from core.db import session
+    from ordinances.models.ordinances import Ordinance
+    o = session.scalars(select(Ordinance).where(Ordinance.number == "271")).one()
+    d = duties(o)
+    assert "2.2" not in d and d["3.1"].dates == [dt.date(2011, 9, 1)]
+    page = client.get(f"/ordinances/{o.id}").get_data(as_text=True)
+    assert f'href="#item-{d["3.1"].id}"' in page and "По пунктам документа" in page
+    # the edit form shows the duty again; saving it unchanged keeps executors and dates
+    edit = form_fields(client.get(f"/ordinances/{o.id}/edit").get_data(as_text=True), "ordinance-form")
+    assert client.post(f"/ordinances/{o.id}/edit", data=edit).status_code == 302
+    session.refresh(o)
+    again = duties(o)
+    assert set(again) == set(d) and again["3.1"].dates == [dt.date(2011, 9, 1)]
+    assert [e.text for e in again["2.1"].executors] == HEADS
+
+
+def test_a_clause_duty_is_assigned_answered_and_counted(tree, make_user, start_centre):
+    official = make_user("municipal_official", tree["m1"])
+    o = svc.create_from_parsed(parse_file(seed("004")), issuer=tree["m1"], actor=official)
+    svc.set_status(o, OrdinanceStatus.in_force, actor=official)
+    d = duties(o)
+    horizon = (dt.date(2011, 4, 26), dt.date(2011, 8, 31))
+    monthly = asvc.create_assignment(d["2.3"], tree["m1"], [tree["a"], tree["a2"]], actor=official, horizon=horizon)
+    support = asvc.create_assignment(d["4.2"], tree["m1"], [start_centre], actor=official, horizon=horizon)
+    occs = session_occurrences(monthly.id)
+    assert {(oc.org_id, oc.due_date) for oc in occs} >= {(tree["a"].id, dt.date(2011, 4, 30)),
+                                                         (tree["a2"].id, dt.date(2011, 5, 30))}
+    director = make_user("director", tree["a"])
+    first = next(oc for oc in occs if oc.org_id == tree["a"].id and oc.due_date == dt.date(2011, 4, 30))
+    with freeze_time("2011-04-29"):
+        asvc.submit(first, actor=director, text="отчёт за апрель")
+        asvc.accept(first, actor=official)
+    assert session_occurrences(support.id)                                     # МЦ «Старт» has its own
+    counts = dashboards.org_counts(tree["a"], start=horizon[0], end=horizon[1], today=dt.date(2011, 6, 15))
+    assert counts.assigned == len([oc for oc in occs if oc.org_id == tree["a"].id])
+    assert (counts.on_time, counts.late, counts.overdue) == (1, 0, 1)           # April on time, May overdue
+
+
+def session_occurrences(assignment_id: int) -> list[Occurrence]:
+    from core.db import session
+    return list(session.scalars(select(Occurrence).where(Occurrence.assignment_id == assignment_id,
+                                                         Occurrence.kind == OccurrenceKind.deadline)))
+
+
+@pytest.mark.parametrize(("prefix", "reply", "target"), [("000", "2014-06-03", "2014-09-01"),
+                                                         ("003", "", "2014-01-01")])
+def test_a_campaign_from_a_letter_takes_its_dates(client, tree, make_user, logged_in, prefix, reply, target):
+    from transitions.models import Campaign
+    official = make_user("regional_official", tree["region"])
+    data = parse_file(seed(prefix))
+    data["title"] = data["title"] or "О переводе на электронные журналы"
+    letter = svc.create_from_parsed(data, issuer=tree["region"], actor=official)
+    svc.set_status(letter, OrdinanceStatus.in_force, actor=official)
+    logged_in(official)
+    assert "Кампания перехода по документу" in client.get(f"/ordinances/{letter.id}").get_data(as_text=True)
+    page = client.get(f"/transitions/new?ordinance_id={letter.id}").get_data(as_text=True)
+    fields = form_fields(page, "campaign-form")
+    assert (fields["ordinance_id"], fields["reply_deadline"], fields["target_date"]) == (str(letter.id), reply, target)
+    assert client.post("/transitions/new", data=fields).status_code == 302             # saved without retyping
+    from core.db import session
+    c = session.scalars(select(Campaign).where(Campaign.ordinance_id == letter.id)).one()
+    assert c.target_date.isoformat() == target and (c.reply_deadline.isoformat() if c.reply_deadline else "") == reply
