@@ -17,7 +17,9 @@ returned, silent) by one UPDATE — benchmark data, not the workflow.
 Printed: generation time; region dashboard p50/p95 (the current school year, one GROUP BY);
 the same for all four years; a municipality drill-down p95; a director's "my tasks" p95; the
 rendered region page (HTTP through the app) p95; and the naive baseline — load the rows and
-count in Python — for the same dashboard in the same run, as a ratio. Figures, not assertions.
+count in Python — for the same dashboard in the same run, as a ratio. Then the year-end overview
+(benchmarks/year_end_overview.py: 25 classes a school, region/municipality/school p95 and its naive baseline).
+Figures, not assertions.
 """
 import argparse
 import random
@@ -32,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import datetime as dt  # noqa: E402
+
+import year_end_overview  # noqa: E402  (benchmarks/, beside this script)
 
 TODAY = dt.date(2013, 2, 15)           # «today» of the benchmark: in the third school year
 HORIZON = (dt.date(2010, 9, 1), dt.date(2014, 8, 31))
@@ -71,6 +75,7 @@ def main() -> None:
     ap.add_argument("--as-planned", action="store_true", help="row 2.4 «Ежедневно» every day, not weekly")
     ap.add_argument("--keep", action="store_true", help="keep the database directory")
     ap.add_argument("--municipalities", type=int, default=MUNICIPALITIES, help="a smaller region for a quick check")
+    ap.add_argument("--skip-year-end", action="store_true", help="without the year-end overview section")
     args = ap.parse_args()
 
     from alembic import command
@@ -140,6 +145,7 @@ def run(url: str, args) -> None:
             u = auth.create_user(f"dir{i}", f"Директор {i}", None)
             auth.grant(u, Role.director, s)
         dbm.commit()
+        year_end_ids = (region.id, [m.id for m in munis], [s.id for s in schools], director.id)
         print(f"region: {len(munis)} municipalities, {len(schools)} schools, users  "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
 
@@ -235,6 +241,9 @@ def run(url: str, args) -> None:
             ("region", f"/assignments/dashboard/region/{region.id}?year={year[0].year}", "Итого по региону"),
             ("director", "/assignments/my", "Не исполнено")], r)
 
+        year_end_lines = [] if args.skip_year_end else year_end_overview.figures(app, session, *year_end_ids,
+                                                                                 r, timed, pct)
+
         # The daily sweep: first a catch-up over every past date, then one ordinary day.
         t0 = time.perf_counter()
         caught_up = svc.mark_overdue(TODAY)
@@ -263,6 +272,8 @@ def run(url: str, args) -> None:
     print(f"{'speed-up vs naive, p50 / p50':44s} {ratio50:>10.1f} ×   target ≥ 20 ×")
     print(f"{'speed-up vs naive, p50 / p95':44s} {ratio95:>10.1f} ×")
     print(f"{'naive and aggregate counts agree':44s} {str(agree):>10s}")
+    for line in year_end_lines:
+        print(line)
     print()
     print("plan of the region query:")
     for line in plan_text:

@@ -6,9 +6,10 @@ from core.api import json_errors, paged
 from core.db import session
 from orgs.access import require
 from orgs.models.organisations import Organisation
-from sheets import class_teachers, services
+from sheets import class_teachers, overview, services
 from sheets.loaders import b64_field, get_role_sheet, get_sheet
 from sheets.models import SheetStatus, SummarySheet
+from sheets.overview_views import overview_org, year_param
 
 bp = json_errors(Blueprint("sheets_api", __name__, url_prefix="/api/v1/sheets"))
 
@@ -133,3 +134,25 @@ def class_teacher_assign():
         return jsonify(error="invalid", message=str(exc)), 422
     year = str(body["school_year"])
     return jsonify(items=[class_teachers.to_json(r) for r in class_teachers.classes(school, year)])
+
+
+def _overview_row(r: overview.Row) -> dict:
+    return {"org_id": r.org_id, "label": r.label, "due_date": r.due.isoformat() if r.due else None,
+            "late": r.late, "late_schools": r.late_schools, **vars(r.counts)}
+
+
+@bp.route("/year-end/<int:org_id>")
+def year_end(org_id: int):
+    """The year-end overview of an organisation (?year=2025/2026): its rows one level down, the total, and for
+    a school its classes — counts and states, no marks or pupils."""
+    from core.clock import today
+    from orgs.models.organisations import OrgKind
+    scope, year = overview_org(org_id), year_param()
+    rows, total = overview.overview(scope, year, today=today())
+    out = {"org_id": scope.id, "school_year": year, "total": _overview_row(total),
+           "items": [_overview_row(r) for r in rows]}
+    if scope.kind is OrgKind.school:
+        out["classes"] = [{"class_name": c.class_name, "status": c.status.value if c.status else None,
+                           "class_teacher": c.teacher, "archived": c.archived, "version": c.version}
+                          for c in overview.class_rows(scope, year)]
+    return jsonify(out)

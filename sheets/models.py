@@ -3,7 +3,18 @@ import datetime as dt
 import enum
 import uuid
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
@@ -131,3 +142,20 @@ class SheetBatch(Base):
                 "done": len(self.done_ids), "failed": len(self.errors),
                 "percent": round(100 * (len(self.done_ids) + len(self.errors)) / total) if total else 100,
                 "errors": self.errors}
+
+
+class YearEndDeadline(Base):
+    """By when the schools under an organisation (a region, a municipality) must have their sheets signed and
+    archived for a school year, and the order that set it. The nearest one up the tree applies."""
+    __tablename__ = "year_end_deadlines"
+    __table_args__ = (UniqueConstraint("organisation_id", "school_year", name="one_deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    school_year: Mapped[str] = mapped_column(String(9))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    ordinance_id: Mapped[int | None] = mapped_column(ForeignKey("ordinances.id"))
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    organisation: Mapped[Organisation] = relationship()

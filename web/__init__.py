@@ -58,12 +58,13 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from reports import api as reports_api
     from reports import views as reports_views
     from sheets import api as sheets_api
+    from sheets import overview_views
     from sheets import views as sheets_views
     from transitions import api as transitions_api
     from transitions import views as transitions_views
     from web import admin, api, health, home
     pages = (home, health, admin, orgs_views, ordinances_views, file_views, assignments_views, transitions_views,
-             reports_views, sheets_views, archive_views, public_views)
+             reports_views, sheets_views, overview_views, archive_views, public_views)
     apis = (api, orgs_api, ordinances_api, files_api, assignments_api, transitions_api, reports_api, sheets_api,
             archive_api)
     for module in pages:

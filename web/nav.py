@@ -18,6 +18,7 @@ NAV: list[NavItem] = [
     NavItem("Главная", "home.index", None),
     NavItem("Документы", "ordinances.index", "ordinance.view"),
     NavItem("Ведомости", "sheets.index", "sheet.view"),
+    NavItem("Итоги года", "year_end.index", "sheet.overview"),
     NavItem("Мои задачи", "assignments.my_tasks", "assignment.view"),
     NavItem("Исполнение", "assignments.dashboard", "assignment.view"),
     NavItem("Переход", "transitions.index", "transition.view"),
