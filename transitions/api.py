@@ -38,7 +38,9 @@ def campaign_json(c: Campaign, *, stages: bool = False) -> dict:
     if stages:
         out["stages"] = [{"id": s.id, "position": s.position, "code": s.code, "kind": s.kind.value, "title": s.title,
                           "basis": s.basis, "hint": s.hint, "requires_order": s.requires_order,
-                          "requires_file": s.requires_file} for s in c.stages]
+                          "requires_file": s.requires_file, "due_date": iso(s.due_date),
+                          "due_by_municipality": {str(d.municipality_id): iso(d.due_date)
+                                                  for d in s.due_by_municipality}} for s in c.stages]
     return out
 
 
@@ -204,8 +206,17 @@ def progress(campaign_id: int):
     if not munis:
         abort(403)
     p = svc.progress(c, munis)
-    return jsonify(stages=[{"id": s.id, "code": s.code, "title": s.title} for s in p.stages],
+    def timeliness(m) -> dict:
+        t = p.timeliness.get(m.id)
+        return {"on_time": t.on_time, "late": t.late, "overdue": t.overdue, "rate": t.rate} if t else \
+            {"on_time": 0, "late": 0, "overdue": 0, "rate": None}
+    return jsonify(stages=[{"id": s.id, "code": s.code, "title": s.title, "due_date": iso(s.due_date)}
+                           for s in p.stages],
                    municipalities=[{"municipality": org_ref(m), "schools": sum(p.current[m.id].values()),
                                     "accepted": {s.code: p.accepted[m.id][s.id] for s in p.stages},
+                                    "overdue": {s.code: p.overdue.get(m.id, {}).get(s.id, 0) for s in p.stages},
+                                    "timeliness": timeliness(m),
                                     "current": {**{s.code: p.current[m.id][s.id] for s in p.stages},
-                                                "done": p.current[m.id][0]}} for m in p.municipalities])
+                                                "done": p.current[m.id][0]}} for m in p.municipalities],
+                   late_schools=[{"school": org_ref(sp.school), "stages": [st.code for st in sp.late]}
+                                 for sp in p.schools if sp.late])

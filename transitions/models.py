@@ -81,8 +81,29 @@ class StageDef(Base):
     hint: Mapped[str | None] = mapped_column(Text)             # what evidence is expected
     requires_order: Mapped[bool] = mapped_column(default=False)
     requires_file: Mapped[bool] = mapped_column(default=False)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)     # schools must have it accepted by then
+    due_by_municipality: Mapped[list["StageDue"]] = relationship(cascade="all, delete-orphan",
+                                                                 order_by="StageDue.municipality_id")
 
     campaign: Mapped[Campaign] = relationship(back_populates="stages")
+
+    def due_for(self, municipality_id: int) -> dt.date | None:
+        """A municipality's own due date for this stage, else the campaign's."""
+        return next((d.due_date for d in self.due_by_municipality if d.municipality_id == municipality_id),
+                    self.due_date)
+
+
+class StageDue(Base):
+    """A stage's due date for one municipality's schools, where it differs from the campaign's."""
+    __tablename__ = "transition_stage_dues"
+    __table_args__ = (UniqueConstraint("stage_id", "municipality_id", name="one_due_per_municipality"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("transition_stage_defs.id", ondelete="CASCADE"))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+
+    municipality: Mapped[Organisation] = relationship()
 
 
 class StageStatus(str, enum.Enum):

@@ -97,6 +97,7 @@ def campaign(campaign_id: int):
     munis_reply = visible_municipalities(c, "transition.reply")
     my_schools = [o for o in scopes(g.user, "transition.view") if o.kind is OrgKind.school and o.is_within(c.region)]
     return render_template("transitions/campaign.html", c=c, can_manage=can_manage(c), kinds=list(StageKind),
+                           region_munis=svc.region_municipalities(c) if can_manage(c) else [],
                            munis_reply=munis_reply, my_schools=my_schools,
                            recommended_count=len(svc.recommended(c)),
                            ordinances=_region_ordinances(c.region) if can_manage(c) else [])
@@ -122,6 +123,7 @@ def edit(campaign_id: int):
 
 def _campaign_errors(c: Campaign, errors: list[str]):
     return render_template("transitions/campaign.html", c=c, can_manage=can_manage(c), kinds=list(StageKind),
+                           region_munis=svc.region_municipalities(c) if can_manage(c) else [],
                            munis_reply=visible_municipalities(c, "transition.reply"), my_schools=[],
                            recommended_count=len(svc.recommended(c)), errors=errors,
                            ordinances=_region_ordinances(c.region)), 400
@@ -153,10 +155,36 @@ def stage_update(campaign_id: int, stage_id: int):
         elif op == "delete":
             svc.remove_stage(stage, actor=g.user)
         else:
-            svc.update_stage(stage, actor=g.user, **stage_fields())
+            errors: list[str] = []
+            due = form_date("due_date", "Срок этапа", errors)
+            if errors:
+                return _campaign_errors(c, errors)
+            svc.update_stage(stage, actor=g.user, due_date=due, **stage_fields())
     except svc.TransitionError as exc:
         return _campaign_errors(c, exc.errors)
     flash("Этапы изменены.", "success")
+    return redirect(url_for("transitions.campaign", campaign_id=c.id, _anchor="stages"))
+
+
+@bp.route("/<int:campaign_id>/stages/<int:stage_id>/due", methods=["POST"])
+def stage_due(campaign_id: int, stage_id: int):
+    """A stage's due date for one municipality (an empty date: the campaign's again)."""
+    c = get_campaign(campaign_id)
+    require("transition.manage", c.region)
+    stage = get_stage(c, stage_id)
+    errors: list[str] = []
+    due = form_date("due_date", "Срок этапа для муниципалитета", errors)
+    muni = session.get(Organisation, form_id("municipality_id") or 0)
+    if muni is None:
+        errors.append("Выберите муниципалитет.")
+    if errors:
+        return _campaign_errors(c, errors)
+    try:
+        svc.set_stage_due(stage, muni, due, actor=g.user)
+    except svc.TransitionError as exc:
+        return _campaign_errors(c, exc.errors)
+    flash(f"Срок этапа «{stage.title}» для {muni.display_name}: {due:%d.%m.%Y}." if due else
+          f"Для {muni.display_name} снова действует общий срок этапа «{stage.title}».", "success")
     return redirect(url_for("transitions.campaign", campaign_id=c.id, _anchor="stages"))
 
 
@@ -298,11 +326,17 @@ def progress(campaign_id: int):
     chart = svg_stacked_bars(rows, segments, title="Школы итогового перечня по текущему этапу перехода")
     if request.args.get("format") == "xlsx":
         from core.tabular import xlsx_response
-        headers = ["Муниципалитет", "Школ в перечне"] + [f"Принят: {s.title}" for s in p.stages]
+        headers = ["Муниципалитет", "Школ в перечне"] + [f"Принят: {s.title}" for s in p.stages] + \
+            ["Просрочено этапов", "Этапы в срок, %"]
         data = [[m.name, sum(p.current[m.id].values())] + [p.accepted[m.id][s.id] for s in p.stages]
-                for m in p.municipalities]
+                + _timeliness_cells(p, m.id) for m in p.municipalities]
         return xlsx_response(f"ход-перехода-{c.id}.xlsx", headers, data, title="Ход перехода")
     return render_template("transitions/progress.html", c=c, p=p, chart=chart)
+
+
+def _timeliness_cells(p, municipality_id: int) -> list:
+    t = p.timeliness.get(municipality_id)
+    return [t.overdue if t else 0, round(t.rate * 100, 1) if t and t.rate is not None else None]
 
 
 # ---- a school ---------------------------------------------------------------------------------------

@@ -341,3 +341,62 @@ def test_rollup_sums_and_averages_per_municipality_and_period(db, tree, official
     from core.tabular import workbook_bytes
     ws = load_workbook(io.BytesIO(workbook_bytes(headers, table))).active
     assert "'=Третий район" in [c.value for c in ws["B"]]       # formula injection neutralised
+
+
+# ---- stages fall due -------------------------------------------------------------------------------------
+
+def test_stages_fall_due_per_campaign_and_municipality(db, tree, campaign, official, make_user, make_org):
+    _published(campaign, tree, official)
+    platform = next(s for s in campaign.stages if s.code == "platform")
+    with pytest.raises(svc.TransitionError, match="позже даты перехода"):
+        svc.update_stage(platform, title=platform.title, due_date=date(2026, 10, 1), actor=official)
+    svc.update_stage(platform, title=platform.title, due_date=date(2026, 5, 1), actor=official)
+    svc.set_stage_due(platform, tree["m2"], date(2026, 6, 1), actor=official)        # m2 was given longer
+    with pytest.raises(svc.TransitionError, match="муниципалитета этого региона"):
+        svc.set_stage_due(platform, make_org("municipality", make_org("region")), date(2026, 6, 1), actor=official)
+    mouo = make_user("municipal_official", tree["m1"])
+    with freeze_time("2026-04-20 10:00:00", ignore=REAL_TIME_FOR):                   # a: accepted in time
+        svc.submit_evidence(campaign, tree["a"], platform, {"platform": "dnevnik_ru"},
+                            actor=make_user("director", tree["a"]))
+        svc.decide(svc.state_for(campaign, tree["a"], platform), accept=True, actor=mouo)
+    p = svc.progress(campaign, today=date(2026, 5, 20))
+    m1, m2 = tree["m1"].id, tree["m2"].id
+    assert p.overdue[m1][platform.id] == 1 and not p.overdue.get(m2)                 # a2 late; b not yet (01.06)
+    assert [sp.school.id for sp in p.schools][0] == tree["a2"].id                    # late first
+    assert [s.code for s in p.schools[0].late] == ["platform"]
+    assert (p.timeliness[m1].on_time, p.timeliness[m1].overdue, p.timeliness[m1].rate) == (1, 1, 0.5)
+    p = svc.progress(campaign, today=date(2026, 6, 2))
+    assert p.overdue[m2][platform.id] == 1 and p.timeliness[m2].rate == 0.0
+    with freeze_time("2026-06-10 10:00:00", ignore=REAL_TIME_FOR):                   # a2: accepted, but late
+        svc.submit_evidence(campaign, tree["a2"], platform, {"platform": "dnevnik_ru"},
+                            actor=make_user("director", tree["a2"]))
+        svc.decide(svc.state_for(campaign, tree["a2"], platform), accept=True, actor=mouo)
+    p = svc.progress(campaign, today=date(2026, 6, 11))
+    assert (p.timeliness[m1].on_time, p.timeliness[m1].late, p.timeliness[m1].overdue) == (1, 1, 0)
+    assert not p.overdue[m1][platform.id]
+    actions = [e.action for e in db.query(AuditEntry).filter(AuditEntry.action == "transition.stage.due")]
+    assert actions == ["transition.stage.due"]
+
+
+def test_stage_due_dates_on_the_pages(client, logged_in, db, tree, campaign, official, make_user):
+    from tests.helpers import csrf_token
+    _published(campaign, tree, official)
+    platform = next(s for s in campaign.stages if s.code == "platform")
+    logged_in(official)
+    token = csrf_token(client, f"/transitions/{campaign.id}")
+    resp = client.post(f"/transitions/{campaign.id}/stages/{platform.id}",
+                       data={"csrf_token": token, "op": "save", "title": platform.title, "due_date": "2026-05-01"})
+    assert resp.status_code == 302 and platform.due_date == date(2026, 5, 1)
+    resp = client.post(f"/transitions/{campaign.id}/stages/{platform.id}/due",
+                       data={"csrf_token": token, "municipality_id": tree["m2"].id, "due_date": "31.13.2026"})
+    assert resp.status_code == 400 and "неверная дата" in resp.get_data(as_text=True)
+    page = client.get(f"/transitions/{campaign.id}/progress").get_data(as_text=True)       # today: past 01.05
+    assert "Этапы в срок, %" in page and "срок 01.05.2026" in page
+    client.post("/logout", data={"csrf_token": token})
+    logged_in(make_user("municipal_official", tree["m1"]))
+    assert client.post(f"/transitions/{campaign.id}/stages/{platform.id}/due",
+                       data={"csrf_token": csrf_token(client, "/"), "municipality_id": tree["m1"].id,
+                             "due_date": "2026-08-01"}).status_code == 403          # only the region sets dues
+    page = client.get(f"/transitions/{campaign.id}/progress").get_data(as_text=True)
+    assert "Первый район" in page and "Второй район" not in page
+    assert page.count('class="late"') == 2                                      # a and a2 of m1 are late

@@ -17,6 +17,7 @@ from transitions.services.campaigns import (  # noqa: F401
     document_dates,
     move_stage,
     remove_stage,
+    set_stage_due,
     update_campaign,
     update_stage,
 )

@@ -14,6 +14,7 @@ from transitions.models import (
     Campaign,
     SchoolStage,
     StageDef,
+    StageDue,
     StageKind,
     StageStatus,
 )
@@ -102,19 +103,48 @@ def _stage_in_use(stage: StageDef) -> bool:
 
 
 def update_stage(stage: StageDef, *, title: str, basis: str | None = None, hint: str | None = None,
-                 requires_order: bool = False, requires_file: bool = False, actor=None) -> None:
+                 requires_order: bool = False, requires_file: bool = False, due_date: date | None = None,
+                 actor=None) -> None:
     title = (title or "").strip()
     if not title:
         raise TransitionError(f"Этап {stage.position + 1}: название не может быть пустым.")
+    _check_due(stage, due_date)
     before = {"title": stage.title, "basis": stage.basis, "requires_order": stage.requires_order,
-              "requires_file": stage.requires_file}
+              "requires_file": stage.requires_file, "due_date": stage.due_date}
     stage.title, stage.basis, stage.hint = title, (basis or "").strip() or None, (hint or "").strip() or None
+    stage.due_date = due_date
     if stage.kind is StageKind.document:
         stage.requires_order, stage.requires_file = bool(requires_order), bool(requires_file)
     session.flush()
     audit.record("transition.stage.update", stage, actor=actor, before=before,
                  after={"title": stage.title, "basis": stage.basis, "requires_order": stage.requires_order,
-                        "requires_file": stage.requires_file})
+                        "requires_file": stage.requires_file, "due_date": stage.due_date})
+
+
+def _check_due(stage: StageDef, due_date: date | None) -> None:
+    target = stage.campaign.target_date
+    if due_date is not None and target is not None and due_date > target:
+        raise TransitionError(f"Срок этапа «{stage.title}» ({due_date:%d.%m.%Y}) позже даты перехода "
+                              f"({target:%d.%m.%Y}).")
+
+
+def set_stage_due(stage: StageDef, municipality: Organisation, due_date: date | None, *, actor=None) -> None:
+    """A municipality's own due date for a stage (None: the campaign's applies again)."""
+    if municipality.kind is not OrgKind.municipality or not municipality.is_within(stage.campaign.region):
+        raise TransitionError("Срок по муниципалитету задаётся для муниципалитета этого региона.")
+    _check_due(stage, due_date)
+    row = next((d for d in stage.due_by_municipality if d.municipality_id == municipality.id), None)
+    before = row.due_date if row else None
+    if due_date is None:
+        if row is not None:
+            stage.due_by_municipality.remove(row)
+    elif row is None:
+        stage.due_by_municipality.append(StageDue(municipality_id=municipality.id, due_date=due_date))
+    else:
+        row.due_date = due_date
+    session.flush()
+    audit.record("transition.stage.due", stage, actor=actor, before={"due_date": before},
+                 after={"municipality_id": municipality.id, "due_date": due_date})
 
 
 def add_stage(c: Campaign, *, title: str, basis: str | None = None, hint: str | None = None,
