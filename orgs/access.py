@@ -34,6 +34,8 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     # them (sheets.access); "sheet.all_classes" lifts that to the whole school.
     Role.class_teacher: frozenset({"org.view", "sheet.view", "sheet.sign_teacher", "marks.import",
                                    "sheet.render"}),
+    # Staff of a support body (the institute, the computer centre, МЦ «Старт»): the tasks given to it.
+    Role.executor: frozenset({"org.view", "ordinance.view", "assignment.view", "assignment.submit"}),
     Role.archivist: frozenset({"org.view", "archive.view", "archive.download", "archive.hold",
                                "archive.dispose", "audit.view"}),
 }

@@ -18,6 +18,7 @@ class Role(str, enum.Enum):
     class_teacher = "class_teacher"
     archivist = "archivist"
     admin = "admin"
+    executor = "executor"          # staff of a support body (institute, computer or methodical centre)
 
     @property
     def label(self) -> str:
@@ -30,6 +31,7 @@ ROLE_LABELS = {
     Role.director: "Директор школы",
     Role.deputy_director: "Заместитель директора",
     Role.class_teacher: "Классный руководитель",
+    Role.executor: "Сотрудник организации-исполнителя",
     Role.archivist: "Архивист",
     Role.admin: "Администратор",
 }

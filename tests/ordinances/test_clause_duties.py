@@ -173,3 +173,27 @@ def test_a_campaign_from_a_letter_takes_its_dates(client, tree, make_user, logge
     from core.db import session
     c = session.scalars(select(Campaign).where(Campaign.ordinance_id == letter.id)).one()
     assert c.target_date.isoformat() == target and (c.reply_deadline.isoformat() if c.reply_deadline else "") == reply
+
+
+def test_a_support_body_answers_its_task(client, logged_in, tree, make_user, start_centre):
+    """МЦ «Старт» staff (the executor role) see the task of п. 4.2 in their inbox and answer it on the page;
+    the municipality accepts it. They see nothing of the schools."""
+    from assignments.models import Notification, OccurrenceStatus
+    from core.db import session
+    official = make_user("municipal_official", tree["m1"])
+    o = svc.create_from_parsed(parse_file(seed("004")), issuer=tree["m1"], actor=official)
+    svc.set_status(o, OrdinanceStatus.in_force, actor=official)
+    staff = make_user("executor", start_centre, full_name="Дьяченко Валентина Андреевна")
+    a = asvc.create_assignment(duties(o)["4.2"], tree["m1"], [start_centre], actor=official,
+                               horizon=(dt.date(2026, 9, 1), dt.date(2027, 5, 31)))
+    assert session.query(Notification).filter_by(user_id=staff.id).count() >= 1
+    occ = session_occurrences(a.id)[0]
+    logged_in(staff)
+    assert "мониторинг апробации" in client.get("/assignments/my").get_data(as_text=True)
+    resp = client.post(f"/assignments/occurrences/{occ.id}/submit",
+                       data={"csrf_token": csrf_token(client, "/"), "text": "Мониторинг за сентябрь проведён"})
+    assert resp.status_code == 302 and occ.status is OccurrenceStatus.submitted and occ.submitted_by_id == staff.id
+    assert client.get(f"/year-end/{tree['m1'].id}").status_code == 403
+    assert client.get("/sheets").status_code == 403
+    asvc.accept(occ, actor=official)
+    assert occ.status is OccurrenceStatus.accepted
