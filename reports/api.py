@@ -23,7 +23,7 @@ bp = json_errors(Blueprint("reports_api", __name__, url_prefix="/api/v1/transiti
 
 
 def form_json(f, *, fields: bool = False) -> dict:
-    out = {"id": f.id, "region_id": f.region_id, "campaign_id": f.campaign_id, "title": f.title,
+    out = {"id": f.id, "region_id": f.region_id, "owner_id": f.owner_id, "campaign_id": f.campaign_id, "title": f.title,
            "periodicity": f.periodicity.value, "deadline_text": f.deadline_text, "rrule": f.rrule,
            "submitter_kind": f.submitter_kind, "active": f.active, "first_period": iso(f.first_period)}
     if fields:
@@ -45,7 +45,8 @@ def report_forms():
     view = report_scopes()
     if not view:
         abort(403)
-    return jsonify(items=[form_json(f) for f in rep.forms_for_regions({region_id_of(o) for o in view})])
+    return jsonify(items=[form_json(f) for f in rep.forms_for_regions({region_id_of(o) for o in view})
+                          if rep.may_see(g.user, f)])
 
 
 @bp.route("/forms/<int:form_id>")

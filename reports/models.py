@@ -33,6 +33,9 @@ class ReportForm(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # Who runs the form: the region, or a municipality for its own schools (its figures still roll up into
+    # the region's views, which is why region_id stays).
+    owner_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("transition_campaigns.id", ondelete="SET NULL"),
                                                     index=True)
     ordinance_id: Mapped[int | None] = mapped_column(ForeignKey("ordinances.id"))
@@ -47,7 +50,8 @@ class ReportForm(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    region: Mapped[Organisation] = relationship()
+    region: Mapped[Organisation] = relationship(foreign_keys=[region_id])
+    owner: Mapped[Organisation] = relationship(foreign_keys=[owner_id])
 
 
 class ReportStatus(str, enum.Enum):

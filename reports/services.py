@@ -28,7 +28,8 @@ from core.clock import today
 from core.db import session, utcnow
 from core.files import EVIDENCE_SUFFIXES, MAX_EVIDENCE_FILE
 from ordinances.parsing.deadlines import occurrences, parse_deadline
-from orgs.models.organisations import Organisation, OrgKind, subtree
+from orgs.access import scopes
+from orgs.models.organisations import Organisation, OrgKind, region_id_of, subtree
 from reports.models import Periodicity, ReportForm, ReportStatus, ReportSubmission
 
 FIELD_TYPES = {"number": "Число", "percentage": "Процент", "yes_no": "Да/нет", "text": "Текст", "file": "Файл"}
@@ -246,13 +247,17 @@ def periods(form: ReportForm, until: date | None = None, limit: int = 24) -> lis
 
 # ---- forms ----------------------------------------------------------------------------------------------
 
-def create_form(*, region: Organisation, title: str, periodicity: Periodicity | str, deadline_text: str,
+def create_form(*, owner: Organisation, title: str, periodicity: Periodicity | str, deadline_text: str,
                 submitter_kind: str, fields: list, first_period: date, campaign=None, ordinance=None,
                 actor=None) -> ReportForm:
+    """A form run by a region for its schools or municipalities, or by a municipality for its schools."""
     errors = []
     title = (title or "").strip()
-    if region.kind is not OrgKind.region:
-        errors.append("Форму отчёта утверждает регион.")
+    if owner.kind not in (OrgKind.region, OrgKind.municipality):
+        errors.append("Форму отчёта утверждает регион или муниципалитет.")
+    elif owner.kind is OrgKind.municipality and submitter_kind != "school":
+        errors.append("Муниципалитет собирает отчёты своих школ: в поле «Кто заполняет» выберите школу.")
+    region = owner if owner.kind is OrgKind.region else session.get_one(Organisation, region_id_of(owner))
     if not title:
         errors.append("Поле «Название формы»: не заполнено.")
     chosen: Periodicity | None
@@ -278,7 +283,7 @@ def create_form(*, region: Organisation, title: str, periodicity: Periodicity | 
         errors.append("Кампания относится к другому региону.")
     if errors or chosen is None or rule is None:
         raise ReportError(errors)
-    form = ReportForm(region=region, title=title, periodicity=chosen, deadline_text=deadline_text,
+    form = ReportForm(region=region, owner=owner, title=title, periodicity=chosen, deadline_text=deadline_text,
                       rrule=rule.rrule, submitter_kind=submitter_kind, fields=clean,
                       first_period=_bounds_for(chosen, first_period),
                       campaign_id=campaign.id if campaign else None, ordinance_id=ordinance.id if ordinance else None,
@@ -286,7 +291,7 @@ def create_form(*, region: Organisation, title: str, periodicity: Periodicity | 
     session.add(form)
     session.flush()
     audit.record("report.form.create", form, actor=actor,
-                 after={"title": title, "periodicity": chosen.value, "deadline": deadline_text,
+                 after={"title": title, "owner_id": owner.id, "periodicity": chosen.value, "deadline": deadline_text,
                         "submitter_kind": submitter_kind, "fields": [f["key"] for f in clean]})
     return form
 
@@ -297,6 +302,14 @@ def _bounds_for(periodicity: Periodicity, day: date) -> date:
     return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
 
 
+def may_see(user, form: ReportForm) -> bool:
+    """A region's forms are seen throughout the region; a municipality's by the region above it and by the
+    municipality's own subtree — not by the neighbouring municipalities."""
+    if form.owner_id == form.region_id:
+        return True
+    return any(o.is_within(form.owner) or form.owner.is_within(o) for o in scopes(user, "report.view"))
+
+
 def forms_for_regions(region_ids: set[int]) -> list[ReportForm]:
     if not region_ids:
         return []
@@ -305,8 +318,8 @@ def forms_for_regions(region_ids: set[int]) -> list[ReportForm]:
 
 
 def expected_orgs(form: ReportForm, within: list[Organisation] | None = None) -> list[Organisation]:
-    """Who must submit: every organisation of the form's kind in its region (limited to `within` subtrees)."""
-    stmt = select(Organisation).where(subtree(form.region), Organisation.kind == OrgKind(form.submitter_kind))
+    """Who must submit: every organisation of the form's kind under its owner (limited to `within` subtrees)."""
+    stmt = select(Organisation).where(subtree(form.owner), Organisation.kind == OrgKind(form.submitter_kind))
     if within is not None:
         stmt = stmt.where(or_(*[subtree(o) for o in within]) if within else false())
     return list(session.scalars(stmt.order_by(Organisation.path)))
@@ -412,7 +425,7 @@ def save_submission(form: ReportForm, org: Organisation, period: Period, raw: di
     """Save a report as a draft, or submit it (every required field and range checked)."""
     if not form.active:
         raise ReportError("Форма отчёта больше не действует.")
-    if org.kind is not OrgKind(form.submitter_kind) or not org.is_within(form.region):
+    if org.kind is not OrgKind(form.submitter_kind) or not org.is_within(form.owner):
         raise ReportError(f"«{org.display_name}» не заполняет эту форму (её заполняет "
                           f"{SUBMITTER_KINDS[form.submitter_kind].lower()}).")
     if period.start < form.first_period:

@@ -25,15 +25,20 @@ def index():
     view = report_scopes()
     if not view:
         abort(403)
-    forms = rep.forms_for_regions({region_id_of(o) for o in view})
-    regions = [o for o in scopes(g.user, "report.manage") if o.kind is OrgKind.region]
-    return render_template("reports/index.html", forms=forms, can_create=bool(regions),
+    forms = [f for f in rep.forms_for_regions({region_id_of(o) for o in view}) if rep.may_see(g.user, f)]
+    return render_template("reports/index.html", forms=forms, can_create=bool(_owners()),
                            kinds=rep.SUBMITTER_KINDS)
+
+
+def _owners() -> list[Organisation]:
+    """Where the user may run a form: their region, or their municipality (for its schools)."""
+    return sorted([o for o in scopes(g.user, "report.manage") if o.kind in (OrgKind.region, OrgKind.municipality)],
+                  key=lambda o: o.path)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    regions = [o for o in scopes(g.user, "report.manage") if o.kind is OrgKind.region]
+    regions = _owners()
     if not regions:
         abort(403)
     template = request.values.get("template", "monthly")
@@ -49,7 +54,7 @@ def new():
             fields = None
         if not errors:
             try:
-                form = rep.create_form(region=region, title=request.form.get("title", ""),
+                form = rep.create_form(owner=region, title=request.form.get("title", ""),
                                        periodicity=request.form.get("periodicity", ""),
                                        deadline_text=request.form.get("deadline_text", ""),
                                        submitter_kind=request.form.get("submitter_kind", ""), fields=fields,
@@ -64,7 +69,7 @@ def new():
         "title": spec["title"], "periodicity": spec["periodicity"].value, "deadline_text": spec["deadline_text"],
         "submitter_kind": spec["submitter_kind"], "fields": json.dumps(spec["fields"], ensure_ascii=False, indent=1),
         "first_period": today().replace(day=1).isoformat()}
-    campaigns = svc.campaigns_visible(regions)
+    campaigns = svc.campaigns_visible([r for r in regions if r.kind is OrgKind.region])
     return render_template("reports/new.html", regions=regions, values=values, errors=errors,
                            templates=rep.DEFAULT_FORMS, template=template, campaigns=campaigns,
                            types=rep.FIELD_TYPES, kinds=rep.SUBMITTER_KINDS), 400 if errors else 200

@@ -118,7 +118,7 @@ def campaign(tr_app, pki):
                 k += 1
         spec = reports.DEFAULT_FORMS["monthly"]
         start = (today.replace(day=1) - dt.timedelta(days=150)).replace(day=1)
-        form = reports.create_form(region=region, title=spec["title"], periodicity="monthly",
+        form = reports.create_form(owner=region, title=spec["title"], periodicity="monthly",
                                    deadline_text=spec["deadline_text"], submitter_kind="municipality",
                                    fields=spec["fields"], first_period=start, campaign=c, actor=official)
         for i, period in enumerate(reversed(reports.periods(form))):

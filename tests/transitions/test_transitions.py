@@ -239,7 +239,7 @@ def test_schema_errors_name_the_field():
 
 def _monthly(tree, official):
     spec = reports.DEFAULT_FORMS["monthly"]
-    return reports.create_form(region=tree["region"], title=spec["title"], periodicity=spec["periodicity"],
+    return reports.create_form(owner=tree["region"], title=spec["title"], periodicity=spec["periodicity"],
                                deadline_text=spec["deadline_text"], submitter_kind="municipality",
                                fields=spec["fields"], first_period=date(2026, 1, 15), actor=official)
 
@@ -254,7 +254,7 @@ def test_periods_follow_the_wording(db, tree, official):
     with pytest.raises(reports.ReportError, match="2014-09"):
         reports.period_from_key(form, "май")
     spec = reports.DEFAULT_FORMS["quarterly"]
-    q = reports.create_form(region=tree["region"], title=spec["title"], periodicity=Periodicity.quarterly,
+    q = reports.create_form(owner=tree["region"], title=spec["title"], periodicity=Periodicity.quarterly,
                             deadline_text="Ежеквартально", submitter_kind="municipality", fields=spec["fields"],
                             first_period=date(2026, 2, 1), actor=official)
     p = reports.period_from_key(q, "2026-Q2")
@@ -263,7 +263,7 @@ def test_periods_follow_the_wording(db, tree, official):
     with freeze_time("2026-08-10", ignore=REAL_TIME_FOR):
         assert [x.key for x in reports.periods(q)] == ["2026-Q3", "2026-Q2", "2026-Q1"]
     with pytest.raises(reports.ReportError, match="не распознан"):
-        reports.create_form(region=tree["region"], title="X", periodicity="monthly", deadline_text="когда-нибудь",
+        reports.create_form(owner=tree["region"], title="X", periodicity="monthly", deadline_text="когда-нибудь",
                             submitter_kind="school", fields=spec["fields"], first_period=date(2026, 1, 1))
 
 
@@ -400,3 +400,44 @@ def test_stage_due_dates_on_the_pages(client, logged_in, db, tree, campaign, off
     page = client.get(f"/transitions/{campaign.id}/progress").get_data(as_text=True)
     assert "Первый район" in page and "Второй район" not in page
     assert page.count('class="late"') == 2                                      # a and a2 of m1 are late
+
+
+def test_a_municipality_runs_its_own_monthly_report_form(client, logged_in, db, tree, official, make_user):
+    """Order 004 is a city's: the municipality runs a monthly report for its schools; a school submits late;
+    the municipality and the region see it late; the neighbouring municipality does not see the form."""
+    import json
+
+    from tests.helpers import csrf_token
+    spec = reports.DEFAULT_FORMS["monthly"]
+    mouo = make_user("municipal_official", tree["m1"])
+    with pytest.raises(reports.ReportError, match="своих школ"):
+        reports.create_form(owner=tree["m1"], title="x", periodicity="monthly", deadline_text=spec["deadline_text"],
+                            submitter_kind="municipality", fields=spec["fields"], first_period=date(2026, 10, 1))
+    logged_in(mouo)
+    assert f'value="{tree["m1"].id}"' in client.get("/transitions/reports/new").get_data(as_text=True)
+    data = {"csrf_token": csrf_token(client, "/transitions/reports/new"), "region_id": tree["m1"].id,
+            "title": "Ежемесячный отчёт школ района", "periodicity": "monthly",
+            "deadline_text": spec["deadline_text"], "submitter_kind": "school",
+            "fields": json.dumps(spec["fields"], ensure_ascii=False), "first_period": "2026-10-01"}
+    resp = client.post("/transitions/reports/new", data=data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    from reports.models import ReportForm
+    form = db.query(ReportForm).one()
+    assert (form.owner_id, form.region_id) == (tree["m1"].id, tree["region"].id)
+    assert [o.id for o in reports.expected_orgs(form)] == [tree["a"].id, tree["a2"].id]      # its schools only
+    october = reports.period_from_key(form, "2026-10")
+    values = {"schools_total": "1", "schools_electronic": "1", "schools_paperless": "1", "paperless_share": "100",
+              "parents_link": "yes"}
+    reports.save_submission(form, tree["a"], october, values, submit=True, actor=make_user("director", tree["a"]))
+    state = reports.submission_state(reports.submission_for(form, tree["a"], october), october)
+    assert state.code == "late"                                  # submitted in December for October
+    page = client.get(f"/transitions/reports/{form.id}?period=2026-10").get_data(as_text=True)
+    assert "с опозданием" in page and "Школа А2" in page
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(official)
+    page = client.get(f"/transitions/reports/{form.id}?period=2026-10").get_data(as_text=True)
+    assert "с опозданием" in page and "Школа Б" not in page                   # the region sees the district's
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(make_user("municipal_official", tree["m2"]))
+    assert client.get(f"/transitions/reports/{form.id}").status_code == 403
+    assert "Ежемесячный отчёт школ района" not in client.get("/transitions/reports").get_data(as_text=True)
