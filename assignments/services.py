@@ -38,7 +38,7 @@ from ordinances.models.ordinances import (
     PlanSection,
 )
 from orgs.access import can
-from orgs.models.organisations import Organisation, OrgKind
+from orgs.models.organisations import Organisation, OrgKind, subtree
 
 log = logging.getLogger(__name__)
 EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
@@ -201,8 +201,8 @@ def resolve_targets(assigner: Organisation, *, org_ids=(), kinds=(), municipalit
         for m in munis:
             if m.kind is not OrgKind.municipality:
                 raise AssignmentError(f"«{m.display_name}» — не муниципалитет.")
-            for org in session.scalars(select(Organisation).where(
-                    Organisation.parent_id == m.id, Organisation.kind == OrgKind.school)):
+            for org in session.scalars(select(Organisation).where(          # also under its district offices
+                    subtree(m), Organisation.kind == OrgKind.school)):
                 chosen[org.id] = org
     for org in chosen.values():
         if org.id == assigner.id or not org.path.startswith(assigner.path):

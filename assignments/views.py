@@ -227,7 +227,7 @@ def _render_show(a: Assignment, status: int = 200, error: str | None = None):
     for t in targets:
         if svc.may_cascade(g.user, t) and t.org_id not in children:
             cascade_schools[t.id] = session.scalars(select(Organisation).where(
-                Organisation.parent_id == t.org_id, Organisation.kind == OrgKind.school)
+                subtree(t.org), Organisation.kind == OrgKind.school)
                 .order_by(Organisation.name)).all()
     dates = svc.due_dates(a)
     return render_template("assignments/assignment.html", a=a, targets=targets, counts=counts, children=children,

@@ -74,6 +74,8 @@ KIND_ALIASES = {
                               "computer center"),
     OrgKind.methodical_centre: ("методический центр", "имц", "информационно-методический центр",
                                 "methodical center"),
+    OrgKind.district_office: ("отдел образования округа", "районный отдел образования", "отдел образования района",
+                              "окружной отдел образования", "district office"),
 }
 
 

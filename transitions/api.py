@@ -214,7 +214,8 @@ def progress(campaign_id: int):
                            for s in p.stages],
                    municipalities=[{"municipality": org_ref(m), "schools": sum(p.current[m.id].values()),
                                     "accepted": {s.code: p.accepted[m.id][s.id] for s in p.stages},
-                                    "overdue": {s.code: p.overdue.get(m.id, {}).get(s.id, 0) for s in p.stages},
+                                    "overdue": {s.code: p.overdue[m.id][s.id] if m.id in p.overdue else 0
+                                                for s in p.stages},
                                     "timeliness": timeliness(m),
                                     "current": {**{s.code: p.current[m.id][s.id] for s in p.stages},
                                                 "done": p.current[m.id][0]}} for m in p.municipalities],

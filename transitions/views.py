@@ -177,7 +177,7 @@ def stage_due(campaign_id: int, stage_id: int):
     muni = session.get(Organisation, form_id("municipality_id") or 0)
     if muni is None:
         errors.append("Выберите муниципалитет.")
-    if errors:
+    if errors or muni is None:
         return _campaign_errors(c, errors)
     try:
         svc.set_stage_due(stage, muni, due, actor=g.user)

@@ -3,7 +3,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from core.db import Base, session, utcnow
 
@@ -15,6 +15,7 @@ class OrgKind(str, enum.Enum):
     institute = "institute"                    # институт развития образования / повышения квалификации
     computer_centre = "computer_centre"        # вычислительный / информационный центр
     methodical_centre = "methodical_centre"    # методический центр
+    district_office = "district_office"        # отдел образования внутригородского округа (Краснодар, 004 п. 2)
 
     @property
     def label(self) -> str:
@@ -23,7 +24,7 @@ class OrgKind(str, enum.Enum):
     @property
     def reports(self) -> bool:
         """Support bodies execute tasks but are not reporting units."""
-        return self in (OrgKind.region, OrgKind.municipality, OrgKind.school)
+        return self in (OrgKind.region, OrgKind.municipality, OrgKind.district_office, OrgKind.school)
 
 
 KIND_LABELS = {
@@ -33,13 +34,15 @@ KIND_LABELS = {
     OrgKind.institute: "Институт",
     OrgKind.computer_centre: "Вычислительный центр",
     OrgKind.methodical_centre: "Методический центр",
+    OrgKind.district_office: "Отдел образования округа",
 }
 
 # Which kind may sit under which: the tree's shape.
 ALLOWED_PARENTS = {
     OrgKind.region: (None,),
     OrgKind.municipality: (OrgKind.region,),
-    OrgKind.school: (OrgKind.municipality,),
+    OrgKind.district_office: (OrgKind.municipality,),
+    OrgKind.school: (OrgKind.municipality, OrgKind.district_office),
     OrgKind.institute: (OrgKind.region, OrgKind.municipality),
     OrgKind.computer_centre: (OrgKind.region, OrgKind.municipality),
     OrgKind.methodical_centre: (OrgKind.region, OrgKind.municipality),
@@ -90,6 +93,17 @@ class Organisation(Base):
 def subtree(org: Organisation):
     """A SQL condition selecting `org` and everything under it."""
     return Organisation.path.startswith(org.path, autoescape=True)
+
+
+def municipality_of(org: Organisation) -> Organisation | None:
+    """The municipality an organisation lies in (a school's parent, or its district office's parent)."""
+    ids = [int(x) for x in org.path.strip("/").split("/")]
+    if org.kind is OrgKind.municipality:
+        return org
+    session = object_session(org)
+    assert session is not None, "an organisation loaded from the database"
+    return session.scalars(select(Organisation).where(Organisation.id.in_(ids),
+                                                      Organisation.kind == OrgKind.municipality)).first()
 
 
 def region_id_of(org: Organisation) -> int:

@@ -25,7 +25,7 @@ def test_register_order_001_from_its_text_file(page, demo, tmp_path):
     assert "(сверено)" in page.inner_text("#document")
     assert "сохранён как черновик" in page.content()
     plan = page.locator("table").last
-    assert plan.locator("tr").count() == 1 + 2 + 11      # header, 2 sections, 11 rows
+    assert plan.locator("tr").count() == 1 + 2 + 11 + 1 + 6   # header, 2 sections, 11 rows; clause duties 2.1–4.3
     assert "Ежеквартально" in plan.inner_text() and "11.11.2010" in plan.inner_text()
     # The signed plan (Приложение № 1) as a PDF, kept with the draft until the order comes in force.
     pdf = tmp_path / "plan-3116.pdf"

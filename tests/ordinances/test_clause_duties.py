@@ -197,3 +197,27 @@ def test_a_support_body_answers_its_task(client, logged_in, tree, make_user, sta
     assert client.get("/sheets").status_code == 403
     asvc.accept(occ, actor=official)
     assert occ.status is OccurrenceStatus.accepted
+
+
+def test_district_offices_sit_between_a_city_and_its_schools(tree, make_org, make_user):
+    """Krasnodar's district offices (004 п. 2): schools under them count as the city's — they are found when
+    the city gives a task to «all its schools», and the district's head answers for its office."""
+    from orgs.models.organisations import municipality_of
+    from orgs.services import OrgError
+    district = make_org("district_office", tree["m1"], name="Отдел образования Западного округа")
+    school = make_org("school", district, name="Школа З")
+    with pytest.raises(OrgError, match="может входить только в"):
+        make_org("district_office", tree["region"])
+    assert municipality_of(school).id == tree["m1"].id
+    official = make_user("municipal_official", tree["m1"])
+    o = svc.create_from_parsed(parse_file(seed("004")), issuer=tree["m1"], actor=official)
+    svc.set_status(o, OrdinanceStatus.in_force, actor=official)
+    targets = asvc.resolve_targets(tree["region"], municipality_ids=[tree["m1"].id])
+    assert school.id in {t.id for t in targets}
+    a = asvc.create_assignment(duties(o)["2.1"], tree["m1"], [district], actor=official,
+                               horizon=(dt.date(2011, 4, 1), dt.date(2011, 8, 31)))
+    (occ,) = session_occurrences(a.id)
+    assert occ.municipality_id == tree["m1"].id
+    head = make_user("municipal_official", district)
+    asvc.submit(occ, actor=head, text="График представлен")
+    asvc.accept(occ, actor=official)

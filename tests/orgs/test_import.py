@@ -355,7 +355,7 @@ def test_error_message_format(db):
     error = one_error(csv_file(*BASE, "M2;Второй район;municipality;R;;;", "S;Школа;шкла;M1;;;"))
     assert str(error) == ("organisations.csv, строка 5, поле «kind» («шкла»): неизвестный тип организации; "
                           "допустимые типы: регион, муниципалитет, школа, институт, вычислительный центр, "
-                          "методический центр")
+                          "методический центр, отдел образования округа")
     error = one_error(csv_file("R;;регион", header="Код;Наименование;Тип"))
     assert str(error) == "organisations.csv, строка 2, поле «Наименование»: обязательное поле не заполнено"
     assert error.field == "name"

@@ -124,7 +124,7 @@ def reply_of(c: Campaign, municipality: Organisation) -> MunicipalReply | None:
 
 
 def municipality_schools(municipality: Organisation) -> list[Organisation]:
-    return list(session.scalars(select(Organisation).where(Organisation.parent_id == municipality.id,
+    return list(session.scalars(select(Organisation).where(subtree(municipality),      # also under district offices
                                                            Organisation.kind == OrgKind.school)
                                 .order_by(Organisation.name)))
 

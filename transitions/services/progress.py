@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core import clock
 from core.db import session
-from orgs.models.organisations import Organisation
+from orgs.models.organisations import Organisation, municipality_of
 from transitions.models import (
     Campaign,
     Evidence,
@@ -119,7 +119,8 @@ def timeline(c: Campaign, school: Organisation) -> list[dict]:
     if rec is not None and c.list_published_at:
         items.append({"at": c.list_published_at, "title": "Включена в рекомендованный перечень региона",
                       "text": "", "actor": None})
-    reply = reply_of(c, school.parent) if school.parent else None
+    muni = municipality_of(school)
+    reply = reply_of(c, muni) if muni else None
     if reply is not None and reply.submitted_at:
         line = next((ln for ln in reply.lines if ln.school_id == school.id), None)
         if line is not None:

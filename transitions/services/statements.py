@@ -8,7 +8,7 @@ from core import audit, records
 from core import files as file_store
 from core.clock import MOSCOW, add_years, today
 from core.db import session, utcnow
-from orgs.models.organisations import Organisation
+from orgs.models.organisations import Organisation, municipality_of
 from transitions.models import (
     Campaign,
     Evidence,
@@ -53,7 +53,7 @@ def statement_data(c: Campaign, school: Organisation, *, kind: StatementKind, di
             decided = f"принят {st.decided_at.astimezone(MOSCOW):%d.%m.%Y}" + (f", {who}" if who else "")
         lines.append(StageLine(number=i, title=stage.title, status=(st.status.label if st else "Не начат"),
                                evidence=evidence_summary(ev) if ev else "—", decision=decided))
-    municipality = school.parent
+    municipality = municipality_of(school)
     return StatementData(
         kind=kind.value, number=number, school_name=school.name, school_code=school.code,
         municipality_name=municipality.name if municipality else "", region_name=c.region.name,
