@@ -10,7 +10,7 @@ retry sends a second copy. Mail cannot be enlisted in the database transaction.)
 """
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import and_, func, select, text, update
@@ -99,23 +99,33 @@ class Digest:
     due_soon: list[DigestLine]
     overdue: list[DigestLine]
     to_review: int
+    notices: list[Notification] = field(default_factory=list)   # unread inbox entries of the last day
 
     @property
     def empty(self) -> bool:
-        return not (self.due_soon or self.overdue or self.to_review)
+        return not (self.due_soon or self.overdue or self.to_review or self.notices)
 
     @property
     def size(self) -> int:
-        return len(self.due_soon) + len(self.overdue) + self.to_review
+        return len(self.due_soon) + len(self.overdue) + self.to_review + len(self.notices)
 
 
-def digest_recipients() -> list[int]:
-    """Users with an e-mail address who answer for an organisation or review the ones below."""
+def digest_recipients(day: dt.date | None = None) -> list[int]:
+    """Users with an e-mail address and the digest on who answer for an organisation, review the ones below,
+    or have new unread notifications (a sheet to sign, a stage returned, a report form opened)."""
     roles = sorted(set(roles_with("assignment.submit")) | set(roles_with("assignment.accept")))
-    return list(session.scalars(
-        select(User.id).join(RoleGrant, RoleGrant.user_id == User.id)
-        .where(User.active, User.email.is_not(None), User.email != "", RoleGrant.role.in_(roles))
-        .distinct().order_by(User.id)))
+    wanted = [User.active, User.email.is_not(None), User.email != "", User.email_digest]
+    by_role = select(User.id).join(RoleGrant, RoleGrant.user_id == User.id).where(*wanted, RoleGrant.role.in_(roles))
+    since = _notices_since(day or dt.date.today())
+    by_notice = select(User.id).join(Notification, Notification.user_id == User.id) \
+        .where(*wanted, Notification.read_at.is_(None), Notification.created_at >= since)
+    return sorted(set(session.scalars(by_role)) | set(session.scalars(by_notice)))
+
+
+def _notices_since(day: dt.date) -> dt.datetime:
+    """The previous daily run: DIGEST_AT of the day before, Moscow time."""
+    from core.clock import MOSCOW
+    return dt.datetime.combine(day - dt.timedelta(days=1), dt.time(7, 0), tzinfo=MOSCOW)
 
 
 def build_digest(user: User, day: dt.date, days_ahead: int | None = None) -> Digest:
@@ -149,7 +159,10 @@ def build_digest(user: User, day: dt.date, days_ahead: int | None = None) -> Dig
         to_review = session.scalar(select(func.count()).select_from(Occurrence)
                                    .join(Organisation, Organisation.id == Occurrence.org_id)
                                    .where(Occurrence.status == OccurrenceStatus.submitted, cond)) or 0
-    return Digest(due_soon[:DIGEST_MAX_LINES], overdue[:DIGEST_MAX_LINES], to_review)
+    notices = list(session.scalars(select(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None),
+        Notification.created_at >= _notices_since(day)).order_by(Notification.id).limit(DIGEST_MAX_LINES)))
+    return Digest(due_soon[:DIGEST_MAX_LINES], overdue[:DIGEST_MAX_LINES], to_review, notices)
 
 
 def render_digest(user: User, day: dt.date, digest: Digest) -> tuple[str, str]:
@@ -165,8 +178,12 @@ def render_digest(user: User, day: dt.date, digest: Digest) -> tuple[str, str]:
         parts += ["", f"Срок в ближайшие дни ({len(digest.due_soon)}):", *map(fmt, digest.due_soon)]
     if digest.to_review:
         parts += ["", f"Ждут вашей проверки отчётов: {digest.to_review}.", f"  {base}/assignments/my"]
+    if digest.notices:
+        parts += ["", f"Новые уведомления ({len(digest.notices)}):",
+                  *[f"  • {n.text[:300]}" + (f"\n    {base}{n.url}" if n.url else "") for n in digest.notices]]
     parts += ["", "Письмо отправлено автоматически, отвечать на него не нужно."]
-    subject = f"Поручения на {day:%d.%m.%Y}: просрочено {len(digest.overdue)}, срок скоро {len(digest.due_soon)}"
+    subject = f"Поручения на {day:%d.%m.%Y}: просрочено {len(digest.overdue)}, срок скоро {len(digest.due_soon)}" + \
+        (f", новых уведомлений {len(digest.notices)}" if digest.notices else "")
     return subject, "\n".join(parts)
 
 
@@ -176,7 +193,7 @@ def send_digest(user_id: int, day: dt.date) -> bool:
         log.warning("SMTP_URL is not set: no digest e-mail")
         return False
     user = session.get(User, user_id)
-    if user is None or not user.active or not user.email:
+    if user is None or not user.active or not user.email or not user.email_digest:
         return False
     digest = build_digest(user, day)
     if digest.empty:

@@ -16,6 +16,7 @@ from rq.job import Job
 from assignments import notifications
 from assignments import services as svc
 from core.jobs import enqueue_after_commit, job, queue, redis_connection
+from core.signals import day_started
 
 log = logging.getLogger(__name__)
 DAILY_AT = dt.time(7, 0)      # Moscow time: before the working day starts
@@ -35,7 +36,8 @@ def daily_run(day_iso: str | None = None) -> int:
     """Mark what became overdue, queue each user's digest (after this commit), schedule tomorrow's run."""
     day = dt.date.fromisoformat(day_iso) if day_iso else svc.today()
     marked = svc.mark_overdue(day)
-    for user_id in notifications.digest_recipients():
+    day_started.send(day)            # the other domains' daily work (stages falling due) — before the digests
+    for user_id in notifications.digest_recipients(day):
         enqueue_after_commit(send_digest, user_id, day.isoformat(), queue_name=QUEUE,
                              job_id=digest_job_id(day, user_id))
     schedule_daily(after=day)

@@ -145,6 +145,18 @@ def account():
                            second_factor_required=second_factor.required(g.user))
 
 
+@bp.route("/account/digest", methods=["POST"])
+def digest_setting():
+    """The user's own choice: the daily e-mail digest of their inbox and tasks, or the inbox only."""
+    on = request.form.get("email_digest") == "1"
+    if g.user.email_digest != on:
+        audit.record("user.email_digest", g.user, actor=g.user, before={"email_digest": g.user.email_digest},
+                     after={"email_digest": on})
+        g.user.email_digest = on
+    flash("Ежедневное письмо " + ("включено." if on else "отключено: уведомления — только на сайте."), "success")
+    return redirect(url_for("auth.account"))
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password():
     form = PasswordForm()

@@ -27,6 +27,7 @@ from core.charts import fmt_number, svg_line_chart, svg_stacked_bars  # noqa: F4
 from core.clock import today
 from core.db import session, utcnow
 from core.files import EVIDENCE_SUFFIXES, MAX_EVIDENCE_FILE
+from core.signals import notice
 from ordinances.parsing.deadlines import occurrences, parse_deadline
 from orgs.access import scopes
 from orgs.models.organisations import Organisation, OrgKind, region_id_of, subtree
@@ -290,6 +291,10 @@ def create_form(*, owner: Organisation, title: str, periodicity: Periodicity | s
                       created_by_id=getattr(actor, "id", None))
     session.add(form)
     session.flush()
+    orgs = expected_orgs(form)
+    notice.send(form, kind="report.form", org_ids=[o.id for o in orgs], action="report.submit",
+                text=f"Новая форма отчёта «{title}» ({chosen.label.lower()}, {deadline_text}).",
+                url=f"/transitions/reports/{form.id}")
     audit.record("report.form.create", form, actor=actor,
                  after={"title": title, "owner_id": owner.id, "periodicity": chosen.value, "deadline": deadline_text,
                         "submitter_kind": submitter_kind, "fields": [f["key"] for f in clean]})
@@ -483,6 +488,11 @@ def decide_submission(sub: ReportSubmission, *, accept: bool, comment: str | Non
     session.flush()
     audit.record("report.accept" if accept else "report.return", sub, actor=actor, before={"status": before.value},
                  after={"status": sub.status.value, "comment": comment}, form_id=sub.form_id)
+    if not accept:
+        form = session.get_one(ReportForm, sub.form_id)
+        notice.send(sub, kind="report.return", org_ids=[sub.organisation_id], action="report.submit",
+                    text=f"Отчёт «{form.title}» за период с {sub.period_start:%d.%m.%Y} возвращён: {comment}",
+                    url=f"/transitions/reports/{form.id}/{sub.organisation_id}/{period_of(form, sub.period_start).key}")
 
 
 @dataclass

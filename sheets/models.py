@@ -104,6 +104,11 @@ class BatchKind(str, enum.Enum):
     sign_teacher = "sign_teacher"
     sign_director = "sign_director"
 
+    @property
+    def label(self) -> str:
+        return {"render": "формирование", "sign_teacher": "подпись классного руководителя",
+                "sign_director": "подпись директора"}[self.value]
+
 
 class BatchStatus(str, enum.Enum):
     queued = "queued"

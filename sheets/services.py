@@ -17,7 +17,7 @@ from sqlalchemy import select
 import pades
 from core import audit, records
 from core.db import present, session, utcnow
-from core.signals import detached_signature
+from core.signals import detached_signature, notice
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import Role, RoleGrant, User
 from orgs.signers import check_signer
@@ -136,6 +136,9 @@ def render_pdf(sheet: SummarySheet, *, actor=None) -> None:
     sheet.status = SheetStatus.rendered
     session.flush()
     audit.record("sheet.render", sheet, actor=actor, sha256=sheet.pdf_sha256)
+    if sheet.class_teacher_id:
+        notice.send(sheet, kind="sheet.sign", user_ids=[sheet.class_teacher_id], url=f"/sheets/{sheet.id}",
+                    text=f"Ведомость {sheet.label} сформирована: проверьте и подпишите её как классный руководитель.")
 
 
 def _store(sheet: SummarySheet, pdf: bytes) -> None:
@@ -200,6 +203,10 @@ def _signed(sheet: SummarySheet, role: str, pdf: bytes, *, actor, serial: str, t
         sheet.director_signed_at, sheet.director_id = utcnow(), actor.id
     session.flush()
     audit.record(action, sheet, actor=actor, sha256=sheet.pdf_sha256, tsa=tsa, certificate_serial=serial)
+    if role == "teacher":
+        notice.send(sheet, kind="sheet.sign", org_ids=[sheet.school_id], action="sheet.sign_director",
+                    url=f"/sheets/{sheet.id}", text=f"Ведомость {sheet.label} подписана классным руководителем и ждёт "
+                                                    "вашей подписи.")
     on_final(sheet)
 
 
@@ -316,6 +323,13 @@ def correct(sheet: SummarySheet, classes_or_marks, *, reason: str, actor) -> Sum
     return new
 
 
+def batch_failed(batch) -> None:
+    """Tell whoever started a batch that it stopped (the page says why)."""
+    notice.send(batch, kind="sheet.batch", user_ids=[batch.requested_by_id], url=f"/sheets/batches/{batch.id}",
+                text=f"Пакет № {batch.id} ({batch.kind.label}, {batch.school_year}) прерван: "
+                     f"{(batch.errors[-1]['message'] if batch.errors else 'см. страницу пакета')[:300]}")
+
+
 def to_json(sheet: SummarySheet) -> dict:
     teacher = class_teachers.teacher_of(sheet)
     return {"class_teacher": {"id": teacher.id, "full_name": teacher.full_name} if teacher else None,
@@ -406,4 +420,5 @@ def _unqueued_on_error(batch_id: int, send) -> None:
         batch.status, batch.finished_at = BatchStatus.failed, utcnow()
         batch.errors = [*batch.errors, {"sheet_id": None, "message":
                         "Очередь заданий недоступна, пакет не запущен. Запустите его ещё раз."}]
+        batch_failed(batch)
         db.commit()

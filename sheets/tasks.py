@@ -110,6 +110,8 @@ def _finish(batch: SheetBatch, status: BatchStatus, *, message: str | None = Non
     batch.status, batch.finished_at = status, utcnow()
     if message:
         batch.errors = [*batch.errors, {"sheet_id": None, "message": message}]
+    if status is BatchStatus.failed:
+        services.batch_failed(batch)
     if batch.kind is not BatchKind.render:
         keyvault.drop(batch.id)
     db.commit()

@@ -2,7 +2,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,6 +52,7 @@ class User(Base):
     snils: Mapped[str | None] = mapped_column(String(11))       # 11 digits
     inn: Mapped[str | None] = mapped_column(String(12))         # a person's ИНН: 12 digits
     email: Mapped[str | None] = mapped_column(String(300))
+    email_digest: Mapped[bool] = mapped_column(default=True, server_default=true())  # the daily e-mail, own choice
     password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None: cannot log in
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)       # wrong passwords since the last login (atomic)

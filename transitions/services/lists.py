@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core import audit
 from core.clock import today
 from core.db import session, utcnow
+from core.signals import notice
 from orgs.models.organisations import Organisation, OrgKind, subtree
 from transitions.models import (
     Campaign,
@@ -114,6 +115,10 @@ def publish_list(c: Campaign, *, actor=None) -> None:
     session.flush()
     audit.record("transition.list.publish", c, actor=actor,
                  after={"schools": len(recommended(c)), "reply_deadline": c.reply_deadline})
+    for m in region_municipalities(c):
+        notice.send(c, kind="transition.reply", org_ids=[m.id], action="transition.reply",
+                    text=f"Перечень школ кампании «{c.title}» направлен: ответьте по форме до "
+                         f"{c.reply_deadline:%d.%m.%Y}.", url=f"/transitions/{c.id}/reply/{m.id}")
 
 
 # ---- municipal replies (Приложение 2) ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from core import files as file_store
 from core.clock import today
 from core.db import session, utcnow
 from core.files import EVIDENCE_SUFFIXES, MAX_EVIDENCE_FILE
+from core.signals import notice
 from orgs.models.organisations import Organisation
 from transitions.models import (
     Campaign,
@@ -237,3 +238,7 @@ def decide(state: SchoolStage, *, accept: bool, comment: str | None = None, acto
     audit.record("transition.stage.accept" if accept else "transition.stage.return", state, actor=actor,
                  before={"status": before.value}, after={"status": state.status.value, "comment": comment},
                  campaign_id=state.campaign_id, school_id=state.school_id, stage=state.stage.code)
+    if not accept:
+        notice.send(state, kind="transition.stage.return", org_ids=[state.school_id], action="transition.submit",
+                    text=f"Этап «{state.stage.title}» возвращён на доработку: {comment}",
+                    url=f"/transitions/{state.campaign_id}/schools/{state.school_id}")
