@@ -9,7 +9,15 @@ import logging
 
 from sqlalchemy import func, select
 
-from archive.models import ArchiveRecord, DisposalAct, DisposalItem, DisposalStatus, RecordKind, RecordStatus
+from archive.models import (
+    PERMANENT_YEARS,
+    ArchiveRecord,
+    DisposalAct,
+    DisposalItem,
+    DisposalStatus,
+    RecordKind,
+    RecordStatus,
+)
 from archive.services import ArchiveError, object_keys, register_document, scope_condition
 from core import audit, db
 from core.db import present, session, utcnow
@@ -28,6 +36,7 @@ def eligible_statement(user):
     return select(ArchiveRecord).where(
         scope_condition(user, "archive.dispose"), ArchiveRecord.status == RecordStatus.archived,
         ArchiveRecord.kind != RecordKind.disposal_act, ArchiveRecord.retention_until <= today,
+        func.coalesce(ArchiveRecord.retention_years, 0) < PERMANENT_YEARS,
         ArchiveRecord.legal_hold.is_(False), ArchiveRecord.id.not_in(_in_open_act()))
 
 
@@ -35,6 +44,8 @@ def why_not(record: ArchiveRecord) -> str | None:
     """Why this record may not be disposed of now (None: it may)."""
     if record.kind is RecordKind.disposal_act:
         return "акты о выделении к уничтожению хранятся постоянно"
+    if (record.retention_years or 0) >= PERMANENT_YEARS:
+        return "документ хранится постоянно"
     if record.status is not RecordStatus.archived:
         return f"состояние «{record.status.label}»"
     if record.legal_hold or any(h.active for h in record.holds):

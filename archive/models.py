@@ -56,14 +56,18 @@ KIND_LABELS = {
 
 # Retention by document class, in years, counted from 1 January of the year after the document
 # was archived (as archival practice counts it). Rows in `archive_retention_rules` override these;
-# the migration seeds the table with the same values. Acts of disposal are kept permanently: the
-# object lock cannot say "for ever", so it says 100 years and nothing ever disposes of an act.
+# the migration seeds the table with the same values. «Постоянно» is PERMANENT_YEARS: the object lock
+# cannot say "for ever", so it says 100 years, and nothing ever disposes of a permanent record.
+# Orders of an authority's main activity (with their attachments) are kept permanently by the list of
+# standard archival documents (Перечень типовых управленческих архивных документов, приказ Росархива
+# от 20.12.2019 № 236, ст. 19а); summary sheets of marks 25 years; acts of disposal permanently.
+PERMANENT_YEARS = 100
 DEFAULT_RETENTION_YEARS = {
     RecordKind.summary_sheet: 25,
     RecordKind.readiness_statement: 5,
-    RecordKind.order: 5,
-    RecordKind.attachment: 5,
-    RecordKind.disposal_act: 100,
+    RecordKind.order: PERMANENT_YEARS,
+    RecordKind.attachment: PERMANENT_YEARS,
+    RecordKind.disposal_act: PERMANENT_YEARS,
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import false, or_, select
 
 from archive.models import (
     DEFAULT_RETENTION_YEARS,
+    PERMANENT_YEARS,
     AccessLog,
     ArchiveRecord,
     Hold,
@@ -48,18 +49,24 @@ def retention_until(years: int, archived: dt.date) -> dt.date:
     return dt.date(archived.year + 1 + years, 1, 1)
 
 
-def set_retention(kind: RecordKind, years: int, basis: str, *, actor) -> RetentionRule:
-    """Change the rule for new records. Records already archived keep the date they were locked with
-    (an S3 retention can be extended, never shortened)."""
-    if not 1 <= years <= 100:
-        raise ArchiveError(f"Срок хранения «{kind.label}»: от 1 до 100 лет.")
+def set_retention(kind: RecordKind, years: int, basis: str, *, actor, reason: str = "") -> RetentionRule | None:
+    """Change the rule for new records (None: nothing changed). Records already archived keep the date they
+    were locked with (an S3 retention can be extended, never shortened). A change needs its reason, which
+    the audit log keeps."""
+    if not 1 <= years <= PERMANENT_YEARS:
+        raise ArchiveError(f"Срок хранения «{kind.label}»: от 1 до {PERMANENT_YEARS} лет ({PERMANENT_YEARS} — "
+                           "постоянно).")
     rule = session.get(RetentionRule, kind) or RetentionRule(kind=kind)
+    if rule.years == years and (rule.basis or "") == basis.strip():
+        return None
+    if not reason.strip():
+        raise ArchiveError(f"Срок хранения «{kind.label}» меняется: укажите причину изменения.")
     before = {"years": rule.years, "basis": rule.basis}
     rule.years, rule.basis, rule.updated_at, rule.updated_by_id = years, basis.strip(), utcnow(), actor.id
     session.add(rule)
     session.flush()
     audit.record("archive.retention", object_type="RetentionRule", object_id=kind.value, actor=actor,
-                 before=before, after={"years": years, "basis": rule.basis})
+                 before=before, after={"years": years, "basis": rule.basis}, reason=reason.strip())
     return rule
 
 

@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from archive import services
 from archive.loaders import get_record
 from archive.models import (
+    DEFAULT_RETENTION_YEARS,
     KIND_LABELS,
+    PERMANENT_YEARS,
     AccessLog,
     ArchiveRecord,
     DisposalAct,
@@ -23,6 +25,7 @@ from archive.models import (
 )
 from archive.search import Query, search
 from archive.services import ArchiveError
+from core import db
 from core.db import present, session
 from orgs.access import has_any, require, scopes
 from orgs.models.organisations import Organisation, OrgKind, subtree
@@ -350,24 +353,31 @@ def sign_act(act_id: int):
 
 @bp.route("/retention", methods=["GET", "POST"])
 def retention():
-    _need("archive.manage")
-    region = scopes(g.user, "archive.manage")
+    """The retention table: the archivist (or an administrator) of a region changes it, with a reason."""
+    _need("archive.retention")
+    region = scopes(g.user, "archive.retention")
     if not any(o.kind is OrgKind.region for o in region):
         abort(403)
     errors = []
     if request.method == "POST":
+        reason = request.form.get("reason", "")
         for kind in RecordKind:
-            years = request.form.get(f"years-{kind.value}", type=int)
+            years = PERMANENT_YEARS if request.form.get(f"permanent-{kind.value}") else \
+                request.form.get(f"years-{kind.value}", type=int)
             if years is None:
-                errors.append(f"«{kind.label}»: укажите срок в годах.")
+                errors.append(f"«{kind.label}»: укажите срок в годах или «постоянно».")
                 continue
             try:
-                services.set_retention(kind, years, request.form.get(f"basis-{kind.value}", ""), actor=g.user)
+                services.set_retention(kind, years, request.form.get(f"basis-{kind.value}", ""), actor=g.user,
+                                       reason=reason)
             except ArchiveError as exc:
                 errors.append(str(exc))
+        if errors:
+            db.rollback()                       # all or nothing: no class changed when one is refused
         if not errors:
             flash("Сроки хранения сохранены; они применяются к документам, поступающим в архив.", "success")
             return redirect(url_for("archive.retention"))
     rules = {r.kind: r for r in session.scalars(select(RetentionRule))}
     return render_template("archive/retention.html", kinds=list(RecordKind), rules=rules, errors=errors,
-                           labels=KIND_LABELS), 400 if errors else 200
+                           labels=KIND_LABELS, defaults=DEFAULT_RETENTION_YEARS, permanent=PERMANENT_YEARS,
+                           form=request.form), 400 if errors else 200

@@ -12,7 +12,7 @@ from orgs.models.users import Role, User
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: frozenset({"org.view", "org.manage", "user.manage", "audit.view",
                            "ordinance.view", "ordinance.edit", "assignment.view", "assignment.manage",
-                           "archive.view", "archive.manage"}),
+                           "archive.view", "archive.manage", "archive.retention"}),
     Role.regional_official: frozenset({"org.view", "ordinance.view", "ordinance.edit", "assignment.view",
                                        "assignment.manage", "assignment.accept", "transition.view",
                                        "transition.accept", "report.view", "sheet.render",
@@ -37,7 +37,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     # Staff of a support body (the institute, the computer centre, МЦ «Старт»): the tasks given to it.
     Role.executor: frozenset({"org.view", "ordinance.view", "assignment.view", "assignment.submit"}),
     Role.archivist: frozenset({"org.view", "archive.view", "archive.download", "archive.hold",
-                               "archive.dispose", "audit.view"}),
+                               "archive.dispose", "archive.retention", "audit.view"}),
 }
 
 ALL_ACTIONS = frozenset().union(*PERMISSIONS.values())

@@ -35,6 +35,8 @@ def form_fields(html: str, form_id: str) -> dict[str, str]:
             if not self.inside:
                 return
             if tag == "input" and a.get("name") and a.get("type") not in ("submit", "file"):
+                if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                    return                      # a browser sends only the ticked ones
                 self.fields[a["name"]] = a.get("value") or ""
             elif tag == "textarea":
                 self.textarea = a["name"]

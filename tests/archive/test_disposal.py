@@ -131,3 +131,42 @@ def test_s3_refuses_to_delete_before_the_retention_date_even_if_the_database_say
     assert "хранилище отказало" in item.message
     record = session.get(type(record), record.id)
     assert record.status is RecordStatus.archived and get_storage().get(record.key)
+
+
+def test_the_archivist_sets_retention_with_a_reason_and_permanent_records_are_never_disposed(
+        client, logged_in, db, tree, make_user):
+    """Orders are kept permanently by the list of standard archival documents; the archivist of the region
+    changes the table, each change with its reason in the audit log; a permanent record never becomes
+    eligible for a disposal act."""
+    from archive import disposal
+    from archive.models import PERMANENT_YEARS, RecordKind, RetentionRule
+    from core.audit import AuditEntry
+    from tests.helpers import csrf_token, form_fields
+    archivist = make_user("archivist", tree["region"])
+    logged_in(archivist)
+    page = client.get("/archive/retention").get_data(as_text=True)
+    fields = form_fields(page, "retention-form")
+    assert fields.get("permanent-order") == "1" and fields["years-summary_sheet"] == "25"
+    fields["years-readiness_statement"] = "10"
+    resp = client.post("/archive/retention", data=fields)                     # no reason given
+    assert resp.status_code == 400 and "укажите причину" in resp.get_data(as_text=True)
+    assert db.get(RetentionRule, RecordKind.readiness_statement).years == 5
+    fields["reason"] = "Письмо архивного отдела области от 01.12.2026 № 15"
+    assert client.post("/archive/retention", data=fields).status_code == 302
+    assert db.get(RetentionRule, RecordKind.readiness_statement).years == 10
+    (entry,) = db.query(AuditEntry).filter_by(action="archive.retention").all()
+    assert entry.summary["reason"] == fields["reason"] and entry.summary["after"]["years"] == 10
+    # a permanent record past its (100-year) lock date is still not eligible
+    from archive.models import ArchiveRecord
+    record = ArchiveRecord(kind=RecordKind.order, status=RecordStatus.archived, source_type="ordinance_file",
+                           title="Приказ № 271", organisation_id=tree["region"].id, org_path=tree["region"].path,
+                           key="orders/271.pdf", sha256="ab" * 32, archived_at=dt.datetime.now(dt.timezone.utc),
+                           retention_years=PERMANENT_YEARS, retention_until=YESTERDAY)
+    db.add(record)
+    db.flush()
+    assert disposal.why_not(record) == "документ хранится постоянно"
+    assert record.id not in {r.id for r in db.scalars(disposal.eligible_statement(archivist))}
+    # a director may not change the table
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(make_user("director", tree["a"]))
+    assert client.get("/archive/retention").status_code == 403

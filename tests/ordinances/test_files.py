@@ -216,8 +216,8 @@ def test_put_in_force_the_files_are_archived_with_the_order_class_retention(clie
         r = f.archive_record
         assert r.status is RecordStatus.archived, r.last_error
         assert storage.get(r.key) == data and r.sha256 == hashlib.sha256(data).hexdigest()   # no TSA: as uploaded
-        assert r.retention_years == 5
-        assert r.retention_until == retention_until(5, r.archived_at.date())
+        assert r.retention_years == 100                    # orders of main activity: permanently (ст. 19а)
+        assert r.retention_until == retention_until(100, r.archived_at.date())
         assert storage.head(r.key).retain_until == r.retention_until
         assert r.staged_pdf is None
     page = _page(client, order)
