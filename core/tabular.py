@@ -28,6 +28,7 @@ MAX_ERRORS = 200                  # errors reported per file; a final note says 
 XLSX_MAX_UNPACKED = 256 * 1024 * 1024   # sum of the unpacked sizes of an XLSX's parts (zip bombs)
 CSV_SUFFIXES = (".csv", ".txt")
 XLSX_SUFFIXES = (".xlsx",)
+XLS_SUFFIXES = (".xls",)           # Excel 97–2003: what Дневник.ру's journal export and Сетевой город give
 DELIMITERS = (";", ",", "\t")
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -153,10 +154,13 @@ def read_table(data: bytes, filename: str, max_rows: int) -> Table:
     elif suffix in XLSX_SUFFIXES:
         table = Table(filename, max_rows, strict_width=False)
         read_xlsx(data, table)
-    elif suffix in (".xls", ".ods"):
-        raise file_error(filename, f"формат «{suffix}» не поддерживается: сохраните файл как XLSX или CSV")
+    elif suffix in XLS_SUFFIXES:
+        table = Table(filename, max_rows, strict_width=False)
+        read_xls(data, table)
+    elif suffix == ".ods":
+        raise file_error(filename, f"формат «{suffix}» не поддерживается: сохраните файл как XLSX, XLS или CSV")
     else:
-        raise file_error(filename, "неподдерживаемый тип файла: нужен CSV (.csv, .txt) или XLSX (.xlsx)")
+        raise file_error(filename, "неподдерживаемый тип файла: нужен CSV (.csv, .txt), XLSX (.xlsx) или XLS (.xls)")
     if table.header is None:
         raise file_error(filename, "файл пуст")
     return table
@@ -333,6 +337,49 @@ def read_xlsx(data: bytes, table: Table) -> None:
         raise file_error(filename, corrupt)
 
 
+
+
+def read_xls(data: bytes, table: Table) -> None:
+    """Excel 97–2003 (.xls) through xlrd: the first sheet, dates as dates, whole numbers without «.0»."""
+    import xlrd
+    filename = table.filename
+    if data.startswith(b"PK\x03\x04"):
+        raise file_error(filename, "это файл XLSX, а не XLS — загрузите его с расширением .xlsx")
+    if not data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise file_error(filename, "файл повреждён или не является XLS (Excel 97–2003)")
+    try:
+        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+    except Exception as exc:    # encrypted, truncated, not a workbook: the file's fault
+        log.warning("unreadable XLS upload %s: %s", filename, type(exc).__name__)
+        raise file_error(filename, "файл повреждён или не является XLS (Excel 97–2003); если он защищён паролем, "
+                                   "сохраните его без пароля")
+    try:
+        if not book.nsheets:
+            raise file_error(filename, "в файле нет листов с данными")
+        sheet = book.sheet_by_index(0)
+        for r in range(sheet.nrows):
+            cells = sheet.row(r)
+            values, errors = [], []
+            for i, cell in enumerate(cells):
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    values.append(cell_text(xlrd.xldate_as_datetime(cell.value, book.datemode)))
+                elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                    values.append(cell_text(bool(cell.value)))
+                elif cell.ctype == xlrd.XL_CELL_ERROR:
+                    values.append(xlrd.error_text_from_code.get(cell.value, "#ERR"))
+                    errors.append(i)
+                else:
+                    values.append(cell_text(cell.value))
+            if table.add(r + 1, values):
+                header = table.header or []
+                for i in errors:
+                    if i < len(header) and header[i]:
+                        table.errors.append(RowError(filename, r + 1, header[i], values[i],
+                                                     "в ячейке ошибка формулы Excel — исправьте формулу или вставьте "
+                                                     "значение"))
+                        table.bad_rows.add(r + 1)
+    finally:
+        book.release_resources()
 
 
 def norm_key(text: str) -> str:

@@ -1,6 +1,6 @@
 """Marks import (импорт отметок) from the electronic journal platforms' exports, for the summary sheet.
 
-A CSV (UTF-8 or Windows-1251, ";" or ",") or XLSX file in one of two layouts:
+A CSV (UTF-8 or Windows-1251, ";" or ","), XLSX or XLS (Excel 97–2003) file in one of two layouts:
 
 - long: a row per mark — class, pupil, subject, period, mark;
 - wide: a row per pupil — class, pupil, then a column per subject × period written

@@ -286,11 +286,16 @@ def test_broken_utf8_names_the_line(db):
     assert error.row == 4 and "недопустимые байты" in error.message
 
 
-@pytest.mark.parametrize("filename", ["orgs.doc", "orgs", "orgs.json", "orgs.xls"])
+@pytest.mark.parametrize("filename", ["orgs.doc", "orgs", "orgs.json", "orgs.ods"])
 def test_unsupported_file_types(db, filename):
     error = one_error(sample("organisations.csv"), filename)
     assert error.row == 0 and error.filename == filename
     assert "XLSX" in error.message
+
+
+def test_a_csv_named_xls_is_refused_as_not_xls(db):
+    error = one_error(sample("organisations.csv"), "orgs.xls")
+    assert error.row == 0 and error.filename == "orgs.xls" and "не является XLS" in error.message
 
 
 def test_path_in_filename_is_dropped(db):

@@ -527,6 +527,8 @@ def test_unreadable_files():
     err = one_error(b"", "marks.csv")
     assert (err.row, err.message) == (0, "файл пуст")
     err = one_error(b"\xd0\xcf\x11\xe0old excel", "marks.xls")
+    assert "не является XLS" in err.message                    # read since issue 18; this one is broken
+    err = one_error(b"PK\x03\x04 an ods", "marks.ods")
     assert "не поддерживается" in err.message
     err = one_error(long_file(GOOD) + "7А;Петров; Пётр;Алгебра;Год;5\n".encode(), "marks.csv")
     assert err.row == 3 and "не заключено в кавычки" in err.message
@@ -548,3 +550,42 @@ def test_names_are_not_logged_nor_in_reprs(caplog):
     assert name not in caplog.text and name not in repr(result)
     assert "1 pupils" in caplog.text
     assert isinstance(exc.value.errors[0], RowError)
+
+
+def xls_bytes(header, *rows) -> bytes:
+    """An Excel 97–2003 workbook, as Дневник.ру's journal export and Сетевой город's Excel export give."""
+    import xlwt
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("Отметки")
+    dates = xlwt.easyxf(num_format_str="DD.MM.YYYY")
+    for r, row in enumerate([header, *rows]):
+        for c, value in enumerate(row):
+            if isinstance(value, datetime):
+                sheet.write(r, c, value, dates)
+            elif value is not None:
+                sheet.write(r, c, value)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_xls_excel_97_export_reads_as_the_xlsx_one():
+    header = ["Класс", "ФИО", "Алгебра | I четв.", "Алгебра | Год", "Физика (Год)", "Пропущено уроков",
+              "Дата педсовета", "Протокол"]
+    rows = [["8А", "Пётр Алёшин", 5, 5.0, 4, 12, datetime(2026, 5, 27), 3],
+            ["8А", "Анна Ёжикова", 4.0, 4, 3, None, datetime(2026, 5, 27), "3"]]
+    from_xls = import_marks(xls_bytes(header, *rows), "Журнал 8А.xls")["8А"]
+    from_xlsx = import_marks(xlsx_bytes(header, *rows), "Журнал 8А.xlsx")["8А"]
+    assert from_xls.pupils[0].marks == from_xlsx.pupils[0].marks == {
+        ("Алгебра", "I четв."): "5", ("Алгебра", "Год"): "5", ("Физика", "Год"): "4"}
+    assert [p.name for p in from_xls.pupils] == ["Пётр Алёшин", "Анна Ёжикова"]
+    assert from_xls.council_date == date(2026, 5, 27) and from_xls.council_protocol == "3"
+
+
+def test_a_broken_or_misnamed_xls_is_named():
+    for data, message in ((b"\xd0\xcf\x11\xe0" + b"\x00" * 600, "не является XLS (Excel 97–2003)"),
+                          (xlsx_bytes(["Класс", "ФИО"], ["8А", "Пётр"]), "это файл XLSX, а не XLS")):
+        with pytest.raises(MarksImportFailed) as exc:
+            import_marks(data, "Журнал.xls")
+        (error,) = exc.value.errors
+        assert error.filename == "Журнал.xls" and message in str(error)
