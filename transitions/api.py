@@ -34,7 +34,7 @@ bp = json_errors(Blueprint("transitions_api", __name__, url_prefix="/api/v1/tran
 def campaign_json(c: Campaign, *, stages: bool = False) -> dict:
     out = {"id": c.id, "region_id": c.region_id, "ordinance_id": c.ordinance_id, "title": c.title,
            "target_date": iso(c.target_date), "reply_deadline": iso(c.reply_deadline),
-           "list_published_at": iso(c.list_published_at)}
+           "list_published_at": iso(c.list_published_at), "platform": c.platform}
     if stages:
         out["stages"] = [{"id": s.id, "position": s.position, "code": s.code, "kind": s.kind.value, "title": s.title,
                           "basis": s.basis, "hint": s.hint, "requires_order": s.requires_order,

@@ -35,6 +35,7 @@ class Campaign(Base):
     title: Mapped[str] = mapped_column(Text)
     target_date: Mapped[dt.date] = mapped_column(Date)               # paperless from (01.09.2014)
     reply_deadline: Mapped[dt.date | None] = mapped_column(Date)     # municipal replies due (03.06.14)
+    platform: Mapped[str | None] = mapped_column(String(40))         # named by the order (001 п. 1.1: Дневник.ру)
     list_published_at: Mapped[dt.datetime | None]
     list_published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -441,3 +441,25 @@ def test_a_municipality_runs_its_own_monthly_report_form(client, logged_in, db, 
     logged_in(make_user("municipal_official", tree["m2"]))
     assert client.get(f"/transitions/reports/{form.id}").status_code == 403
     assert "Ежемесячный отчёт школ района" not in client.get("/transitions/reports").get_data(as_text=True)
+
+
+def test_the_platform_the_order_names_goes_into_the_platform_stage(client, logged_in, db, tree, official, make_user):
+    """Order 001 п. 1.1 makes Дневник.ру the platform: the campaign based on it says so and the school's form
+    offers it first."""
+    from pathlib import Path
+
+    from ordinances import services as ordsvc
+    from ordinances.parsing.parser import parse_file
+    seeds = Path(__file__).resolve().parents[1] / "data" / "seeds"
+    order = ordsvc.create_from_parsed(parse_file(next(seeds.glob("001_*.txt"))), issuer=tree["region"], actor=official)
+    c = svc.create_campaign(region=tree["region"], title="Электронные журналы", target_date=date(2026, 9, 1),
+                            reply_deadline=date(2026, 6, 3), ordinance=order, actor=official)
+    platform = next(s for s in c.stages if s.code == "platform")
+    assert c.platform == "dnevnik_ru" and "п. 1.1" in platform.hint and "Дневник.ру" in platform.hint
+    _published(c, tree, official)
+    logged_in(make_user("director", tree["a"]))
+    page = client.get(f"/transitions/{c.id}/schools/{tree['a'].id}").get_data(as_text=True)
+    assert '<option value="dnevnik_ru" selected>Дневник.ру (по приказу)</option>' in page
+    plain = svc.create_campaign(region=tree["region"], title="Без основания", target_date=date(2026, 9, 1),
+                                actor=official)
+    assert plain.platform is None

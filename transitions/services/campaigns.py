@@ -1,6 +1,7 @@
 """Campaigns and their stage definitions. They flush; they never commit."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from transitions.models import (
     StageKind,
     StageStatus,
 )
-from transitions.services.common import DEFAULT_STAGES, FIXED_KINDS, TransitionError
+from transitions.services.common import DEFAULT_STAGES, FIXED_KINDS, PLATFORMS, TransitionError
 
 
 def create_campaign(*, region: Organisation, title: str, target_date: date, reply_deadline: date | None = None,
@@ -41,12 +42,40 @@ def create_campaign(*, region: Organisation, title: str, target_date: date, repl
     c = Campaign(region=region, title=title, target_date=target_date, reply_deadline=reply_deadline,
                  ordinance=ordinance, created_by_id=getattr(actor, "id", None))
     c.stages = [StageDef(position=i, **s) for i, s in enumerate(DEFAULT_STAGES)]
+    _apply_platform(c)
     session.add(c)
     session.flush()
     audit.record("transition.campaign.create", c, actor=actor,
                  after={"title": title, "target_date": target_date, "reply_deadline": reply_deadline,
                         "ordinance_id": ordinance.id if ordinance else None})
     return c
+
+
+# How orders name the journal platforms (transitions.services.common.PLATFORMS' keys).
+_PLATFORM_NAMES = (("dnevnik_ru", re.compile(r"дневник\.(?:ru|ру)|dnevnik\.ru", re.I)),
+                   ("chronograph", re.compile(r"хронограф", re.I)),
+                   ("eor_rt", re.compile(r"электронное образование в республике татарстан|\bэор\b", re.I)))
+
+
+def platform_named(o: Ordinance) -> tuple[str, str] | None:
+    """(platform key, where) of the journal platform the document prescribes, e.g. ("dnevnik_ru", "п. 1.1")."""
+    texts = [(f"п. {c.number}" if c.number else "текст", c.text) for c in o.clauses]
+    texts += [("текст", p) for p in o.body]
+    for where, text in texts:
+        for key, pattern in _PLATFORM_NAMES:
+            if pattern.search(text):
+                return key, where
+    return None
+
+
+def _apply_platform(c: Campaign) -> None:
+    """The platform the basis document names goes into the campaign and its platform stage's hint."""
+    named = platform_named(c.ordinance) if c.ordinance is not None else None
+    c.platform = named[0] if named else None
+    stage = next((s for s in c.stages if s.kind is StageKind.platform), None)
+    if named and stage is not None and c.ordinance is not None:
+        stage.hint = (f"По документу-основанию ({c.ordinance.label}, {named[1]}) — {PLATFORMS[named[0]]}; "
+                      "адрес школы на платформе.")
 
 
 def document_dates(o: Ordinance) -> tuple[date | None, date | None]:
@@ -82,6 +111,8 @@ def update_campaign(c: Campaign, *, title: str, target_date: date, reply_deadlin
     before = {"title": c.title, "target_date": c.target_date, "reply_deadline": c.reply_deadline,
               "ordinance_id": c.ordinance_id}
     c.title, c.target_date, c.reply_deadline, c.ordinance = title, target_date, reply_deadline, ordinance
+    if ordinance is not None and ordinance.id != before["ordinance_id"]:
+        _apply_platform(c)
     session.flush()
     audit.record("transition.campaign.update", c, actor=actor, before=before,
                  after={"title": title, "target_date": target_date, "reply_deadline": reply_deadline,
