@@ -58,7 +58,8 @@ def from_form(form: MultiDict) -> dict:
                             "scope": _get(form, f"controller-{i}-scope")}
                            for i in _rows(form, "controller") if _get(form, f"controller-{i}-name")]
     data["approval"] = {
-        "author": {"name": _get(form, "author_name"), "position": _get(form, "author_position")},
+        "author": {"name": _get(form, "author_name"), "position": _get(form, "author_position"),
+                   "phone": _get(form, "author_phone")},
         "agreed": [{"name": _get(form, f"agreed-{i}-name"), "position": _get(form, f"agreed-{i}-position")}
                    for i in _rows(form, "agreed") if _get(form, f"agreed-{i}-name")]}
     data["attachments"] = [{"number": _get(form, f"attachment-{i}-number"),

@@ -102,7 +102,8 @@ def _fill(o: Ordinance, data: dict, doc_date: date | None, region: Organisation)
     if (author := approval.get("author")) and author.get("name"):
         entries.append(("author", author))
     entries += [("agreed", a) for a in approval.get("agreed") or [] if a.get("name")]
-    o.approvals = [ApprovalEntry(position=i, role=role, name=a["name"], job_title=a.get("position"))
+    o.approvals = [ApprovalEntry(position=i, role=role, name=a["name"], job_title=a.get("position"),
+                                 phone=(a.get("phone") or "").strip()[:50] or None)
                    for i, (role, a) in enumerate(entries)]
     o.attachments = [Attachment(position=i, number=str(a.get("number") or "") or None, title=a.get("title") or "")
                      for i, a in enumerate(data.get("attachments") or [])]
@@ -193,8 +194,8 @@ def to_dict(o: Ordinance) -> dict:
         "clauses": [clause_dict(c) for c in o.clauses],
         "controllers": [{"name": c.name, "position": c.job_title, "scope": c.scope} for c in o.controllers],
         "approval": {
-            "author": next(({"name": a.name, "position": a.job_title} for a in o.approvals if a.role == "author"),
-                           None),
+            "author": next(({"name": a.name, "position": a.job_title, "phone": a.phone}
+                            for a in o.approvals if a.role == "author"), None),
             "agreed": [{"name": a.name, "position": a.job_title} for a in o.approvals if a.role == "agreed"]},
         "attachments": [{"number": a.number, "title": a.title} for a in o.attachments],
         "distribution": o.distribution,

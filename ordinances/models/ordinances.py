@@ -158,6 +158,7 @@ class ApprovalEntry(Base):
     role: Mapped[str] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(300))
     job_title: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(50))      # the author's («Исп. …, тел. …»)
 
 
 class Attachment(Base):

@@ -221,3 +221,11 @@ def test_district_offices_sit_between_a_city_and_its_schools(tree, make_org, mak
     head = make_user("municipal_official", district)
     asvc.submit(occ, actor=head, text="График представлен")
     asvc.accept(occ, actor=official)
+
+
+def test_002_keeps_its_authors_phone(tree, make_user):
+    o = svc.create_from_parsed(parse_file(seed("002")), issuer=tree["m1"], actor=make_user("municipal_official",
+                                                                                           tree["m1"]))
+    (author,) = [a for a in o.approvals if a.role == "author"]
+    assert (author.name, author.phone) == ("А.И.Юсупов", "246-26-07")
+    assert svc.to_dict(o)["approval"]["author"]["phone"] == "246-26-07"
