@@ -4,9 +4,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
+from core import audit
 from core.db import session
-from orgs.access import has_any, require, scope_condition, scopes
-from orgs.models.organisations import Organisation
+from orgs.access import can, has_any, require, scope_condition, scopes
+from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import RoleGrant
 from orgs.services import tree_order
 
@@ -35,7 +36,26 @@ def org(org_id: int):
     org = session.get(Organisation, org_id) or abort(404)
     require("org.view", org)
     grants = session.scalars(select(RoleGrant).where(RoleGrant.organisation_id == org.id)).all()
-    return render_template("orgs/org.html", org=org, grants=grants)
+    return render_template("orgs/org.html", org=org, grants=grants, may_mark_base=may_mark_base(g.user, org))
+
+
+def may_mark_base(user, org: Organisation) -> bool:
+    """Who names base schools: the region (transition.manage) or the school's municipality (transition.reply)."""
+    return org.kind is OrgKind.school and (can(user, "transition.manage", org) or can(user, "transition.reply", org))
+
+
+@bp.route("/orgs/<int:org_id>/base-school", methods=["POST"])
+def base_school(org_id: int):
+    org = session.get(Organisation, org_id) or abort(404)
+    if not may_mark_base(g.user, org):
+        abort(403)
+    on = request.form.get("base_school") == "1"
+    if org.base_school != on:
+        audit.record("org.base_school", org, actor=g.user, before={"base_school": org.base_school},
+                     after={"base_school": on})
+        org.base_school = on
+    flash(f"{org.display_name}: {'базовая школа' if on else 'не базовая школа'}.", "success")
+    return redirect(url_for("orgs.org", org_id=org.id))
 
 
 @bp.route("/orgs/import", methods=["GET", "POST"])

@@ -207,6 +207,9 @@ def recommended_list(campaign_id: int):
                     raise svc.TransitionError(f"Файл {upload.filename} больше 5 МБ.")
                 schools = svc.schools_from_file(c, raw, upload.filename)
                 source = upload.filename
+            elif request.form.get("base_only"):
+                schools = [s for s in svc.region_schools(c) if s.base_school]
+                source = "базовые школы"
             else:
                 ids = [int(v) for v in request.form.getlist("school_id") if v.isdigit()]
                 schools = list(session.scalars(select(Organisation).where(Organisation.id.in_(ids)))) if ids else []
@@ -220,9 +223,8 @@ def recommended_list(campaign_id: int):
     chosen = {r.school_id for r in svc.recommended(c)}
     schools = svc.region_schools(c)
     by_muni: dict[int, list] = {}
-    for s in schools:
-        if s.parent_id is not None:
-            by_muni.setdefault(s.parent_id, []).append(s)
+    for s in schools:                       # by municipality, also for schools under its district offices
+        by_muni.setdefault(int(s.path.strip("/").split("/")[1]), []).append(s)
     return render_template("transitions/list.html", c=c, manage=manage, chosen=chosen, errors=errors,
                            munis=svc.region_municipalities(c), by_muni=by_muni), 400 if errors else 200
 

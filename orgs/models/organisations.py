@@ -2,7 +2,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, select
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, false, select
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from core.db import Base, session, utcnow
@@ -64,6 +64,8 @@ class Organisation(Base):
     inn: Mapped[str | None] = mapped_column(String(12))
     ogrn: Mapped[str | None] = mapped_column(String(15))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # «базовая школа» (000): a school its municipality or region names to go first (pilot, paperless first)
+    base_school: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Materialised path "/1/5/23/": a subtree is one indexed prefix match.
     path: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

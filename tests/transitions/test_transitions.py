@@ -463,3 +463,28 @@ def test_the_platform_the_order_names_goes_into_the_platform_stage(client, logge
     plain = svc.create_campaign(region=tree["region"], title="Без основания", target_date=date(2026, 9, 1),
                                 actor=official)
     assert plain.platform is None
+
+
+def test_base_schools_are_marked_and_make_the_recommended_list(client, logged_in, db, tree, official, make_user,
+                                                               campaign):
+    """Letter 000: «перевести базовые школы» — the municipality marks its base schools; the region takes them
+    as the recommended list in one step."""
+    from core.audit import AuditEntry as Entry
+    from tests.helpers import csrf_token
+    mouo = make_user("municipal_official", tree["m1"])
+    logged_in(mouo)
+    page = client.get(f"/orgs/{tree['a'].id}").get_data(as_text=True)
+    assert 'id="base-school-form"' in page
+    resp = client.post(f"/orgs/{tree['a'].id}/base-school", data={"csrf_token": csrf_token(client, "/"),
+                                                                    "base_school": "1"})
+    assert resp.status_code == 302 and tree["a"].base_school
+    assert client.post(f"/orgs/{tree['b'].id}/base-school", data={"csrf_token": csrf_token(client, "/"),
+                                                                   "base_school": "1"}).status_code == 403
+    assert db.query(Entry).filter_by(action="org.base_school").count() == 1
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(official)
+    resp = client.post(f"/transitions/{campaign.id}/list", data={"csrf_token": csrf_token(client, "/"),
+                                                                 "base_only": "1"})
+    assert resp.status_code == 302
+    assert [r.school_id for r in svc.recommended(campaign)] == [tree["a"].id]
+    assert "базовая" in client.get(f"/transitions/{campaign.id}/list").get_data(as_text=True)
