@@ -158,6 +158,14 @@ def assignment_dashboard(assignment_id: int, *, today: dt.date) -> dict[int, Cou
     return {r.org_id: _counts(r) for r in session.execute(stmt)}
 
 
+def item_counts(ordinance_id: int, *, today: dt.date) -> dict[int, Counts]:
+    """plan item (or clause duty) → counts over all its assignments and dates, for the controller's view."""
+    stmt = select(Assignment.plan_item_id, *_aggregates(today)) \
+        .join(Assignment, Assignment.id == Occurrence.assignment_id) \
+        .where(Assignment.ordinance_id == ordinance_id).group_by(Assignment.plan_item_id)
+    return {r.plan_item_id: _counts(r) for r in session.execute(stmt)}
+
+
 STATUS_FILTERS = {
     "open": "Не исполнено",
     "overdue": "Просрочено",

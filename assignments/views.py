@@ -26,7 +26,7 @@ from assignments.models import (
 from core.db import session, utcnow
 from core.files import FileCorrupt
 from core.tabular import xlsx_response
-from ordinances.models.ordinances import Ordinance, PlanItem
+from ordinances.models.ordinances import Ordinance, OrdinanceStatus, PlanItem
 from orgs.access import can, has_any, require, scope_condition, scopes
 from orgs.auth_views import is_same_site
 from orgs.models.organisations import Organisation, OrgKind, subtree
@@ -192,6 +192,10 @@ def index():
     stmt = select(Assignment).where(or_(
         Assignment.assigner_id.in_(in_scope),
         Assignment.id.in_(select(AssignmentTarget.assignment_id).where(AssignmentTarget.org_id.in_(in_scope)))))
+    if ordinance_id := request.args.get("ordinance", type=int):
+        stmt = stmt.where(Assignment.ordinance_id == ordinance_id)
+    if item_id := request.args.get("item", type=int):
+        stmt = stmt.where(Assignment.plan_item_id == item_id)
     rows = session.scalars(stmt.order_by(Assignment.id.desc()).limit(500)).all()
     if _want_xlsx():
         return xlsx_response("porucheniya.xlsx", ["№", "Документ", "№ п.п", "Мероприятие", "Кто поручил", "Сроки",
@@ -398,6 +402,34 @@ def _occ_row(o: Occurrence, today: dt.date) -> list:
             o.effective_status(today).label, ru_datetime(o.submitted_at) if o.submitted_at else "",
             ru_datetime(o.completed_at) if o.status is OccurrenceStatus.accepted else "",
             o.target.responsible_name or ""]
+
+
+# ---- the controller's view ---------------------------------------------------------------------------------
+
+@bp.route("/assignments/control/<int:ordinance_id>")
+def control(ordinance_id: int):
+    """What the order's controllers watch: each one's duties (by part, where the order splits control) with
+    how their assignments stand. For the controllers themselves and for whoever sees the order's assignments."""
+    from ordinances.control import duties_by_controller
+    o = session.get(Ordinance, ordinance_id) or abort(404)
+    mine = [c for c in o.controllers if c.user_id == g.user.id]
+    if not mine and not can(g.user, "assignment.view", o.issuer):
+        abort(403)
+    duties = duties_by_controller(o)
+    counts = dash.item_counts(o.id, today=svc.today())
+    order = sorted(o.controllers, key=lambda c: (c.user_id != g.user.id, c.position))
+    return render_template("assignments/control.html", o=o, controllers=order, duties=duties, counts=counts,
+                           mine={c.id for c in mine}, empty=dash.Counts())
+
+
+@bp.route("/assignments/control")
+def my_control():
+    """The orders in force whose execution the user controls."""
+    from ordinances.models.ordinances import Controller
+    rows = session.execute(select(Ordinance, Controller).join(Controller, Controller.ordinance_id == Ordinance.id)
+                           .where(Controller.user_id == g.user.id, Ordinance.status == OrdinanceStatus.in_force)
+                           .order_by(Ordinance.date.desc().nulls_last())).all()
+    return render_template("assignments/control_list.html", rows=rows)
 
 
 # ---- my tasks, calendar, feed ---------------------------------------------------------------------------

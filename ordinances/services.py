@@ -7,7 +7,7 @@ from sqlalchemy import select
 from core import audit
 from core.db import session, utcnow
 from core.signals import ordinance_in_force
-from ordinances.executors import match_executor, region_of
+from ordinances.executors import match_executor, match_person, region_of
 from ordinances.models.ordinances import (
     ApprovalEntry,
     Attachment,
@@ -93,10 +93,7 @@ def _fill(o: Ordinance, data: dict, doc_date: date | None, region: Organisation)
                  for i, c in enumerate(kept)]
     # «Контроль … оставляю за собой»: the signatory controls it.
     signatory = (data.get("signatory") or {}).get("name")
-    o.controllers = [Controller(position=i, job_title=c.get("position"), scope=c.get("scope"),
-                                name=c.get("name") or (signatory if c.get("is_signatory") else None)
-                                or c.get("text") or "—")
-                     for i, c in enumerate(data.get("controllers") or [])]
+    o.controllers = [_controller(i, c, signatory, region) for i, c in enumerate(data.get("controllers") or [])]
     approval = data.get("approval") or {}
     entries = []
     if (author := approval.get("author")) and author.get("name"):
@@ -116,6 +113,14 @@ def _fill(o: Ordinance, data: dict, doc_date: date | None, region: Organisation)
                                     from_clauses=True, items=duties))
     title = (plan or {}).get("title") or ("План мероприятий" if plan else "Поручения по документу")
     o.plan = Plan(title=title, sections=sections) if sections else None
+
+
+def _controller(position: int, c: dict, signatory: str | None, region: Organisation) -> Controller:
+    """«Контроль … возложить на М.Ш. Соседову»: the person, found among the region's users when they are there."""
+    name = c.get("name") or (signatory if c.get("is_signatory") else None) or c.get("text") or "—"
+    user = match_person(name, region)
+    return Controller(position=position, job_title=c.get("position"), scope=c.get("scope"), name=name,
+                      user_id=user.id if user else None)
 
 
 # The section of an order's plan that holds the duties of its clauses.

@@ -229,3 +229,30 @@ def test_002_keeps_its_authors_phone(tree, make_user):
     (author,) = [a for a in o.approvals if a.role == "author"]
     assert (author.name, author.phone) == ("А.И.Юсупов", "246-26-07")
     assert svc.to_dict(o)["approval"]["author"]["phone"] == "246-26-07"
+
+
+def test_004_controllers_see_their_parts(client, logged_in, tree, make_user, start_centre):
+    """004 п. 5 splits control: А.С.Некрасов — «апробации и внедрения», И.А.Алфёрова — «функционирования».
+    Each is matched to their user and sees the duties of their part with how their assignments stand."""
+    from ordinances.control import duties_by_controller
+    nekrasov = make_user("municipal_official", tree["m1"], full_name="Некрасов Александр Сергеевич")
+    alfyorova = make_user("municipal_official", tree["m1"], full_name="Алфёрова Ирина Анатольевна")
+    o = svc.create_from_parsed(parse_file(seed("004")), issuer=tree["m1"], actor=nekrasov)
+    svc.set_status(o, OrdinanceStatus.in_force, actor=nekrasov)
+    by_user = {c.user_id: c for c in o.controllers}
+    assert set(by_user) == {nekrasov.id, alfyorova.id}
+    by_controller = duties_by_controller(o)
+    parts = {c.user_id: {it.number for it in by_controller[c.id]} for c in o.controllers}
+    assert {"2.2", "3.3"} <= parts[nekrasov.id] and "2.2" not in parts[alfyorova.id]       # апробация и внедрение
+    assert "4.2" in parts[nekrasov.id] and "4.2" in parts[alfyorova.id]   # мониторинг апробации … и функционирования
+    asvc.create_assignment(duties(o)["3.3"], tree["m1"], [tree["a"], tree["a2"]], actor=nekrasov,
+                           horizon=(dt.date(2026, 9, 1), dt.date(2027, 5, 31)), rule="dates",
+                           dates=[dt.date(2026, 10, 1)])
+    logged_in(nekrasov)
+    assert "ход исполнения по частям" in client.get(f"/ordinances/{o.id}").get_data(as_text=True)
+    page = client.get(f"/assignments/control/{o.id}").get_data(as_text=True)
+    assert page.index("это вы") < page.index("Алфёрова") and "апробации и внедрения" in page
+    assert f"/assignments/control/{o.id}" in client.get("/assignments/control").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(make_user("municipal_official", tree["m2"]))                  # another district: not theirs
+    assert client.get(f"/assignments/control/{o.id}").status_code == 403
