@@ -23,6 +23,7 @@ SELF_SERVICE = {
     "home.index", "auth.account", "auth.logout", "auth.revoke_token",  # own tokens only
     "auth.change_password", "auth.end_session", "auth.end_all_sessions", "auth.second_factor",   # own account
     "auth.new_recovery_codes", "auth.disable_second_factor", "auth.enable_second_factor",
+    "auth.digest_setting", "assignments.my_control",                  # own e-mail setting, own controls
     "orgs_api.me",
     "assignments.my_tasks", "assignments.inbox", "assignments.inbox_read", "assignments.calendar",
     "assignments.feed_token", "assignments.index", "assignments.dashboard",
