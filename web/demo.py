@@ -39,8 +39,8 @@ def make_demo(schools: int = 30, seed: int = 1) -> list[tuple[str, str, str]]:
                        name=f"Управление образования {base} муниципального района",
                        short_name=f"{base} МР")
         municipalities.append(m)
-    create_org(kind=OrgKind.methodical_centre, code="M001-MC", parent=municipalities[0], audited=False,
-               name=f"Методический центр {municipalities[0].short_name}")
+    centre = create_org(kind=OrgKind.methodical_centre, code="M001-MC", parent=municipalities[0], audited=False,
+                        name=f"Методический центр {municipalities[0].short_name}")
     school_orgs = []
     for i in range(schools):
         m = municipalities[i % n_mun]
@@ -56,7 +56,7 @@ def make_demo(schools: int = 30, seed: int = 1) -> list[tuple[str, str, str]]:
               ("mouo", Role.municipal_official, municipalities[0]),
               ("director", Role.director, school_orgs[0] if school_orgs else municipalities[0]),
               ("teacher", Role.class_teacher, school_orgs[0] if school_orgs else municipalities[0]),
-              ("archivist", Role.archivist, region)]
+              ("archivist", Role.archivist, region), ("metod", Role.executor, centre)]
     logins = []
     for login, role, org in people:
         _demo_user(login, role, org, pw_hash, rnd)
