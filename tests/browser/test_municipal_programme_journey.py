@@ -16,7 +16,8 @@ def test_a_municipality_runs_its_own_programme(page, demo, browser, live_url, tm
     page.set_input_files("#file", str(SEED_004))
     page.click("text=Распознать")
     page.wait_for_selector("#ordinance-form")
-    assert page.locator("textarea[name$='-executors']").filter(has_text="Руководителям общеобразовательных").count() == 5
+    executors = page.locator("textarea[name$='-executors']")
+    assert executors.filter(has_text="Руководителям общеобразовательных").count() == 5      # п. 3.1–3.5
     page.click("#ordinance-form button[type=submit]")
     page.wait_for_selector("#document")
     page.click("text=Ввести в действие")
