@@ -21,7 +21,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
                                         "assignment.manage", "assignment.accept", "assignment.submit",
                                         "transition.view", "transition.accept", "report.view",
                                         "report.submit", "sheet.render", "transition.reply", "report.accept",
-                                        "sheet.overview", "report.manage"}),
+                                        "sheet.overview", "report.manage", "transition.manage"}),
     Role.director: frozenset({"org.view", "ordinance.view", "assignment.view", "assignment.submit",
                               "transition.view", "transition.confirm", "sheet.view", "sheet.sign_director",
                               "sheet.render", "marks.import", "transition.submit", "report.view", "report.submit",

@@ -32,7 +32,8 @@ bp = json_errors(Blueprint("transitions_api", __name__, url_prefix="/api/v1/tran
 
 
 def campaign_json(c: Campaign, *, stages: bool = False) -> dict:
-    out = {"id": c.id, "region_id": c.region_id, "ordinance_id": c.ordinance_id, "title": c.title,
+    out = {"id": c.id, "region_id": c.region_id, "owner_id": c.owner_id, "ordinance_id": c.ordinance_id,
+           "title": c.title,
            "target_date": iso(c.target_date), "reply_deadline": iso(c.reply_deadline),
            "list_published_at": iso(c.list_published_at), "platform": c.platform}
     if stages:
@@ -151,7 +152,7 @@ def reply_json(c: Campaign, state: svc.ReplyState) -> dict:
 
 def _municipality(c: Campaign, municipality_id: int) -> Organisation:
     m = session.get(Organisation, municipality_id) or abort(404)
-    if m.kind is not OrgKind.municipality or m.parent_id != c.region_id:
+    if m.kind is not OrgKind.municipality or m.id not in {x.id for x in svc.region_municipalities(c)}:
         abort(404)
     require("transition.view", m)
     return m

@@ -10,19 +10,20 @@ from transitions.models import Campaign, StageDef
 
 
 def get_campaign(campaign_id: int) -> Campaign:
-    """The campaign, if the user may see anything of its region."""
+    """The campaign, if the user may see anything of its region (of its municipality, for a municipality's)."""
     c = session.get(Campaign, campaign_id) or abort(404)
     user = g.get("user")
     if user is None:
         abort(401)
-    if not any(region_id_of(o) == c.region_id for o in scopes(user, "transition.view")):
+    view = scopes(user, "transition.view")
+    if not any(region_id_of(o) == c.region_id for o in view) or not svc.may_see(c, view):
         abort(403)
     return c
 
 
 def get_school(c: Campaign, school_id: int, action: str = "transition.view") -> Organisation:
     school = session.get(Organisation, school_id) or abort(404)
-    if school.kind is not OrgKind.school or not school.is_within(c.region):
+    if school.kind is not OrgKind.school or not school.is_within(c.owner):
         abort(404)
     require(action, school)
     return school
@@ -40,7 +41,7 @@ def visible_municipalities(c: Campaign, action: str = "transition.view") -> list
 
 
 def can_manage(c: Campaign) -> bool:
-    return can(g.user, "transition.manage", c.region)
+    return can(g.user, "transition.manage", c.owner)
 
 
 def can_decide_stage(school: Organisation) -> bool:

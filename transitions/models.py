@@ -26,11 +26,13 @@ def _enum(cls, name: str):
 # ---- campaign and its stages -------------------------------------------------------------------------------
 
 class Campaign(Base):
-    """A region-level transition programme, linked to the letter/order that started it."""
+    """A transition programme, linked to the letter/order that started it: a region's, or a municipality's for
+    its own schools (002 is a district's order, 004 a city's). `owner` runs it; `region` is where it rolls up."""
     __tablename__ = "transition_campaigns"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     ordinance_id: Mapped[int | None] = mapped_column(ForeignKey("ordinances.id"), index=True)
     title: Mapped[str] = mapped_column(Text)
     target_date: Mapped[dt.date] = mapped_column(Date)               # paperless from (01.09.2014)
@@ -42,6 +44,7 @@ class Campaign(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     region: Mapped[Organisation] = relationship(foreign_keys=[region_id])
+    owner: Mapped[Organisation] = relationship(foreign_keys=[owner_id])
     ordinance = relationship("Ordinance")
     stages: Mapped[list["StageDef"]] = relationship(back_populates="campaign", order_by="StageDef.position",
                                                     cascade="all, delete-orphan")

@@ -43,19 +43,28 @@ def index():
     if not view_scopes:
         abort(403)
     campaigns = svc.campaigns_visible(view_scopes)
-    regions = [o for o in scopes(g.user, "transition.manage") if o.kind is OrgKind.region]
-    return render_template("transitions/index.html", campaigns=campaigns, can_create=bool(regions))
+    return render_template("transitions/index.html", campaigns=campaigns, can_create=bool(_runners()))
 
 
-def _region_ordinances(region: Organisation) -> list[Ordinance]:
-    from orgs.models.organisations import subtree
+def _region_ordinances(org: Organisation) -> list[Ordinance]:
+    """Documents of the region that the user may read (drafts only where they edit): a campaign's basis."""
+    from ordinances.loaders import draft_condition, visible_condition
+    from orgs.models.organisations import region_id_of, subtree
+    region = session.get_one(Organisation, region_id_of(org))
     return list(session.scalars(select(Ordinance).join(Organisation, Ordinance.issuer_id == Organisation.id)
-                                .where(subtree(region)).order_by(Ordinance.date.desc().nulls_last())))
+                                .where(subtree(region), visible_condition(g.user), draft_condition(g.user))
+                                .order_by(Ordinance.date.desc().nulls_last())))
+
+
+def _runners() -> list[Organisation]:
+    """Who may run a campaign: a region, or a municipality for its own schools."""
+    return sorted([o for o in scopes(g.user, "transition.manage") if o.kind in (OrgKind.region, OrgKind.municipality)],
+                  key=lambda o: o.path)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    regions = [o for o in scopes(g.user, "transition.manage") if o.kind is OrgKind.region]
+    regions = _runners()
     if not regions:
         abort(403)
     region = regions[0]
@@ -95,7 +104,7 @@ def _from_document(region: Organisation) -> dict:
 def campaign(campaign_id: int):
     c = get_campaign(campaign_id)
     munis_reply = visible_municipalities(c, "transition.reply")
-    my_schools = [o for o in scopes(g.user, "transition.view") if o.kind is OrgKind.school and o.is_within(c.region)]
+    my_schools = [o for o in scopes(g.user, "transition.view") if o.kind is OrgKind.school and o.is_within(c.owner)]
     return render_template("transitions/campaign.html", c=c, can_manage=can_manage(c), kinds=list(StageKind),
                            region_munis=svc.region_municipalities(c) if can_manage(c) else [],
                            munis_reply=munis_reply, my_schools=my_schools,
@@ -106,7 +115,7 @@ def campaign(campaign_id: int):
 @bp.route("/<int:campaign_id>/edit", methods=["POST"])
 def edit(campaign_id: int):
     c = get_campaign(campaign_id)
-    require("transition.manage", c.region)
+    require("transition.manage", c.owner)
     errors: list[str] = []
     fields = campaign_fields(errors)
     ordinance = session.get(Ordinance, form_id("ordinance_id") or 0)
@@ -132,7 +141,7 @@ def _campaign_errors(c: Campaign, errors: list[str]):
 @bp.route("/<int:campaign_id>/stages", methods=["POST"])
 def stage_add(campaign_id: int):
     c = get_campaign(campaign_id)
-    require("transition.manage", c.region)
+    require("transition.manage", c.owner)
     try:
         svc.add_stage(c, actor=g.user, **stage_fields())
     except svc.TransitionError as exc:
@@ -144,7 +153,7 @@ def stage_add(campaign_id: int):
 @bp.route("/<int:campaign_id>/stages/<int:stage_id>", methods=["POST"])
 def stage_update(campaign_id: int, stage_id: int):
     c = get_campaign(campaign_id)
-    require("transition.manage", c.region)
+    require("transition.manage", c.owner)
     stage = get_stage(c, stage_id)
     op = request.form.get("op", "save")
     try:
@@ -170,7 +179,7 @@ def stage_update(campaign_id: int, stage_id: int):
 def stage_due(campaign_id: int, stage_id: int):
     """A stage's due date for one municipality (an empty date: the campaign's again)."""
     c = get_campaign(campaign_id)
-    require("transition.manage", c.region)
+    require("transition.manage", c.owner)
     stage = get_stage(c, stage_id)
     errors: list[str] = []
     due = form_date("due_date", "Срок этапа для муниципалитета", errors)
@@ -194,11 +203,11 @@ def stage_due(campaign_id: int, stage_id: int):
 def recommended_list(campaign_id: int):
     c = get_campaign(campaign_id)
     manage = can_manage(c)
-    if not manage and not can(g.user, "transition.view", c.region):
+    if not manage and not can(g.user, "transition.view", c.owner):
         abort(403)
     errors: list[str] = []
     if request.method == "POST":
-        require("transition.manage", c.region)
+        require("transition.manage", c.owner)
         upload = request.files.get("file")
         try:
             if upload and upload.filename:
@@ -232,7 +241,7 @@ def recommended_list(campaign_id: int):
 @bp.route("/<int:campaign_id>/list/publish", methods=["POST"])
 def publish(campaign_id: int):
     c = get_campaign(campaign_id)
-    require("transition.manage", c.region)
+    require("transition.manage", c.owner)
     try:
         svc.publish_list(c, actor=g.user)
     except svc.TransitionError as exc:
@@ -255,7 +264,7 @@ def _reply_lines_from_form(c: Campaign, municipality: Organisation) -> list[dict
 def reply(campaign_id: int, municipality_id: int):
     c = get_campaign(campaign_id)
     m = session.get(Organisation, municipality_id) or abort(404)
-    if m.kind is not OrgKind.municipality or m.parent_id != c.region_id:
+    if m.kind is not OrgKind.municipality or m.id not in {x.id for x in svc.region_municipalities(c)}:
         abort(404)
     require("transition.view", m)
     can_reply = can(g.user, "transition.reply", m)

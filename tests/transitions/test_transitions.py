@@ -41,10 +41,10 @@ def test_campaign_gets_the_default_stages_from_the_seeds(campaign):
 
 def test_campaign_input_is_checked(db, tree, official):
     with pytest.raises(svc.TransitionError) as exc:
-        svc.create_campaign(region=tree["m1"], title=" ", target_date=date(2026, 9, 1),
+        svc.create_campaign(region=tree["a"], title=" ", target_date=date(2026, 9, 1),
                             reply_deadline=date(2026, 10, 1), actor=official)
     text = str(exc.value)
-    assert "регион" in text and "название" in text and "позже даты перехода" in text
+    assert "регион или муниципалитет" in text and "название" in text and "позже даты перехода" in text
 
 
 def test_stages_are_editable_per_campaign(db, campaign, official):
@@ -488,3 +488,37 @@ def test_base_schools_are_marked_and_make_the_recommended_list(client, logged_in
     assert resp.status_code == 302
     assert [r.school_id for r in svc.recommended(campaign)] == [tree["a"].id]
     assert "базовая" in client.get(f"/transitions/{campaign.id}/list").get_data(as_text=True)
+
+
+def test_a_municipality_runs_its_own_campaign_for_its_schools(client, logged_in, db, tree, official, make_user):
+    """A district's programme (002 is a district's order): the municipality creates the campaign, lists its own
+    schools, and the region sees it roll up; the neighbouring municipality does not see it."""
+    from tests.helpers import csrf_token
+    mouo = make_user("municipal_official", tree["m1"])
+    logged_in(mouo)
+    assert client.get("/transitions/new").status_code == 200
+    resp = client.post("/transitions/new", data={"csrf_token": csrf_token(client, "/transitions/new"),
+                                                 "region_id": tree["m1"].id, "title": "Безбумажно в районе",
+                                                 "target_date": "2026-09-01", "reply_deadline": "2026-06-03"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1500]
+    from transitions.models import Campaign
+    c = db.query(Campaign).one()
+    assert (c.owner_id, c.region_id) == (tree["m1"].id, tree["region"].id)
+    assert [m.id for m in svc.region_municipalities(c)] == [tree["m1"].id]
+    with pytest.raises(svc.TransitionError, match="не школа региона кампании"):
+        svc.set_recommended(c, [tree["a"], tree["b"]], actor=mouo)                 # b is the neighbour's
+    svc.set_recommended(c, [tree["a"], tree["a2"]], actor=mouo)
+    svc.publish_list(c, actor=mouo)
+    assert {r.school.id for r in svc.final_list(c) if r.in_final} == {tree["a"].id, tree["a2"].id}
+    assert client.get(f"/transitions/{c.id}/progress").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(official)                                                        # the region sees it
+    assert "Безбумажно в районе" in client.get("/transitions").get_data(as_text=True)
+    assert client.get(f"/transitions/{c.id}/progress").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(make_user("municipal_official", tree["m2"]))                     # the neighbour does not
+    assert "Безбумажно в районе" not in client.get("/transitions").get_data(as_text=True)
+    assert client.get(f"/transitions/{c.id}").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    logged_in(make_user("director", tree["a"]))                                # its school does
+    assert client.get(f"/transitions/{c.id}/schools/{tree['a'].id}").status_code == 200

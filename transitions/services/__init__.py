@@ -15,6 +15,7 @@ from transitions.services.campaigns import (  # noqa: F401
     campaigns_visible,
     create_campaign,
     document_dates,
+    may_see,
     move_stage,
     remove_stage,
     set_stage_due,

@@ -10,7 +10,7 @@ from core import audit
 from core.db import session
 from ordinances.models.ordinances import Ordinance
 from ordinances.parsing.deadlines import find_deadline_phrases, parse_deadline
-from orgs.models.organisations import Organisation, OrgKind
+from orgs.models.organisations import Organisation, OrgKind, region_id_of
 from transitions.models import (
     Campaign,
     SchoolStage,
@@ -24,10 +24,14 @@ from transitions.services.common import DEFAULT_STAGES, FIXED_KINDS, PLATFORMS, 
 
 def create_campaign(*, region: Organisation, title: str, target_date: date, reply_deadline: date | None = None,
                     ordinance: Ordinance | None = None, actor=None) -> Campaign:
+    """`region`: who runs it — the region, or a municipality for its own schools."""
     title = (title or "").strip()
     errors = []
-    if region.kind is not OrgKind.region:
-        errors.append("Кампанию перехода проводит регион.")
+    owner = region
+    if owner.kind not in (OrgKind.region, OrgKind.municipality):
+        errors.append("Кампанию перехода проводит регион или муниципалитет.")
+    region = owner if owner.kind is not OrgKind.municipality else \
+        session.get_one(Organisation, region_id_of(owner))
     if not title:
         errors.append("Укажите название кампании, например «Безбумажное ведение с 01.09.2014».")
     if not isinstance(target_date, date):
@@ -39,15 +43,15 @@ def create_campaign(*, region: Organisation, title: str, target_date: date, repl
         errors.append("Документ-основание издан не в этом регионе.")
     if errors:
         raise TransitionError(errors)
-    c = Campaign(region=region, title=title, target_date=target_date, reply_deadline=reply_deadline,
+    c = Campaign(region=region, owner=owner, title=title, target_date=target_date, reply_deadline=reply_deadline,
                  ordinance=ordinance, created_by_id=getattr(actor, "id", None))
     c.stages = [StageDef(position=i, **s) for i, s in enumerate(DEFAULT_STAGES)]
     _apply_platform(c)
     session.add(c)
     session.flush()
     audit.record("transition.campaign.create", c, actor=actor,
-                 after={"title": title, "target_date": target_date, "reply_deadline": reply_deadline,
-                        "ordinance_id": ordinance.id if ordinance else None})
+                 after={"title": title, "owner_id": owner.id, "target_date": target_date,
+                        "reply_deadline": reply_deadline, "ordinance_id": ordinance.id if ordinance else None})
     return c
 
 
@@ -120,12 +124,18 @@ def update_campaign(c: Campaign, *, title: str, target_date: date, reply_deadlin
 
 
 def campaigns_visible(scopes: list[Organisation]) -> list[Campaign]:
-    """Campaigns of the regions the user's scopes lie in (a school sees its region's campaign)."""
+    """Campaigns of the regions the user's scopes lie in (a school sees its region's campaign); a municipality's
+    campaign only within that municipality and above it."""
     region_ids = {int(o.path.strip("/").split("/")[0]) for o in scopes}
     if not region_ids:
         return []
-    return list(session.scalars(select(Campaign).where(Campaign.region_id.in_(region_ids))
-                                .order_by(Campaign.target_date.desc(), Campaign.id.desc())))
+    found = session.scalars(select(Campaign).where(Campaign.region_id.in_(region_ids))
+                            .order_by(Campaign.target_date.desc(), Campaign.id.desc()))
+    return [c for c in found if may_see(c, scopes)]
+
+
+def may_see(c: Campaign, scopes: list[Organisation]) -> bool:
+    return c.owner_id == c.region_id or any(o.is_within(c.owner) or c.owner.is_within(o) for o in scopes)
 
 
 def _stage_in_use(stage: StageDef) -> bool:

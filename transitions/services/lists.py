@@ -30,11 +30,14 @@ def recommended(c: Campaign) -> list[RecommendedSchool]:
 
 
 def region_schools(c: Campaign) -> list[Organisation]:
-    return list(session.scalars(select(Organisation).where(subtree(c.region), Organisation.kind == OrgKind.school)
+    return list(session.scalars(select(Organisation).where(subtree(c.owner), Organisation.kind == OrgKind.school)
                                 .order_by(Organisation.path)))
 
 
 def region_municipalities(c: Campaign) -> list[Organisation]:
+    """The municipalities the campaign covers: the region's, or the one that runs it."""
+    if c.owner_id != c.region_id:
+        return [c.owner]
     return list(session.scalars(select(Organisation).where(Organisation.parent_id == c.region_id,
                                                            Organisation.kind == OrgKind.municipality)
                                 .order_by(Organisation.name)))
@@ -45,7 +48,7 @@ def set_recommended(c: Campaign, schools: list[Organisation], *, actor=None, sou
     if c.list_published:
         raise TransitionError("Перечень уже направлен муниципалитетам и не изменяется.")
     errors = [f"{school_label(s)}: это не школа региона кампании." for s in schools
-              if s.kind is not OrgKind.school or not s.is_within(c.region)]
+              if s.kind is not OrgKind.school or not s.is_within(c.owner)]
     if errors:
         raise TransitionError(errors)
     wanted = {s.id for s in schools}
@@ -94,7 +97,7 @@ def schools_from_file(c: Campaign, data: bytes, filename: str) -> list[Organisat
             errors.append(RowError(name, rowno, "code", code, "нет организации с таким кодом", column))
         elif org.kind is not OrgKind.school:
             errors.append(RowError(name, rowno, "code", code, f"это не школа ({org.kind.label.lower()})", column))
-        elif not org.is_within(c.region):
+        elif not org.is_within(c.owner):
             errors.append(RowError(name, rowno, "code", code, "школа не из региона кампании", column))
         elif code in seen:
             errors.append(RowError(name, rowno, "code", code, f"код повторяется (уже в строке {seen[code]})", column))
@@ -144,7 +147,7 @@ def save_reply(c: Campaign, municipality: Organisation, lines: list[dict], *, su
     shown as late."""
     if not c.list_published:
         raise TransitionError("Перечень ещё не направлен муниципалитетам.")
-    if municipality.kind is not OrgKind.municipality or municipality.parent_id != c.region_id:
+    if municipality.kind is not OrgKind.municipality or municipality.id not in {m.id for m in region_municipalities(c)}:
         raise TransitionError("Отвечает муниципалитет региона кампании.")
     own = {s.id: s for s in municipality_schools(municipality)}
     recommended_ids = {r.school_id for r in recommended(c) if r.school_id in own}
@@ -297,7 +300,7 @@ def final_list(c: Campaign, municipalities: list[Organisation] | None = None) ->
         select(MunicipalReply).where(MunicipalReply.campaign_id == c.id, MunicipalReply.submitted_at.is_not(None)))}
     rows: list[FinalRow] = []
     for sid, school in rec.items():
-        m = munis.get(school.parent_id) if school.parent_id is not None else None
+        m = munis.get(int(school.path.strip("/").split("/")[1])) if school.path.count("/") > 2 else None
         if m is None:
             continue
         reply = replies.get(m.id)
