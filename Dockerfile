@@ -8,7 +8,7 @@ FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     INSTANCE_PATH=/var/lib/journals JT_BIND=0.0.0.0:8000 PROMETHEUS_MULTIPROC_DIR=/tmp/jt-metrics \
-    PATH=/opt/journals/.venv/bin:$PATH
+    LOG_FORMAT=json PATH=/opt/journals/.venv/bin:$PATH
 
 # The same system packages as scripts/install.sh (runtime part): PKCS#11 tokens, PDF tools, fonts.
 RUN apt-get update -qq \

@@ -51,19 +51,22 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
-# gunicorn's own lines (start, worker boot/exit, errors) in the same JSON shape as the app's.
-if os.environ.get("LOG_FORMAT", "json") == "json":
-    logconfig_dict = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "root": {"level": "INFO", "handlers": []},
-        "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False,
-                               "qualname": "gunicorn.error"},
-            "gunicorn.access": {"level": "INFO", "handlers": ["error_console"], "propagate": False,
-                                "qualname": "gunicorn.access"},
-        },
-        "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
-                                       "stream": "ext://sys.stderr"}},
-        "formatters": {"json": {"()": "web.observability.JsonFormatter"}},
-    }
+# gunicorn's own lines (start, worker boot/exit, errors) in the same shape as the app's: JSON with
+# LOG_FORMAT=json (the units, the Procfile, the Dockerfile), short human lines otherwise (`serve`).
+_FORMATTER = "web.observability.JsonFormatter" if os.environ.get("LOG_FORMAT") == "json" else \
+    "web.observability.TextFormatter"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "INFO", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False, "qualname": "gunicorn.error"},
+        # the app writes a line per request itself (web.observability); gunicorn's access lines would double it
+        "gunicorn.access": {"level": "WARNING", "handlers": ["console"], "propagate": False,
+                            "qualname": "gunicorn.access"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "app", "stream": "ext://sys.stderr",
+                             "filters": ["upkeep"]}},
+    "formatters": {"app": {"()": _FORMATTER}},
+    "filters": {"upkeep": {"()": "web.observability.UpkeepFilter"}},
+}

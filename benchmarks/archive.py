@@ -71,7 +71,7 @@ def main() -> None:
     from asn1crypto import pem
 
     from tests.sheets import pki as test_pki
-    base = Path(tempfile.mkdtemp(prefix="bench-archive-"))
+    base = embedded.service_tempdir("bench-archive-")
     url, s3, endpoint, redis_url, stops = start(base)
     tpki = test_pki.start(base / "pki")
     try:

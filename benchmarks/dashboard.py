@@ -26,7 +26,6 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -83,7 +82,7 @@ def main() -> None:
     from web import embedded
     from web.cli import alembic_config
 
-    base = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    base = embedded.service_tempdir("bench-dashboard-")
     port = embedded.free_ports(1)[0]
     print(f"PostgreSQL in {base} on port {port} …", flush=True)
     stop = embedded.start_postgres(base / "pg", port, fsync=False)

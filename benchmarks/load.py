@@ -48,7 +48,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -778,7 +777,7 @@ def main() -> None:
     from year_end import PASS, SECRET, signing_keys, start_servers, start_workers, stop_workers
 
     from web import embedded
-    base = Path(tempfile.mkdtemp(prefix="jt-load-"))
+    base = embedded.service_tempdir("jt-load-")
     stops, workers, web, client, tpki, threads = [], [], None, None, None, []
     t_setup = time.monotonic()
     try:

@@ -22,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -180,7 +179,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="year-end-"))
+    base = embedded.service_tempdir("year-end-")
     urls, stops = start_servers(base)
     from tests.sheets import pki as test_pki
     tpki = test_pki.start(base / "tpki")

@@ -744,7 +744,8 @@ def _summary_ru(r: SignatureReport, st) -> str:
     algorithm = gost.key_label(st.signing_cert.public_key)
     who = (f"{ROLE_LABELS.get(r.field_name, r.field_name)}: {r.signer_cn}, сертификат № {r.serial}"
            + (f", {algorithm}" if algorithm else ""))
-    when = f", {r.signing_time:%d.%m.%Y %H:%M} UTC" if r.signing_time else ""
+    # Moscow time, named, as every page of the service gives times (the region's working day)
+    when = f", {r.signing_time.astimezone(MOSCOW):%d.%m.%Y %H:%M} МСК" if r.signing_time else ""
     if not r.intact:
         return f"НЕДЕЙСТВИТЕЛЬНА — документ изменён после подписания ({who})"
     if not r.valid:

@@ -11,6 +11,7 @@ from orgs.models.users import User
 from sheets import class_teachers, services
 from sheets.loaders import b64_field, get_batch, get_role_sheet, get_sheet
 from sheets.models import BatchKind, SheetBatch, SheetStatus, SummarySheet
+from sheets.preview import MAX_PAGES, marks_table, page_count
 
 bp = Blueprint("sheets", __name__)
 MAX_MARKS_FILE = 10 * 1024 * 1024
@@ -98,7 +99,9 @@ def show(sheet_id: int):
                            can_correct=class_teachers.may(g.user, "marks.import", sheet),
                            cadesplugin_js=_cadesplugin_js(),
                            has_detached_sig=session.scalar(select(SummarySheet.detached_sig.is_not(None))
-                                                           .where(SummarySheet.id == sheet.id)))
+                                                           .where(SummarySheet.id == sheet.id)),
+                           pages=range(1, min(page_count(sheet.pdf), MAX_PAGES) + 1) if sheet.pdf else [],
+                           marks=marks_table(sheet.marks))
 
 
 def _cadesplugin_js() -> str | None:
@@ -119,6 +122,20 @@ def _validation(sheet: SummarySheet) -> list | None:
         return pades.validate(sheet.pdf, trust_roots())
     except (pades.SigningError, OSError, ValueError) as exc:
         return [{"summary_ru": f"Проверка невозможна: {exc}"}]
+
+
+@bp.route("/sheets/<int:sheet_id>/preview/<int:page>.png")
+def preview(sheet_id: int, page: int):
+    """A page of the sheet as an image (the same check as the PDF's download)."""
+    from sheets.preview import PreviewUnavailable, page_png
+    sheet = get_sheet(sheet_id)
+    if sheet.pdf is None or not sheet.pdf_sha256:
+        abort(404)
+    try:
+        png = page_png(sheet.pdf, sheet.pdf_sha256, page)
+    except PreviewUnavailable as exc:
+        return Response(str(exc), status=404, mimetype="text/plain")
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
 
 @bp.route("/sheets/<int:sheet_id>/render", methods=["POST"])

@@ -4,7 +4,6 @@ The schema is built by Alembic (not create_all). Each test runs in a transaction
 that is rolled back at its end; the app's commits become savepoints.
 """
 import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,7 +37,7 @@ _real_datetime_for_cryptography()
 
 @pytest.fixture(scope="session")
 def servers():
-    base = Path(tempfile.mkdtemp(prefix="jt-test-"))
+    base = embedded.service_tempdir("jt-test-")
     pg_port, redis_port, *weed_ports = embedded.free_ports(12)
     with ThreadPoolExecutor(3) as ex:
         futs = [ex.submit(embedded.start_postgres, base / "pg", pg_port, fsync=False),

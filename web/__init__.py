@@ -8,7 +8,7 @@ from flask import Flask
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from core import ROOT, jobs
+from core import ROOT, instance_dir, jobs
 from web.config import DEFAULTS, settings_from_env, trusted_hosts
 
 csrf = CSRFProtect()
@@ -75,9 +75,6 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     return app
 
 
-def instance_dir() -> Path:
-    """Where local state lives (embedded servers' data, the generated secret key); INSTANCE_PATH overrides."""
-    return Path(os.environ.get("INSTANCE_PATH") or ROOT / "instance").resolve()
 
 
 def _instance_secret(app: Flask) -> str:

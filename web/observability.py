@@ -2,9 +2,11 @@
 
 - Every request gets an id: a sane incoming `X-Request-Id` (from the proxy) is kept, otherwise one is made;
   it is sent back in `X-Request-Id` and appears in every log line written while the request runs.
-- `LOG_FORMAT=json` (the default outside tests) writes one JSON object per line to stderr. Log lines carry
-  ids (request, user, endpoint), never form data, query strings, headers or cookies; URL passwords and
-  bearer tokens that slip into a message are masked.
+- Logs go to stderr as short human lines (time, level, message; a line per request for the web) by
+  default, and as one JSON object per line with `LOG_FORMAT=json` (the systemd units, the Procfile and the
+  Dockerfile set it). Log lines carry ids (request, user, endpoint), never form data, query strings,
+  headers or cookies; URL passwords and bearer tokens that slip into a message are masked. Libraries'
+  chatter (Alembic's set-up, RQ's registry upkeep, pyHanko's path-building tracebacks) is debug-level.
 - `/metrics` (Prometheus text format). Allowed with `Authorization: Bearer <METRICS_TOKEN>` when
   METRICS_TOKEN is set; without a token only from the loopback address (a scraper on the same machine), and
   not when the request came through a proxy (X-Forwarded-For, Forwarded, X-Real-IP): set METRICS_TOKEN there.
@@ -89,19 +91,57 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """«14:02:07 ИНФО сообщение»: what a person at the console needs. A traceback only for real errors."""
+    LEVELS = {"DEBUG": "отладка", "INFO": "инфо", "WARNING": "ВНИМАНИЕ", "ERROR": "ОШИБКА", "CRITICAL": "СБОЙ"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = (f"{time.strftime('%H:%M:%S', time.localtime(record.created))} "
+                f"{self.LEVELS.get(record.levelname, record.levelname):8s} {redact(record.getMessage())}")
+        if record.exc_info and record.levelno >= logging.ERROR:
+            line += "\n" + redact(self.formatException(record.exc_info))
+        elif record.exc_info and record.exc_info[1] is not None:
+            line += f" ({type(record.exc_info[1]).__name__}: {str(record.exc_info[1])[:200]})"
+        return line
+
+
+# Libraries' routine lines, kept for LOG_LEVEL=DEBUG: logger → the level from which it is shown.
+CHATTY = {"alembic": logging.WARNING, "rq.scheduler": logging.WARNING, "pyhanko": logging.ERROR,
+          "pyhanko_certvalidator": logging.ERROR, "fontTools": logging.WARNING, "urllib3": logging.WARNING,
+          "werkzeug": logging.WARNING}   # the request lines are ours (a line per request, with its time)
+_UPKEEP = re.compile(r"cleaning (?:group )?registries|subscribing from channel|subscribing to channel|Listening on|"
+                     r"Scheduler for|scheduler lock|started with PID|Registering birth|Scheduler (?:with PID \d+ )?"
+                     r"(?:has )?stopp|sent heartbeat|Control socket|storage: <", re.I)
+
+
+class UpkeepFilter(logging.Filter):
+    """RQ's worker says every few minutes that it cleaned its registries, gunicorn where its control socket
+    is: debug, not info."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.INFO and _UPKEEP.search(record.getMessage()):
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
 def configure_logging(app: Flask) -> None:
-    fmt = _setting(app, "LOG_FORMAT", "plain" if app.testing else "json")
-    if fmt != "json":
-        return
+    fmt = _setting(app, "LOG_FORMAT", "plain" if app.testing else "text")
+    if fmt not in ("json", "text"):
+        return                                      # "plain": the caller's own handlers (the tests')
     root = logging.getLogger()
-    if any(getattr(h, "_jt_json", False) for h in root.handlers):
+    if any(getattr(h, "_jt_handler", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler._jt_json = True  # type: ignore[attr-defined]  # our marker: installed once
-    handler.setFormatter(JsonFormatter())
+    handler._jt_handler = True  # type: ignore[attr-defined]  # our marker: installed once
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(UpkeepFilter())
     root.addHandler(handler)
-    root.setLevel(str(_setting(app, "LOG_LEVEL", "INFO")).upper())
+    level = str(_setting(app, "LOG_LEVEL", "INFO")).upper()
+    root.setLevel(level)
+    if level != "DEBUG":
+        for name, shown_from in CHATTY.items():
+            logging.getLogger(name).setLevel(shown_from)
     app.logger.handlers.clear()      # Flask's default handler would print each line a second time
     app.logger.propagate = True
 

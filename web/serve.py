@@ -4,7 +4,8 @@ For each of DATABASE_URL, REDIS_URL and ARCHIVE_URL left unset, the embedded
 server is started with its data under instance/ (or $INSTANCE_PATH) (ports and S3 keys are chosen on
 the first run and kept in instance/embedded.json, mode 0600). Then the schema is
 migrated, demo data is made on the first run, one RQ worker is started, and the
-web server runs until Ctrl-C, when everything is stopped in reverse order.
+web runs under gunicorn (Flask's development server with --dev) until Ctrl-C, when everything is stopped
+in reverse order. Credentials reach the processes through their environment, never their command lines.
 """
 import json
 import os
@@ -101,9 +102,7 @@ def stop_all(stops: list) -> None:
             click.echo(f"Ошибка остановки: {exc}", err=True)
 
 
-def run(host: str, port: int, demo_schools: int) -> None:
-    from werkzeug.serving import run_simple
-
+def run(host: str, port: int, demo_schools: int, dev: bool = False) -> None:
     from core import db
     from web import create_app
     from web.cli import print_logins
@@ -113,7 +112,7 @@ def run(host: str, port: int, demo_schools: int) -> None:
     # The demo's public address is its own: the sheets' verification links point here (said on the page).
     os.environ.setdefault("PUBLIC_URL", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")  # nosec B104 # only compared
     os.environ["DEMO"] = "1"
-    worker = None
+    worker = web = None
     try:
         app = create_app()
         with app.app_context():
@@ -135,17 +134,26 @@ def run(host: str, port: int, demo_schools: int) -> None:
         if logins:
             print_logins(logins)
         click.echo(f"Сервис: http://{host}:{port}/   (Ctrl-C — остановить)")
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        if dev:
+            from werkzeug.serving import run_simple
+            run_simple(host, port, app, threaded=True, use_reloader=False)
+        else:
+            web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],  # nosec B603 # this interpreter, fixed arguments
+                                   cwd=str(ROOT), stdin=subprocess.DEVNULL, start_new_session=True,
+                                   env={**os.environ, "JT_BIND": f"{host}:{port}",
+                                        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")})
+            web.wait()
     except KeyboardInterrupt:
         pass
     finally:
         click.echo("Остановка…")
-        if worker is not None:
-            worker.send_signal(signal.SIGTERM)   # warm shutdown: the current job finishes
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        for process in (web, worker):          # the web first; the worker's current job finishes (warm shutdown)
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
         stop_all(stops)
         click.echo("Остановлено.")
 

@@ -363,3 +363,43 @@ def _self_root(tmp_path, cert):
     path = tmp_path / "self-root.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
+
+
+def test_the_cli_at_a_console_prints_the_verdict_and_no_traceback(app, tree, people, sign_sheet, run_jobs, tsa,
+                                                                     tmp_path, monkeypatch):
+    """`flask archive verify FILE` as a person runs it: the verdict on stdout and, on the console's log stream
+    (human lines, as `serve` and the CLI write them), no JSON and no library tracebacks — pyHanko's path
+    building is debug-level chatter — for a good and a bad file."""
+    import io
+    import logging
+
+    from web import observability
+    sheet, record = _archived(tree, sign_sheet, run_jobs, "8Б")
+    good, bad = tmp_path / "good.pdf", tmp_path / "bad.pdf"
+    good.write_bytes(get_storage().get(record.key))
+    bad.write_bytes(_tamper(good.read_bytes()))
+    console = io.StringIO()
+    monkeypatch.setattr("sys.stderr", console)
+    monkeypatch.setitem(app.config, "LOG_FORMAT", "text")
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in [*observability.CHATTY, ""]}
+    observability.configure_logging(app)
+    try:
+        runner = app.test_cli_runner()
+        for path, code, verdict in ((good, 0, "ИТОГ: ПРОВЕРКА ПРОЙДЕНА"), (bad, 1, "ПРОВЕРКА НЕ ПРОЙДЕНА")):
+            out = runner.invoke(args=["archive", "verify", str(path)])
+            assert out.exit_code == code and verdict in out.output, out.output
+        logging.getLogger("pyhanko_certvalidator").warning("path building failed", exc_info=ValueError("x"))
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("web.test").exception("a real error")
+    finally:
+        for h in [h for h in root.handlers if getattr(h, "_jt_handler", False)]:
+            root.removeHandler(h)
+        for name, level in levels.items():
+            logging.getLogger(name or None).setLevel(level)
+    text = console.getvalue()
+    assert not [ln for ln in text.splitlines() if ln.startswith("{")], text
+    assert "path building failed" not in text                       # library chatter: not at the console
+    assert "ОШИБКА   a real error" in text and "Traceback" in text     # a real error keeps its traceback

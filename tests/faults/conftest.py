@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -180,7 +179,7 @@ def wait_for(cond, timeout: float, what: str, interval: float = 0.1):
 
 @pytest.fixture(scope="session")
 def stack():
-    base = Path(tempfile.mkdtemp(prefix="jt-faults-"))
+    base = embedded.service_tempdir("jt-faults-")
     st = Stack(base)
     try:
         for name in ("pg", "redis", "weed"):

@@ -1,9 +1,19 @@
 """The embedded PostgreSQL of `serve` asks for a password (scram-sha-256): another local account cannot
 connect; the service's own login may append to the audit log but not change it."""
+import shutil
+
 import psycopg
 import pytest
 
 from web import embedded
+
+
+@pytest.fixture
+def tmp_path():
+    """Our own temporary directory (pytest's lies under a 0700 parent the postgres account cannot enter)."""
+    base = embedded.service_tempdir("jt-auth-")
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_embedded_postgres_requires_its_password_and_the_app_login_is_append_only(tmp_path):

@@ -32,7 +32,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_serve_starts_embedded_servers_and_stops_them_on_ctrl_c(tmp_path: Path):
-    instance = tmp_path / "instance"
+    # the instance in our own temp dir (pytest's lies under a 0700 parent: the cluster would move, see
+    # tests/ops/test_private_directory.py)
+    import shutil
+
+    from web.embedded import service_tempdir
+    base = service_tempdir("jt-serve-")
+    instance = base / "instance"
     port = free_ports(1)[0]
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "ARCHIVE_URL")}
     env["INSTANCE_PATH"] = str(instance)
@@ -74,3 +80,4 @@ def test_serve_starts_embedded_servers_and_stops_them_on_ctrl_c(tmp_path: Path):
     assert not _alive(pg_pid)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(instance) not in ps   # no server of this instance is left running
+    shutil.rmtree(base, ignore_errors=True)
