@@ -112,15 +112,23 @@ def ordinance_parse(path: Path):
     click.echo(json.dumps(parsed, ensure_ascii=False, indent=2))
 
 
-@click.command("demo-data", help="Создать демонстрационный регион с муниципалитетами, школами и пользователями.")
+@click.command("demo-data", help="Создать демонстрационный регион с муниципалитетами, школами, пользователями и "
+                                 "его работой: приказ № 3116 с поручениями, кампания перехода, отчёты, ведомости.")
 @click.option("--schools", default=30, show_default=True, help="сколько школ")
 @click.option("--seed", default=1, show_default=True)
-def demo_data(schools: int, seed: int):
+@click.option("--empty", is_flag=True, help="только организации и пользователи, без работы")
+def demo_data(schools: int, seed: int, empty: bool):
     from web.demo import make_demo
+    from web.demo_work import populate
     try:
         logins = make_demo(schools=schools, seed=seed)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    if not empty:
+        render = bool(current_app.config.get("PUBLIC_URL"))
+        populate(seed, render=render)
+        if not render:
+            click.echo("PUBLIC_URL не задан: ведомости загружены, но не сформированы (ссылка проверки в PDF).")
     db.commit()
     print_logins(logins)
 
@@ -137,9 +145,10 @@ def print_logins(logins: list[tuple[str, str, str]]) -> None:
 @click.option("--port", default=5000, show_default=True)
 @click.option("--demo-schools", default=30, show_default=True, help="школ в демо-данных при первом запуске")
 @click.option("--dev", is_flag=True, help="веб-сервер разработки Flask вместо gunicorn")
-def serve(host: str, port: int, demo_schools: int, dev: bool):
+@click.option("--empty-demo", is_flag=True, help="демо-регион без работы (только организации и пользователи)")
+def serve(host: str, port: int, demo_schools: int, dev: bool, empty_demo: bool):
     from web.serve import run
-    run(host=host, port=port, demo_schools=demo_schools, dev=dev)
+    run(host=host, port=port, demo_schools=demo_schools, dev=dev, empty_demo=empty_demo)
 
 
 def init_app(app: Flask) -> None:

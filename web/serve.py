@@ -102,7 +102,7 @@ def stop_all(stops: list) -> None:
             click.echo(f"Ошибка остановки: {exc}", err=True)
 
 
-def run(host: str, port: int, demo_schools: int, dev: bool = False) -> None:
+def run(host: str, port: int, demo_schools: int, dev: bool = False, empty_demo: bool = False) -> None:
     from core import db
     from web import create_app
     from web.cli import print_logins
@@ -125,6 +125,9 @@ def run(host: str, port: int, demo_schools: int, dev: bool = False) -> None:
                 from web.demo import make_demo
                 click.echo(f"Создание демо-данных ({demo_schools} школ)…")
                 logins = make_demo(schools=demo_schools)
+                if not empty_demo:
+                    from web.demo_work import populate
+                    populate()                 # the demo region at work: orders, tasks, campaign, reports, sheets
                 db.commit()
                 _save_demo_logins(logins)
                 _make_demo_pki()

@@ -1,0 +1,39 @@
+"""`flask demo-data`: the demo region at work, made by the service's own code; each demo login finds something
+to do on its home page (issue 19)."""
+from sqlalchemy import func, select
+
+from assignments.models import Occurrence
+from assignments.models import OccurrenceStatus as S
+from core.db import session
+from orgs.models.users import User
+from tests.helpers import csrf_token
+from web.demo import DEMO_PASSWORD, make_demo
+from web.demo_work import populate
+from web.work import work_for
+
+
+def test_the_demo_region_is_at_work_and_every_login_has_something_to_do(app, db, client):
+    make_demo(schools=30)
+    populate()
+    statuses = dict(session.execute(select(Occurrence.status, func.count()).group_by(Occurrence.status)).all())
+    assert statuses.get(S.accepted) and statuses.get(S.returned) and statuses.get(S.submitted)
+    accepted = dict(session.execute(select(Occurrence.late, func.count()).where(Occurrence.status == S.accepted)
+                                    .group_by(Occurrence.late)).all())
+    assert accepted.get(False) and accepted.get(True)                      # some in time, some late
+    from transitions.models import Campaign, MunicipalReply
+    (c,) = session.scalars(select(Campaign)).all()
+    replies = [r for r in session.scalars(select(MunicipalReply).where(MunicipalReply.campaign_id == c.id))
+               if r.submitted_at]
+    assert sorted(r.submitted_at.date() <= c.reply_deadline for r in replies) == [False, True]   # third: missing
+    from sheets.models import SheetStatus, SummarySheet
+    assert [s.status for s in session.scalars(select(SummarySheet))] == [SheetStatus.rendered] * 3
+    with app.test_request_context():
+        for login in ("teacher", "director", "mouo", "region", "archivist", "metod"):
+            user = session.scalars(select(User).where(User.login == login)).one()
+            assert [it for s in work_for(user) for it in s.items], login                 # something to do
+    user = session.scalars(select(User).where(User.login == "director")).one()
+    user.must_change_password = False
+    client.post("/login", data={"login": "director", "password": DEMO_PASSWORD,
+                                "csrf_token": csrf_token(client, "/login")})
+    page = client.get("/").get_data(as_text=True)
+    assert 'class="work-item' in page and "Переход на безбумажные журналы" in page
