@@ -125,10 +125,19 @@ def demo_data(schools: int, seed: int, empty: bool):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if not empty:
+        from pathlib import Path
+
+        from core import instance_dir
+        from web.demo import make_demo_pki
+        keys = instance_dir() / "demo-pki"
+        make_demo_pki(keys)
         render = bool(current_app.config.get("PUBLIC_URL"))
-        populate(seed, render=render)
+        trusted = Path(str(current_app.config.get("TRUST_ROOTS") or "")).resolve() == (keys / "ca.pem").resolve()
+        populate(seed, render=render, keys=keys if trusted else None)
         if not render:
             click.echo("PUBLIC_URL не задан: ведомости загружены, но не сформированы (ссылка проверки в PDF).")
+        elif not trusted:
+            click.echo(f"TRUST_ROOTS не указывает на демо-УЦ ({keys / 'ca.pem'}): ведомости не подписаны.")
     db.commit()
     print_logins(logins)
 

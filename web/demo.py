@@ -75,3 +75,13 @@ def _demo_user(login: str, role: Role, org, pw_hash: str, rnd: random.Random) ->
     session.flush()
     services.grant(user, role, org)
     return user
+
+
+def make_demo_pki(directory) -> None:
+    """Keys for the demo teacher, director and archivist (and the archive's seal), so signing can be tried at
+    once (demo only): a CA of its own, which TRUST_ROOTS names on a demo instance."""
+    from pades import demo_pki
+    people = {u.login: u.full_name for u in session.scalars(select(User).where(
+        User.login.in_(["teacher", "director", "archivist"])))}
+    # archive-seal.p12: the archive's service key (export inventories); archivist.p12 signs disposal acts
+    demo_pki.make(directory, people, DEMO_PASSWORD, seal="Электронный архив (демо-печать)")

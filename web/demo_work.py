@@ -19,6 +19,7 @@ import csv
 import datetime as dt
 import io
 import random
+from pathlib import Path
 
 from sqlalchemy import select, text
 
@@ -47,8 +48,10 @@ def _answerer(org: Organisation) -> User:
                            .where(RoleGrant.organisation_id == org.id).order_by(User.id)).first()
 
 
-def populate(seed: int = 1, *, render: bool = True) -> None:
-    """`render`: the sheets are rendered too (the PDFs print the verification link: PUBLIC_URL is needed)."""
+def populate(seed: int = 1, *, render: bool = True, keys: Path | None = None) -> None:
+    """`render`: the sheets are rendered too (the PDFs print the verification link: PUBLIC_URL is needed).
+    `keys`: the demo PKI's directory (teacher.p12, director.p12, its CA in TRUST_ROOTS): then one sheet is
+    certified by the teacher, one signed by both (it goes to the archive) and corrected by a new version."""
     rnd = random.Random(seed)  # nosec B311 # reproducible demo data, not security
     region = session.scalars(select(Organisation).where(Organisation.kind == OrgKind.region)).one()
     munis = list(session.scalars(select(Organisation).where(Organisation.parent_id == region.id,
@@ -60,7 +63,7 @@ def populate(seed: int = 1, *, render: bool = True) -> None:
     _orders(region, munis, schools, day, rnd)
     _campaign(region, munis, schools, day, rnd)
     _report(region, munis, day)
-    _sheets(schools[0], day, rnd, render=render)
+    _sheets(schools[0], day, rnd, render=render, keys=keys)
 
 
 # ---- order 3116 and its assignments ----------------------------------------------------------------------------
@@ -218,9 +221,11 @@ def marks_export(classes: list[str], rnd) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _sheets(school, day, rnd, *, render: bool) -> None:
+def _sheets(school, day, rnd, *, render: bool, keys: Path | None) -> None:
+    import pades
     from sheets import class_teachers, services
     from sheets.marks_import import import_marks
+    from web.demo import DEMO_PASSWORD
     from web.work import school_year
     director, teacher = _user("director"), _user("teacher")
     year = school_year(day)
@@ -229,4 +234,17 @@ def _sheets(school, day, rnd, *, render: bool) -> None:
     class_teachers.assign_for(sheets, teacher, actor=director)
     for s in sheets if render else []:
         services.render_pdf(s, actor=director)
+    if render and keys is not None:
+        as_teacher = pades.PKCS12Signer((keys / "teacher.p12").read_bytes(), DEMO_PASSWORD)
+        as_director = pades.PKCS12Signer((keys / "director.p12").read_bytes(), DEMO_PASSWORD)
+        certified, signed = sheets[0], sheets[1]                 # 9В stays for the teacher to certify
+        services.sign(certified, "teacher", as_teacher, actor=teacher)           # waits for the director
+        services.sign(signed, "teacher", as_teacher, actor=teacher)
+        services.sign(signed, "director", as_director, actor=director)           # handed to the archive
+        marks = dict(signed.marks)
+        marks["pupils"] = [dict(p) for p in marks["pupils"]]
+        marks["pupils"][0]["marks"] = [[subj, per, "5"] for subj, per, _ in marks["pupils"][0]["marks"]]
+        corrected = services.correct(signed, marks, actor=director,
+                                     reason="Ошибка переноса годовых отметок первого ученика из журнала.")
+        services.render_pdf(corrected, actor=director)
     session.flush()

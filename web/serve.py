@@ -125,12 +125,13 @@ def run(host: str, port: int, demo_schools: int, dev: bool = False, empty_demo: 
                 from web.demo import make_demo
                 click.echo(f"Создание демо-данных ({demo_schools} школ)…")
                 logins = make_demo(schools=demo_schools)
+                _make_demo_pki()
                 if not empty_demo:
                     from web.demo_work import populate
-                    populate()                 # the demo region at work: orders, tasks, campaign, reports, sheets
+                    click.echo("Демо-регион за работой: приказ, поручения, кампания, отчёты, ведомости…")
+                    populate(keys=INSTANCE / "demo-pki")
                 db.commit()
                 _save_demo_logins(logins)
-                _make_demo_pki()
         # The worker gets the URLs (with credentials) through its environment, never argv.
         worker = subprocess.Popen([sys.executable, "-m", "web.worker"], cwd=str(ROOT), env=dict(os.environ),  # nosec B603 # this interpreter, fixed module name, no shell
                                   stdin=subprocess.DEVNULL, start_new_session=True)
@@ -162,17 +163,8 @@ def run(host: str, port: int, demo_schools: int, dev: bool = False, empty_demo: 
 
 
 def _make_demo_pki() -> None:
-    """Keys for the demo teacher and director, so signing can be tried at once (demo only)."""
-    from sqlalchemy import select
-
-    from core.db import session
-    from orgs.models.users import User
-    from pades import demo_pki
-    from web.demo import DEMO_PASSWORD
-    people = {u.login: u.full_name for u in session.scalars(select(User).where(
-        User.login.in_(["teacher", "director", "archivist"])))}
-    # archive-seal.p12: the archive's service key (export inventories); archivist.p12 signs disposal acts
-    demo_pki.make(INSTANCE / "demo-pki", people, DEMO_PASSWORD, seal="Электронный архив (демо-печать)")
+    from web.demo import DEMO_PASSWORD, make_demo_pki
+    make_demo_pki(INSTANCE / "demo-pki")
     click.echo(f"Демо-ключи подписи (пароль {DEMO_PASSWORD}): {INSTANCE / 'demo-pki'}/teacher.p12, director.p12")
 
 

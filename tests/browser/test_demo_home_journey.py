@@ -6,14 +6,16 @@ from tests.browser.conftest import make_live_app, new_page, serving, shot, sign_
 
 
 @pytest.fixture(scope="module")
-def demo_url(servers):
+def demo_url(servers, tmp_path_factory):
     from core import db
-    from web.demo import DEMO_PASSWORD, make_demo
+    from web.demo import DEMO_PASSWORD, make_demo, make_demo_pki
     from web.demo_work import populate
-    app = make_live_app(servers, "jt_browser_demo", "browser-demo")
+    keys = tmp_path_factory.mktemp("demo-pki")
+    app = make_live_app(servers, "jt_browser_demo", "browser-demo", TRUST_ROOTS=str(keys / "ca.pem"))
     with app.app_context():
         make_demo(schools=9)
-        populate()
+        make_demo_pki(keys)
+        populate(keys=keys)                       # as `serve` makes it: some sheets signed with the demo keys
         db.commit()
     with serving(app) as url:
         yield url, DEMO_PASSWORD

@@ -12,9 +12,13 @@ from web.demo_work import populate
 from web.work import work_for
 
 
-def test_the_demo_region_is_at_work_and_every_login_has_something_to_do(app, db, client):
+def test_the_demo_region_is_at_work_and_every_login_has_something_to_do(app, db, client, tmp_path, monkeypatch,
+                                                                       run_jobs):
+    from web.demo import make_demo_pki
     make_demo(schools=30)
-    populate()
+    make_demo_pki(tmp_path / "demo-pki")
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(tmp_path / "demo-pki" / "ca.pem"))
+    populate(keys=tmp_path / "demo-pki")
     statuses = dict(session.execute(select(Occurrence.status, func.count()).group_by(Occurrence.status)).all())
     assert statuses.get(S.accepted) and statuses.get(S.returned) and statuses.get(S.submitted)
     accepted = dict(session.execute(select(Occurrence.late, func.count()).where(Occurrence.status == S.accepted)
@@ -26,7 +30,30 @@ def test_the_demo_region_is_at_work_and_every_login_has_something_to_do(app, db,
                if r.submitted_at]
     assert sorted(r.submitted_at.date() <= c.reply_deadline for r in replies) == [False, True]   # third: missing
     from sheets.models import SheetStatus, SummarySheet
-    assert [s.status for s in session.scalars(select(SummarySheet))] == [SheetStatus.rendered] * 3
+    states = {(s.class_name, s.version): s.status for s in session.scalars(select(SummarySheet))}
+    assert states == {("5А", 1): SheetStatus.teacher_signed, ("7Б", 1): SheetStatus.superseded,
+                      ("7Б", 2): SheetStatus.rendered, ("9В", 1): SheetStatus.rendered}
+    import pades
+    signed = session.scalars(select(SummarySheet).where(SummarySheet.class_name == "7Б",
+                                                        SummarySheet.version == 1)).one()
+    from asn1crypto import pem
+    ca = pem.unarmor((tmp_path / "demo-pki" / "ca.pem").read_bytes())[2]
+    reports = pades.validate(signed.pdf, [ca])
+    assert len(reports) == 2 and all(r.intact and r.valid and r.trusted for r in reports)     # teacher, director
+    changed = bytearray(signed.pdf)
+    changed[len(changed) // 3] ^= 1
+    from archive.models import ArchiveRecord, RecordStatus
+    from core import db as dbm
+    dbm.commit()
+    run_jobs()                                                 # the worker of `serve` archives the signed one
+    (record,) = session.scalars(select(ArchiveRecord).where(ArchiveRecord.source_id == signed.id)).all()
+    session.refresh(record)
+    assert record.status is RecordStatus.archived, record.last_error
+    try:
+        broken = pades.validate(bytes(changed), [ca], require_ours=False)
+        assert not all(r.intact and r.valid for r in broken)
+    except (pades.SigningError, ValueError, OSError):
+        pass                                                                  # a damaged file: refused outright
     with app.test_request_context():
         for login in ("teacher", "director", "mouo", "region", "archivist", "metod"):
             user = session.scalars(select(User).where(User.login == login)).one()
