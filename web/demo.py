@@ -82,6 +82,6 @@ def make_demo_pki(directory) -> None:
     once (demo only): a CA of its own, which TRUST_ROOTS names on a demo instance."""
     from pades import demo_pki
     people = {u.login: u.full_name for u in session.scalars(select(User).where(
-        User.login.in_(["teacher", "director", "archivist"])))}
+        User.login.in_(["teacher", "director", "dir-m001-s002", "archivist"])))}   # two directors: two statements
     # archive-seal.p12: the archive's service key (export inventories); archivist.p12 signs disposal acts
     demo_pki.make(directory, people, DEMO_PASSWORD, seal="Электронный архив (демо-печать)")

@@ -61,7 +61,7 @@ def populate(seed: int = 1, *, render: bool = True, keys: Path | None = None) ->
                                    .order_by(Organisation.code)))
     day = today()
     _orders(region, munis, schools, day, rnd)
-    _campaign(region, munis, schools, day, rnd)
+    _campaign(region, munis, schools, day, rnd, keys if render else None)
     _report(region, munis, day)
     _sheets(schools[0], day, rnd, render=render, keys=keys)
 
@@ -124,7 +124,7 @@ def _report_text(rnd) -> str:
 
 # ---- the transition campaign ----------------------------------------------------------------------------------
 
-def _campaign(region, munis, schools, day, rnd) -> None:
+def _campaign(region, munis, schools, day, rnd, keys: Path | None) -> None:
     from ordinances import services as osvc
     from ordinances.models.ordinances import OrdinanceStatus
     from ordinances.parsing.parser import parse_file
@@ -142,9 +142,10 @@ def _campaign(region, munis, schools, day, rnd) -> None:
     tsvc.publish_list(c, actor=official)
     for i, m in enumerate(munis[:2]):                     # the first in time, the second late, the rest silent
         mine = [s for s in recommended if s.parent_id == m.id]
-        lines = [{"school_id": s.id, "decision": "included"} for s in mine[:-1]]
-        if mine:
-            lines.append({"school_id": mine[-1].id, "decision": "excluded",
+        out = next((s for s in reversed(mine) if _answerer(s).login not in SIGNING_DIRECTORS), None)
+        lines = [{"school_id": s.id, "decision": "included"} for s in mine if s is not out]
+        if out is not None:
+            lines.append({"school_id": out.id, "decision": "excluded",
                           "reason": "Нет устойчивого доступа в интернет в здании школы."})
         tsvc.save_reply(c, m, lines, submit=True, contact_name=_answerer(m).full_name,
                         contact_phone="8 (85592) 7-12-34", actor=_answerer(m))
@@ -156,7 +157,12 @@ def _campaign(region, munis, schools, day, rnd) -> None:
     stages = {s.code: s for s in c.stages}
     tsvc.update_stage(stages["platform"], title=stages["platform"].title, due_date=day - dt.timedelta(days=5),
                       actor=official)
-    for i, school in enumerate(s for s in recommended if tsvc.in_final_list(c, s)):
+    final = [s for s in recommended if tsvc.in_final_list(c, s)]
+    ready = [s for s in final if _answerer(s).login in SIGNING_DIRECTORS][:2]
+    if keys is not None:
+        for school in ready:
+            _ready(c, school, day, keys)
+    for i, school in enumerate(s for s in final if keys is None or s not in ready):
         director, mouo = _answerer(school), _answerer(school.parent)
         order = {"order_number": f"{40 + i}-о", "order_date": (day - dt.timedelta(days=30)).isoformat()}
         tsvc.submit_evidence(c, school, stages["responsible"], order, actor=director)
@@ -171,6 +177,31 @@ def _campaign(region, munis, schools, day, rnd) -> None:
                 tsvc.decide(tsvc.state_for(c, school, stages["platform"]), accept=False, actor=mouo,
                             comment="Ссылка ведёт на вход в систему, а не на страницу школы.")
     session.flush()
+
+
+# The directors who hold demo keys (web.demo.make_demo_pki): their schools sign readiness statements.
+SIGNING_DIRECTORS = ("director", "dir-m001-s002")
+
+
+def _ready(c, school, day, keys: Path) -> None:
+    """Every stage before the confirmation evidenced and accepted, then the director's signed statement."""
+    import pades
+    from transitions import services as tsvc
+    from transitions.models import StageKind, StatementKind
+    from web.demo import DEMO_PASSWORD
+    director, mouo = _answerer(school), _answerer(school.parent)
+    evidence = {StageKind.platform: {"platform": "dnevnik_ru", "url": "https://schools.dnevnik.ru/school/1"},
+                StageKind.parents_link: {"url": "https://school.edu.ru/usluga", "section": "Муниципальная услуга"},
+                StageKind.trial: {"date_from": (day - dt.timedelta(days=60)).isoformat()}}
+    order = {"order_number": "12-о", "order_date": (day - dt.timedelta(days=90)).isoformat()}
+    for stage in c.stages:
+        if stage.kind in (StageKind.readiness, StageKind.paperless):
+            break
+        file = ("Положение.pdf", b"%PDF-1.4 demo") if stage.requires_file else None
+        tsvc.submit_evidence(c, school, stage, evidence.get(stage.kind, order), file=file, actor=director)
+        tsvc.decide(tsvc.state_for(c, school, stage), accept=True, actor=mouo)
+    signer = pades.PKCS12Signer((keys / f"{director.login}.p12").read_bytes(), DEMO_PASSWORD)
+    tsvc.sign_statement(c, school, kind=StatementKind.confirm, signer=signer, actor=director)
 
 
 # ---- the monthly report -----------------------------------------------------------------------------------------

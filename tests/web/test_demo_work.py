@@ -29,6 +29,8 @@ def test_the_demo_region_is_at_work_and_every_login_has_something_to_do(app, db,
     replies = [r for r in session.scalars(select(MunicipalReply).where(MunicipalReply.campaign_id == c.id))
                if r.submitted_at]
     assert sorted(r.submitted_at.date() <= c.reply_deadline for r in replies) == [False, True]   # third: missing
+    from transitions.models import ReadinessStatement, StatementKind
+    assert [st.kind for st in session.scalars(select(ReadinessStatement))] == [StatementKind.confirm] * 2
     from sheets.models import SheetStatus, SummarySheet
     states = {(s.class_name, s.version): s.status for s in session.scalars(select(SummarySheet))}
     assert states == {("5А", 1): SheetStatus.teacher_signed, ("7Б", 1): SheetStatus.superseded,
@@ -46,7 +48,8 @@ def test_the_demo_region_is_at_work_and_every_login_has_something_to_do(app, db,
     from core import db as dbm
     dbm.commit()
     run_jobs()                                                 # the worker of `serve` archives the signed one
-    (record,) = session.scalars(select(ArchiveRecord).where(ArchiveRecord.source_id == signed.id)).all()
+    (record,) = session.scalars(select(ArchiveRecord).where(ArchiveRecord.source_type == "summary_sheet",
+                                                            ArchiveRecord.source_id == signed.id)).all()
     session.refresh(record)
     assert record.status is RecordStatus.archived, record.last_error
     try:
