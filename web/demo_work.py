@@ -45,7 +45,7 @@ def _answerer(org: Organisation) -> User:
     """The demo user who answers for an organisation (its director or МОУО specialist)."""
     from orgs.models.users import RoleGrant
     return session.scalars(select(User).join(RoleGrant, RoleGrant.user_id == User.id)
-                           .where(RoleGrant.organisation_id == org.id).order_by(User.id)).first()
+                           .where(RoleGrant.organisation_id == org.id).order_by(User.id)).first() or _user("admin")
 
 
 def populate(seed: int = 1, *, render: bool = True, keys: Path | None = None) -> None:
@@ -78,6 +78,7 @@ def _orders(region, munis, schools, day, rnd) -> None:
     order = osvc.create_from_parsed(parse_file(SAMPLES / "prikaz_3116_tambov_2010.txt"), issuer=region,
                                     actor=official, source_filename="prikaz_3116.txt")
     osvc.set_status(order, OrdinanceStatus.in_force, actor=official)
+    assert order.plan is not None, "order 3116 has its plan table"
     items = {i.number: i for i in order.plan.table_items}
     year = asvc.school_year(day)
     given = [asvc.create_assignment(items["2.7"], region, munis, actor=official, rule="monthly", horizon=year),
@@ -91,7 +92,7 @@ def _orders(region, munis, schools, day, rnd) -> None:
         fate = rnd.random()
         if fate > 0.85:
             continue                                           # silent: overdue
-        org = session.get(Organisation, occ.org_id)
+        org = session.get_one(Organisation, occ.org_id)
         reviewer = _answerer(org.parent) if org.parent and org.parent.kind is not OrgKind.region else official
         asvc.submit(occ, actor=_answerer(org), text=_report_text(rnd))
         if fate < 0.62:
@@ -134,8 +135,9 @@ def _campaign(region, munis, schools, day, rnd, keys: Path | None) -> None:
     letter = osvc.create_from_parsed(parsed, issuer=region, actor=official, source_filename="pismo_2014.txt")
     osvc.set_status(letter, OrdinanceStatus.in_force, actor=official)
     target = dt.date(day.year + 1 if day.month >= 6 else day.year, 9, 1)
+    reply_deadline = day - dt.timedelta(days=10)
     c = tsvc.create_campaign(region=region, title=f"Безбумажное ведение журналов с {target:%d.%m.%Y}",
-                             target_date=target, reply_deadline=day - dt.timedelta(days=10), ordinance=letter,
+                             target_date=target, reply_deadline=reply_deadline, ordinance=letter,
                              actor=official)
     recommended = [s for i, s in enumerate(schools) if i % 3 != 2]
     tsvc.set_recommended(c, recommended, actor=official, source="демо")
@@ -152,7 +154,7 @@ def _campaign(region, munis, schools, day, rnd, keys: Path | None) -> None:
         if i == 0:
             session.execute(text("UPDATE transition_replies SET submitted_at = :at WHERE campaign_id = :c "
                                  "AND municipality_id = :m"),
-                            {"at": dt.datetime.combine(c.reply_deadline - dt.timedelta(days=2), dt.time(9),
+                            {"at": dt.datetime.combine(reply_deadline - dt.timedelta(days=2), dt.time(9),
                                                        tzinfo=dt.timezone.utc), "c": c.id, "m": m.id})
     stages = {s.code: s for s in c.stages}
     tsvc.update_stage(stages["platform"], title=stages["platform"].title, due_date=day - dt.timedelta(days=5),
@@ -209,7 +211,7 @@ def _ready(c, school, day, keys: Path) -> None:
 def _report(region, munis, day) -> None:
     from reports import services as rsvc
     official = _user("region")
-    spec = rsvc.DEFAULT_FORMS["monthly"]
+    spec: dict = rsvc.DEFAULT_FORMS["monthly"]
     first = (day.replace(day=1) - dt.timedelta(days=62)).replace(day=1)
     form = rsvc.create_form(owner=region, title=spec["title"], periodicity=spec["periodicity"],
                             deadline_text=spec["deadline_text"], submitter_kind="municipality", fields=spec["fields"],
@@ -272,7 +274,7 @@ def _sheets(school, day, rnd, *, render: bool, keys: Path | None) -> None:
         services.sign(certified, "teacher", as_teacher, actor=teacher)           # waits for the director
         services.sign(signed, "teacher", as_teacher, actor=teacher)
         services.sign(signed, "director", as_director, actor=director)           # handed to the archive
-        marks = dict(signed.marks)
+        marks = dict(signed.marks or {})
         marks["pupils"] = [dict(p) for p in marks["pupils"]]
         marks["pupils"][0]["marks"] = [[subj, per, "5"] for subj, per, _ in marks["pupils"][0]["marks"]]
         corrected = services.correct(signed, marks, actor=director,
