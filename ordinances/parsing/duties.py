@@ -43,20 +43,24 @@ def _nominative(name: str) -> str:
     return name
 
 
-def _split_parts(text: str) -> list[str]:
-    """Split on «;» outside quotes and brackets."""
+def split_outside_brackets(text: str, separators: str) -> list[str]:
+    """Split on any of `separators` outside «» and () (a list of executors, of addressees)."""
     parts, depth, current = [], 0, ""
     for ch in text:
         if ch in "«(":
             depth += 1
         elif ch in "»)":
             depth = max(0, depth - 1)
-        if ch == ";" and depth == 0:
+        if ch in separators and depth == 0:
             parts.append(current)
             current = ""
         else:
             current += ch
-    return [p.strip(" ,.") for p in [*parts, current] if p.strip(" ,.")]
+    return [*parts, current]
+
+
+def _split_parts(text: str) -> list[str]:
+    return [p.strip(" ,.") for p in split_outside_brackets(text, ";") if p.strip(" ,.")]
 
 
 def addressee_executors(who: str) -> list[str]:

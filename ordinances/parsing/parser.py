@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from ordinances.parsing.deadlines import find_deadline_phrases, parse_date, parse_deadline
-from ordinances.parsing.duties import assign_duties
+from ordinances.parsing.duties import assign_duties, split_outside_brackets
 
 __all__ = ["parse_text", "parse_docx", "parse_file", "split_executors"]
 
@@ -295,18 +295,7 @@ def split_executors(text: str) -> list[str]:
     text = " ".join((text or "").split())
     if not text:
         return []
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        if ch in "«(":
-            depth += 1
-        elif ch in "»)":
-            depth = max(0, depth - 1)
-        if ch in ",;" and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += ch
-    parts.append(current)
+    parts = split_outside_brackets(text, ",;")
     executors: list[str] = []
     for part in (p.strip() for p in parts):
         if not part:

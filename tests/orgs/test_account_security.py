@@ -65,7 +65,8 @@ def test_idle_and_absolute_limits_end_a_session(app, client, make_user, tree):
     assert client.get("/").status_code == 302
     login(client, user.login)
     record = session.scalars(select(UserSession).where(UserSession.user_id == user.id,
-                                                       UserSession.revoked_at.is_(None))).all()[-1]
+                                                       UserSession.revoked_at.is_(None))
+                             .order_by(UserSession.id)).all()[-1]            # the newest: this login's
     record.expires_at = utcnow() - timedelta(seconds=1)             # busy, but past the absolute limit
     assert client.get("/").status_code == 302
 
