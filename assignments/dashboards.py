@@ -30,7 +30,8 @@ from assignments.models import Assignment, Occurrence
 from assignments.models import OccurrenceStatus as S
 from core.db import session
 from ordinances.models.ordinances import PlanItem
-from orgs.models.organisations import Organisation, OrgKind
+from orgs.access import scopes
+from orgs.models.organisations import Organisation, OrgKind, subtree
 
 REGION_LEVEL = "Организации регионального подчинения"
 
@@ -156,6 +157,14 @@ def assignment_dashboard(assignment_id: int, *, today: dt.date) -> dict[int, Cou
     stmt = select(Occurrence.org_id, *_aggregates(today)).where(Occurrence.assignment_id == assignment_id) \
         .group_by(Occurrence.org_id)
     return {r.org_id: _counts(r) for r in session.execute(stmt)}
+
+
+def below_condition(user, action: str = "assignment.accept"):
+    """Organisations strictly below the ones where the user holds `action`: the reports they review."""
+    roots = scopes(user, action)
+    if not roots:
+        return None
+    return or_(*[and_(subtree(o), Organisation.id != o.id) for o in roots])
 
 
 def item_counts(ordinance_id: int, *, today: dt.date) -> dict[int, Counts]:

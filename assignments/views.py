@@ -8,7 +8,7 @@ from calendar import Calendar, monthrange
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from assignments import dashboards as dash
 from assignments import notifications
@@ -121,14 +121,6 @@ def _own_orgs(user, action: str = "assignment.submit") -> list[int]:
     """Organisations the user answers for directly (a director's school, an МОУО's municipality)."""
     roles = set(notifications.roles_with(action))
     return sorted({gr.organisation_id for gr in user.grants if gr.role.value in roles})
-
-
-def _below_condition(user, action: str = "assignment.accept"):
-    """Organisations strictly below the ones where the user holds `action`: the reports they review."""
-    roots = scopes(user, action)
-    if not roots:
-        return None
-    return or_(*[and_(subtree(o), Organisation.id != o.id) for o in roots])
 
 
 # ---- assigning ---------------------------------------------------------------------------------------------
@@ -445,7 +437,7 @@ def my_tasks():
     total_rows = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) if own else 0
     tasks = session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all() if own else []
     review, review_total = [], 0
-    below = _below_condition(g.user)
+    below = dash.below_condition(g.user)
     if below is not None:
         rstmt = select(Occurrence).join(Organisation, Organisation.id == Occurrence.org_id) \
             .where(Occurrence.status == OccurrenceStatus.submitted, below)

@@ -10,6 +10,12 @@ def today() -> dt.date:
     return dt.datetime.now(MOSCOW).date()
 
 
+def school_year_label(day: dt.date) -> str:
+    """The school year a day falls in, as sheets name it: 1 September starts «2025/2026»."""
+    start = day.year if day.month >= 9 else day.year - 1
+    return f"{start}/{start + 1}"
+
+
 def add_years(d: dt.date, years: int) -> dt.date:
     try:
         return d.replace(year=d.year + years)

@@ -47,6 +47,3 @@ def _controls(c: Controller, item: PlanItem, particular: dict[int, set[str]], pa
         return True
     return not any(words & particular[x.id] for x in parts)        # no part claims it: every controller's
 
-
-def controlled_by(user_id: int, orders: list[Ordinance]) -> list[tuple[Ordinance, Controller]]:
-    return [(o, c) for o in orders for c in o.controllers if c.user_id == user_id]

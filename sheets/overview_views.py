@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import select
 
 from core import audit
-from core.clock import today
+from core.clock import school_year_label, today
 from core.db import session
 from core.tabular import xlsx_response
 from orgs.access import can, require, scopes
@@ -17,13 +17,8 @@ from sheets.models import YearEndDeadline
 bp = Blueprint("year_end", __name__, url_prefix="/year-end")
 
 
-def school_year_of(day: dt.date) -> str:
-    start = day.year if day.month >= 9 else day.year - 1
-    return f"{start}/{start + 1}"
-
-
 def year_param() -> str:
-    year = request.args.get("year") or school_year_of(today())
+    year = request.args.get("year") or school_year_label(today())
     if len(year) != 9 or year[4] != "/" or not (year[:4] + year[5:]).isdigit():
         abort(400, description="Учебный год указывается так: 2025/2026.")
     return year

@@ -34,11 +34,11 @@ def page_count(pdf: bytes) -> int:
 
 
 def page_png(pdf: bytes, sha256: str, page: int) -> bytes:
+    cached = _cache_dir() / f"{sha256}-{page}-{DPI}.png"
+    if cached.exists():                       # made only for a page that exists: no need to parse the PDF again
+        return cached.read_bytes()
     if not 1 <= page <= min(page_count(pdf), MAX_PAGES):
         raise PreviewUnavailable(f"В ведомости нет страницы {page}.")
-    cached = _cache_dir() / f"{sha256}-{page}-{DPI}.png"
-    if cached.exists():
-        return cached.read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "page"
         try:

@@ -20,9 +20,9 @@ MAX_KEY_FILE = 64 * 1024
 
 def current_school_year() -> str:
     from datetime import date
-    today = date.today()
-    start = today.year if today.month >= 9 else today.year - 1
-    return f"{start}/{start + 1}"
+
+    from core.clock import school_year_label
+    return school_year_label(date.today())
 
 
 def _schools(action: str) -> list[Organisation]:

@@ -252,12 +252,12 @@ def marks_export(classes: list[str], rnd) -> bytes:
 
 def _sheets(school, day, rnd, *, render: bool, keys: Path | None) -> None:
     import pades
+    from core.clock import school_year_label
     from sheets import class_teachers, services
     from sheets.marks_import import import_marks
     from web.demo import DEMO_PASSWORD
-    from web.work import school_year
     director, teacher = _user("director"), _user("teacher")
-    year = school_year(day)
+    year = school_year_label(day)
     classes = import_marks(marks_export(["5 «А»", "7 «Б»", "9 «В»"], rnd), "journal_export.csv")
     sheets = services.import_classes(school, year, classes, actor=director)
     class_teachers.assign_for(sheets, teacher, actor=director)

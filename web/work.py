@@ -8,9 +8,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from flask import url_for
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
-from core.clock import today
+from core.clock import school_year_label, today
 from core.db import session
 from orgs.access import PERMISSIONS, can, scopes
 from orgs.models.organisations import Organisation, OrgKind, subtree
@@ -35,15 +35,10 @@ def _direct(user, action: str) -> list[Organisation]:
     return [g.organisation for g in user.grants if action in PERMISSIONS[g.role]]
 
 
-def school_year(day: dt.date) -> str:
-    start = day.year if day.month >= 9 else day.year - 1
-    return f"{start}/{start + 1}"
-
-
 def sheets_section(user, day: dt.date) -> Section | None:
     from sheets import services
     from sheets.models import BatchKind, ClassTeacher, SummarySheet
-    year = school_year(day)
+    year = school_year_label(day)
     s = Section("Сводные ведомости " + year)
     for kind, action, text in ((BatchKind.sign_teacher, "sheet.sign_teacher", "ждут вашей подписи как классного "
                                                                               "руководителя"),
@@ -80,9 +75,8 @@ def tasks_section(user, day: dt.date) -> Section | None:
             s.items.append(Item(f"Просрочено: {overdue}", url_for("assignments.my_tasks"), overdue, urgent=True))
         if soon:
             s.items.append(Item(f"Срок в ближайшие 7 дней: {soon}", url_for("assignments.my_tasks"), soon))
-    above = scopes(user, "assignment.accept")
-    if above:
-        below = or_(*[and_(subtree(o), Organisation.id != o.id) for o in above])
+    below = dash.below_condition(user)
+    if below is not None:
         review = count(dash.occurrence_query(scope=below, today=day, status="submitted"))
         if review:
             s.items.append(Item(f"Отчётов по поручениям ждут вашей проверки: {review}", url_for("assignments.my_tasks"),
@@ -152,7 +146,7 @@ def region_section(user, day: dt.date) -> Section | None:
                             + (f"; больше всего просрочено: {worst}" if late else ""),
                             url_for("assignments.region", org_id=region.id, year=start.year), urgent=bool(late)))
     for org in [*(r for r in regions if can(user, "sheet.overview", r)), *munis]:
-        _, year_total = overview.overview(org, school_year(day), today=day)              # the overview's query
+        _, year_total = overview.overview(org, school_year_label(day), today=day)       # the overview's query
         c, total_late = year_total.counts, year_total.late_schools
         if c.classes:
             s.items.append(Item(f"Итоги года: в архиве {c.archived} из {c.classes} ведомостей"
