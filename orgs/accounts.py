@@ -24,6 +24,7 @@ class PasswordError(ValueError):
 
 WRONG = "Неверный логин или пароль."
 RESET_HOURS = 1
+FAILED_LOGINS_NOTICE = 5      # wrong passwords in a row that the administrators are told of
 
 
 @dataclass
@@ -51,9 +52,12 @@ def authenticate(login: str, password: str, *, ip: str | None = None) -> LoginRe
     if not ok or user is None or not user.active:
         throttle.record_failure(ip)
         if user is not None:       # one atomic increment: parallel guesses each count
-            session.execute(update(User).where(User.id == user.id)
-                            .values(failed_logins=User.failed_logins + 1).returning(User.failed_logins))
+            failures = session.execute(update(User).where(User.id == user.id)
+                                       .values(failed_logins=User.failed_logins + 1)
+                                       .returning(User.failed_logins)).scalar_one()
             audit.record("login.failed", user, actor=user)
+            if failures == FAILED_LOGINS_NOTICE:
+                _tell_admins_of_guessing(user, failures)
         log_event("login_failed", user_id=user.id if user is not None else None)
         return LoginResult(None, WRONG)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, utcnow()
@@ -61,6 +65,17 @@ def authenticate(login: str, password: str, *, ip: str | None = None) -> LoginRe
         user.password_hash = hash_password(password)
     audit.record("login", user, actor=user)
     return LoginResult(user)
+
+
+def _tell_admins_of_guessing(user: User, failures: int) -> None:
+    """Once per run of wrong passwords (the count resets at the next good login): the administrators above the
+    account's organisations decide whether it is its owner or somebody guessing."""
+    from core.signals import notice
+    holders = {a.id for g in user.grants for a in [*g.organisation.ancestors(), g.organisation]}
+    notice.send(user, kind="account.failed_logins", org_ids=sorted(holders), action="user.manage",
+                url=f"/admin/users/{user.id}",
+                text=f"Учётная запись «{user.login}» ({user.full_name}): {failures} неверных паролей подряд "
+                     f"с последнего входа. Если это не её владелец — смените пароль или отключите запись.")
 
 
 def create_user(login: str, full_name: str, password: str | None = None, *, email: str | None = None,

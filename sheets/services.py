@@ -320,7 +320,21 @@ def correct(sheet: SummarySheet, classes_or_marks, *, reason: str, actor) -> Sum
     session.add(new)
     session.flush()
     audit.record("sheet.correct", new, actor=actor, supersedes=sheet.id, reason=reason)
+    _tell_archivists_of_correction(sheet, new)
     return new
+
+
+def _tell_archivists_of_correction(old: SummarySheet, new: SummarySheet) -> None:
+    """The archived copy of `old` stays, but it is no longer the sheet in force: its keepers should know."""
+    from urllib.parse import urlencode
+    school = old.school
+    holders = [o.id for o in school.ancestors()] + [school.id]
+    query = urlencode({"school": school.id, "year": old.school_year, "class": old.class_name})
+    notice.send(new, kind="sheet.corrected", org_ids=holders, action="archive.hold", url=f"/archive/?{query}",
+                text=f"Подписанная ведомость {old.class_label} ({old.school_year}, {school.display_name}) "
+                     f"исправляется: версия {old.version} заменяется версией {new.version}. "
+                     f"Причина: {(new.correction_reason or '')[:200]}. Архивная запись прежней версии сохраняется, "
+                     f"новая поступит после подписи директора.")
 
 
 def batch_failed(batch) -> None:

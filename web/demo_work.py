@@ -19,7 +19,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from core import ROOT
 from core.clock import today
@@ -62,6 +62,14 @@ def populate(seed: int = 1, *, render: bool = True, keys: Path | None = None) ->
     _campaign(region, munis, schools, day, rnd, keys if render else None)
     _report(region, munis, day)
     _sheets(schools[0], day, rnd, render=render, keys=keys)
+    _guessed_password("dir-m001-s002")
+
+
+def _guessed_password(login: str) -> None:
+    """Somebody tries passwords on a director's account from several addresses: the administrator is told."""
+    from orgs.accounts import FAILED_LOGINS_NOTICE, authenticate
+    for n in range(FAILED_LOGINS_NOTICE):
+        authenticate(login, f"guess-{n}", ip=f"192.0.2.{40 + n}")   # TEST-NET-1 addresses
 
 
 # ---- order 3116 and its assignments ----------------------------------------------------------------------------
@@ -128,6 +136,7 @@ def _campaign(region, munis, schools, day, rnd, keys: Path | None) -> None:
     from ordinances.models.ordinances import OrdinanceStatus
     from ordinances.parsing.parser import parse_file
     from transitions import services as tsvc
+    from transitions.models import MunicipalReply
     official = _user("region")
     parsed = parse_file(SAMPLES / "pismo_tambov_2014.txt")
     letter = osvc.create_from_parsed(parsed, issuer=region, actor=official, source_filename="pismo_2014.txt")
@@ -150,10 +159,10 @@ def _campaign(region, munis, schools, day, rnd, keys: Path | None) -> None:
         tsvc.save_reply(c, m, lines, submit=True, contact_name=_answerer(m).full_name,
                         contact_phone="8 (85592) 7-12-34", actor=_answerer(m))
         if i == 0:
-            session.execute(text("UPDATE transition_replies SET submitted_at = :at WHERE campaign_id = :c "
-                                 "AND municipality_id = :m"),
-                            {"at": dt.datetime.combine(reply_deadline - dt.timedelta(days=2), dt.time(9),
-                                                       tzinfo=dt.timezone.utc), "c": c.id, "m": m.id})
+            session.execute(update(MunicipalReply)             # ORM update: the loaded reply sees it too
+                            .where(MunicipalReply.campaign_id == c.id, MunicipalReply.municipality_id == m.id)
+                            .values(submitted_at=dt.datetime.combine(reply_deadline - dt.timedelta(days=2),
+                                                                     dt.time(9), tzinfo=dt.timezone.utc)))
     stages = {s.code: s for s in c.stages}
     tsvc.update_stage(stages["platform"], title=stages["platform"].title, due_date=day - dt.timedelta(days=5),
                       actor=official)

@@ -171,6 +171,8 @@ def archive_section(user, day: dt.date) -> Section | None:
     downloads = session.scalar(select(func.count(AccessLog.id))
                                .join(ArchiveRecord, ArchiveRecord.id == AccessLog.record_id)
                                .where(scope, AccessLog.at >= since, AccessLog.action.in_(["download", "export"])))
+    received = session.scalar(select(func.count(ArchiveRecord.id))
+                              .where(scope, ArchiveRecord.archived_at >= since))
     status = url_for("archive.status")
     if problems:
         s.items.append(Item(f"Нарушена целостность: {problems}", status, problems, urgent=True))
@@ -178,6 +180,7 @@ def archive_section(user, day: dt.date) -> Section | None:
         s.items.append(Item(f"Ожидают передачи в архив: {pending}", status, pending))
     if holds:
         s.items.append(Item(f"Действующих запретов на уничтожение: {holds}", url_for("archive.index"), holds))
+    s.items.append(Item(f"Принято в архив за 7 дней: {received or 0}", url_for("archive.index"), received or 0))
     s.items.append(Item(f"Выдано копий за 7 дней: {downloads or 0}", url_for("archive.index"), downloads or 0))
     return s
 

@@ -264,6 +264,22 @@ def test_spraying_from_one_address_is_slowed_not_the_account(app, client, make_u
     assert throttle.waiting("10.1.1.1").seconds >= 2 * first - 1
 
 
+def test_administrators_above_an_account_are_told_of_a_run_of_wrong_passwords(app, make_user, tree):
+    from assignments.notifications import inbox
+    victim = make_user("director", tree["a"])
+    regional, municipal, elsewhere = (make_user("admin", tree[k]) for k in ("region", "m1", "m2"))
+    for n in range(services.FAILED_LOGINS_NOTICE + 2):        # one notice per run, not one per guess
+        assert services.authenticate(victim.login, f"guess-{n}", ip=f"10.9.9.{n}").user is None
+    for admin in (regional, municipal):
+        (entry,) = inbox(admin.id)
+        assert victim.login in entry.text and entry.url == f"/admin/users/{victim.id}"
+    assert inbox(elsewhere.id) == [] and inbox(victim.id) == []
+    assert services.authenticate(victim.login, PASSWORD, ip="10.9.9.99").user is victim   # a new run starts
+    for n in range(services.FAILED_LOGINS_NOTICE - 1):
+        services.authenticate(victim.login, "again", ip=f"10.9.8.{n}")
+    assert len(inbox(regional.id)) == 1                                          # under the threshold: quiet
+
+
 def test_unknown_wrong_and_throttled_logins_answer_alike(app, make_user, tree):
     user = make_user("director", tree["a"])
     assert services.authenticate("nobody-at-all", "x", ip="10.3.3.3").error == \

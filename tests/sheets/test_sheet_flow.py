@@ -94,7 +94,9 @@ def test_revoked_certificate_is_refused(school, pki):
     assert sheet.status is SheetStatus.rendered
 
 
-def test_a_signed_sheet_is_corrected_only_by_a_new_version(school, pki):
+def test_a_signed_sheet_is_corrected_only_by_a_new_version(school, pki, make_user, tree):
+    from assignments.notifications import inbox
+    archivist, neighbour = make_user("archivist", tree["region"]), make_user("archivist", tree["m2"])
     (sheet,) = _sheets(school, "5А")
     services.render_pdf(sheet, actor=school.director)
     services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
@@ -109,6 +111,10 @@ def test_a_signed_sheet_is_corrected_only_by_a_new_version(school, pki):
     assert new.version == 2 and new.supersedes is sheet and new.status is SheetStatus.draft
     assert sheet.status is SheetStatus.superseded and sheet.pdf == signed_bytes
     assert_all_valid(sheet.pdf, pki, count=2)
+    (told,) = inbox(archivist.id)                          # the archived copy is no longer the sheet in force
+    assert "версия 1 заменяется версией 2" in told.text and "ошибка в оценке" in told.text
+    assert told.url.startswith("/archive/?") and f"school={school.org.id}" in told.url
+    assert inbox(neighbour.id) == []
 
 
 def test_batches_render_and_sign_with_progress_and_resume(client, logged_in, school, pki, run_jobs, redis_conn):

@@ -57,6 +57,10 @@ def test_the_demo_region_is_at_work_and_every_login_has_something_to_do(app, db,
         assert not all(r.intact and r.valid for r in broken)
     except (pades.SigningError, ValueError, OSError):
         pass                                                                  # a damaged file: refused outright
+    from assignments.notifications import unread_count
+    for login in ("teacher", "director", "mouo", "region", "archivist", "admin", "metod"):
+        user = session.scalars(select(User).where(User.login == login)).one()
+        assert unread_count(user.id), f"{login}: nothing in the inbox"
     with app.test_request_context():
         for login in ("teacher", "director", "mouo", "region", "archivist", "metod"):
             user = session.scalars(select(User).where(User.login == login)).one()

@@ -47,4 +47,4 @@ def test_each_role_finds_its_work_on_the_home_page(client, logged_in, db, tree, 
 
     logged_in(make_user("archivist", tree["region"]))
     page = home(client)
-    assert "Выдано копий за 7 дней: 0" in page and 'href="/archive"' in page
+    assert "Выдано копий за 7 дней: 0" in page and "Принято в архив за 7 дней: 0" in page and 'href="/archive"' in page
