@@ -75,22 +75,15 @@ def start_workers(base: Path, env: dict, queue_sets, *, nice: int = 0) -> list[s
     """One `python -m web.worker QUEUE…` process per entry of `queue_sets`, each in its own session and
     process group (so `stop_workers` reaches its work-horses too), logging to base/worker<i>.log.
 
-    `nice` > 0 lowers their CPU priority. With the kernel's autogroups (sched_autogroup_enabled=1, the
-    default on most distributions) a process's nice counts only against processes of its own session:
-    each session competes as a whole. So the session's autogroup is niced too (/proc/PID/autogroup);
-    without it, `nice` alone changes nothing against gunicorn (measured with load.py)."""
+    `nice`: their CPU priority below the web's; web.worker lowers itself (and its session's autogroup) by
+    WORKER_NICE, as in production — 0 keeps them at the web's priority."""
     workers = []
     for i, queues in enumerate(queue_sets):
         log = open(base / f"worker{i}.log", "wb")
-        cmd = (["nice", "-n", str(nice)] if nice else []) + [sys.executable, "-m", "web.worker", *queues]
-        w = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=log,
+        w = subprocess.Popen([sys.executable, "-m", "web.worker", *queues], cwd=ROOT,
+                             env={**os.environ, **env, "WORKER_NICE": str(nice)}, stdout=log, stderr=log,
                              stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
-        if nice:
-            try:
-                Path(f"/proc/{w.pid}/autogroup").write_text(str(nice))
-            except OSError:              # no autogroups in this kernel: plain nice is what counts then
-                pass
         workers.append(w)
     return workers
 

@@ -121,6 +121,9 @@ class Signer(abc.ABC):
     (`gost_key`) signs through `gost_keys` instead, since pyHanko's signers know no Streebog."""
 
     gost_key: gost_keys.GostKey | None = None
+    # May several threads sign with this key at once (a batch overlapping its TSA round trips)? A parsed
+    # software key may; a token's session may not (PKCS#11 sessions are per thread of use).
+    concurrent: bool = False
 
     @property
     @abc.abstractmethod
@@ -160,6 +163,8 @@ class PKCS12Signer(Signer):
     """A key in a PKCS#12 file. The passphrase opens it here and is not kept; the parsed key
     lives as long as this object (one signing session), so repeated signatures are cheap.
     A file pyca/cryptography cannot open may hold a GOST key (`gost_keys`): `gost_key` is then set."""
+
+    concurrent = True
 
     def __init__(self, pkcs12_bytes: bytes, passphrase: str | bytes | None,
                  other_certs: Iterable[x509.Certificate] = ()):
@@ -380,8 +385,8 @@ async def _sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url,
             pdf_signer = signers.PdfSigner(meta, hk_signer, timestamper=timestamper, stamp_style=STAMP_STYLE)
             params = _stamp_params(cert)
         try:
-            out = await pdf_signer.async_sign_pdf(
-                IncrementalPdfFileWriter(BytesIO(pdf)), existing_fields_only=not new_field,
+            out = await pdf_signer.async_sign_pdf(   # the reader that checked the field: parsed once
+                IncrementalPdfFileWriter.from_reader(reader), existing_fields_only=not new_field,
                 bytes_reserved=RESERVED_T if timestamper else RESERVED_B, appearance_text_params=params)
         except TimestampUnavailable as e:
             raise SigningError(f"Служба штампов времени недоступна ({timestamper_url}): {e}. "

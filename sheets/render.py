@@ -1,60 +1,42 @@
 """Render a summary sheet (сводная ведомость) to a PDF/A-3b file, ready for signature fields.
 
-Two steps, both in memory:
+At the cost of drawing (issue 20). What depends only on the sheet's shape — the subjects and periods, hence
+the column widths, the subject groups per page, the wrapped header rows — is computed once and cached
+(`grid_for`); a sheet then only measures its pupils' rows, breaks them into pages and draws text, rules and
+fills straight onto reportlab's canvas: no Platypus flowables, no table splitting, no second pass for «Стр. N
+из M» (the page count is known before the first page is drawn).
 
-1. reportlab platypus lays the sheet out on A4 landscape in PT Sans (embedded; nothing in
-   standard-14 fonts, not even the canvas' initial font). A wide sheet is cut into subject
-   groups, one group per page slice, with № and name repeated; a long one splits vertically
-   with the two header rows repeated. The last page carries totals, the council decision and
-   two empty rectangles where the signature fields go; their page and boxes are recorded
-   while drawing (`SheetLayout`) so `pades.prepare_fields` puts the fields exactly there.
-2. pyHanko's writer copies that file into a *new* file (`copy_into_new_writer`; not an
-   incremental update: nothing is signed yet, and one clean revision is what the archive
-   wants under the signatures) and adds what PDF/A needs and reportlab cannot do: an sRGB
-   OutputIntent, XMP metadata (pdfaid part 3, conformance B, dc:title, dc:identifier = the
-   document id), an Info dictionary kept equal to the XMP, /Lang, and marks.json attached
-   as an associated file (AFRelationship /Data). An attached file is why this is PDF/A-3b,
-   not -2b. Signing later adds incremental updates only, and pyHanko keeps XMP and Info in
-   step there too.
+PDF/A-3b is written in the same pass, not by parsing the file again: an sRGB OutputIntent, XMP metadata and an
+Info dictionary made by pyHanko's own metadata code from one `DocumentMetadata` (so they say the same, as PDF/A
+wants, and pyHanko's later incremental updates keep them in step), /Lang, and marks.json attached as an
+associated file (AFRelationship /Data). Fonts: PT Sans, embedded as subsets (PDF/A needs every glyph used, and
+nothing in the standard 14); the subset of a given set of characters is made once per process
+(`_CachingTTFont`), since every sheet of a region uses the same Cyrillic letters and digits.
 
+The drawing of the previous renderer (Platypus) is kept in benchmarks/render_platypus.py as the baseline.
 Not verified here: a full PDF/A validator run (veraPDF is not on this machine).
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from io import BytesIO
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec
-from pyhanko.pdf_utils.generic import pdf_name, pdf_string
-from pyhanko.pdf_utils.metadata import model
+from pyhanko.pdf_utils.metadata import model, xmp_xml
+from pyhanko.pdf_utils.metadata.info import update_info_dict
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import copy_into_new_writer
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.fonts import addMapping
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (
-    BaseDocTemplate,
-    Flowable,
-    Frame,
-    KeepTogether,
-    PageBreak,
-    PageTemplate,
-    Paragraph,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.pdfgen.textobject import PDFTextObject
 
 from pades.fonts import FONT_BOLD, FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, FieldBox, SheetLayout
@@ -64,14 +46,18 @@ from sheets.sheet_data import SheetData, sorted_pupils
 
 FONT, FONT_B = "PTSans", "PTSans-Bold"
 
-
 PAGE = landscape(A4)
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 28.0, 28.0, 40.0
+WIDTH = PAGE[0] - 2 * MARGIN_X
+TOP, BOTTOM = PAGE[1] - MARGIN_TOP, MARGIN_BOTTOM
 NUM_W, NAME_W, MIN_MARK_W = 16.0, 124.0, 19.0
 SIG_BOX_W, SIG_BOX_H = 230.0, 62.0
 GRID = colors.Color(0.35, 0.35, 0.35)        # DeviceRGB only: the OutputIntent is sRGB
 HEAD_BG = colors.Color(0.88, 0.88, 0.88)
 ZEBRA = colors.Color(0.96, 0.96, 0.96)
+PAD_X, PAD_TOP, PAD_BOTTOM = 1.5, 1.5, 2.0   # cell padding
+BOLD_MARKS = frozenset({"2", "незач", "н/а"})
+QR_SIZE, RIGHT_W = 64.0, 170.0
 
 
 @dataclass(frozen=True)
@@ -85,41 +71,512 @@ def render_sheet(sheet: SheetData) -> bytes:
 
 
 def render(sheet: SheetData) -> Rendered:
-    _register_fonts()
+    register_fonts()
+    pupils = sorted_pupils(sheet.pupils)
+    pages = _paginate(sheet, pupils)
+    meta = _metadata(sheet)
     out = BytesIO()
+    c = Canvas(out, pagesize=PAGE, invariant=True, pageCompression=1, initialFontName=FONT, initialFontSize=9,
+               lang="ru-RU")
+    _pdfa_catalog(c, sheet, meta)
     boxes: list[FieldBox] = []
-    doc = BaseDocTemplate(
-        out, pagesize=PAGE, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=MARGIN_TOP,
-        bottomMargin=MARGIN_BOTTOM, title=_title(sheet), author=sheet.school, subject=_subject(sheet),
-        creator=CREATOR_TOOL, initialFontName=FONT, invariant=True, lang="ru-RU")
-    frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body",
-                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate(id="sheet", frames=[frame])])
-    doc.build(_story(sheet, doc.width, boxes), canvasmaker=_numbered_canvas(sheet))
+    for number, page in enumerate(pages, 1):
+        for draw in page:
+            draw(c, boxes)
+        _footer(c, sheet, number, len(pages))
+        c.showPage()
+    c.save()
     if [b.name for b in boxes] != [CLASS_TEACHER_FIELD, DIRECTOR_FIELD]:
         raise RuntimeError(f"signature boxes were not laid out: {boxes}")
-    return Rendered(pdf=_to_pdfa(out.getvalue(), sheet), layout=SheetLayout(pages=doc.page, fields=tuple(boxes)))
+    return Rendered(pdf=out.getvalue(), layout=SheetLayout(pages=len(pages), fields=tuple(boxes)))
 
 
-# ---- fonts and styles -------------------------------------------------------------------------------------
+# ---- fonts and text ---------------------------------------------------------------------------------------
+
+class _CachingTTFont(TTFont):
+    """A TrueType font whose subsets are made once per set of characters: the same letters give the same
+    subset bytes, so a batch of sheets pays the subsetting of each font once."""
+
+    def __init__(self, name: str, path: str):
+        super().__init__(name, path)
+        make = self.face.makeSubset
+
+        @functools.lru_cache(maxsize=64)
+        def cached(subset: tuple[int, ...]) -> bytes:
+            return make(list(subset))
+        self.face.makeSubset = lambda subset: cached(tuple(subset))
+
 
 @functools.cache
-def _register_fonts() -> None:
-    pdfmetrics.registerFont(TTFont(FONT, str(FONT_REGULAR)))
-    pdfmetrics.registerFont(TTFont(FONT_B, str(FONT_BOLD)))
-    # <b> inside Paragraphs must map to the embedded bold face, not to Helvetica-Bold
-    for bold, italic, face in ((0, 0, FONT), (1, 0, FONT_B), (0, 1, FONT), (1, 1, FONT_B)):
-        addMapping(FONT, bold, italic, face)
+def register_fonts() -> None:
+    pdfmetrics.registerFont(_CachingTTFont(FONT, str(FONT_REGULAR)))
+    pdfmetrics.registerFont(_CachingTTFont(FONT_B, str(FONT_BOLD)))
 
 
-def _style(size: float, *, bold=False, center=False, leading=None) -> ParagraphStyle:
-    return ParagraphStyle("s", fontName=FONT_B if bold else FONT, fontSize=size, leading=leading or size * 1.2,
-                          alignment=TA_CENTER if center else 0)
+@functools.lru_cache(maxsize=4096)
+def _width(text: str, font: str, size: float) -> float:
+    return pdfmetrics.stringWidth(text, font, size)
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
+    """Words onto lines no wider than `width`; a word wider than a line is cut by characters (a URL)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.replace("\n", " \n ").split(" "):
+        if word == "\n":
+            lines.append(line)
+            line = ""
+            continue
+        candidate = f"{line} {word}" if line else word
+        if _width(candidate, font, size) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        while _width(word, font, size) > width and len(word) > 1:
+            cut = max(1, next((i for i in range(len(word), 0, -1) if _width(word[:i], font, size) <= width), 1))
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    lines.append(line)
+    return tuple(lines)
 
+
+def _text(c: Canvas, x: float, y: float, text: str, font: str, size: float, align: str = "left") -> None:
+    if align == "center":
+        x -= _width(text, font, size) / 2
+    elif align == "right":
+        x -= _width(text, font, size)
+    c.setFont(font, size)
+    c.drawString(x, y, text)
+
+
+class _CachedText(PDFTextObject):
+    """A text object that encodes each distinct string once per document: a sheet prints a handful of
+    distinct marks some 3,000 times, and reportlab would split each into font subsets and escape it anew.
+    (The subset a character goes to is fixed per document at its first use, so the encoding is too.)"""
+
+    def __init__(self, canvas: Canvas):
+        super().__init__(canvas)
+        self._encoded = canvas.__dict__.setdefault("_jt_encoded", {})
+
+    def _formatText(self, text: str) -> str:
+        key = (self._fontname, self._fontsize, getattr(self, "_curSubset"), text)   # reportlab's state: untyped
+        hit = self._encoded.get(key)
+        if hit is None:
+            hit = self._encoded[key] = (super()._formatText(text), getattr(self, "_curSubset"))
+        setattr(self, "_curSubset", hit[1])
+        return hit[0]
+
+
+def _rich_line(c: Canvas, x: float, y: float, parts: list[tuple[str, str]], size: float) -> None:
+    """One line of text in runs of regular and bold."""
+    for text, font in parts:
+        c.setFont(font, size)
+        c.drawString(x, y, text)
+        x += _width(text, font, size)
+
+
+def _rich_wrap(parts: list[tuple[str, str]], size: float, width: float) -> list[list[tuple[str, str]]]:
+    words = [(w, font) for text, font in parts for w in re.findall(r"\s*\S+\s*", text)]
+    lines: list[list[tuple[str, str]]] = [[]]
+    used = 0.0
+    for word, font in words:
+        if used and used + _width(word.rstrip(), font, size) > width:
+            lines.append([])
+            used = 0.0
+            word = word.lstrip()
+        lines[-1].append((word, font))
+        used += _width(word, font, size)
+    return lines
+
+
+# ---- the grid: computed once per shape (subjects × periods) -----------------------------------------------
+
+@dataclass(frozen=True)
+class Grid:
+    """The marks table of one subject group: column positions and the two header rows, wrapped."""
+    subjects: tuple[str, ...]
+    first: int                                   # index of the group's first subject in the sheet
+    periods: tuple[str, ...]
+    mark_w: float
+    heads: tuple[tuple[str, ...], ...]           # per subject: its name's lines
+    head_h: float                                # the subject row's height
+    period_h: float                              # the periods row's height
+
+    @property
+    def columns(self) -> list[float]:
+        """x of every column boundary, relative to the table's left edge."""
+        xs = [0.0, NUM_W, NUM_W + NAME_W]
+        for _ in range(len(self.subjects) * len(self.periods)):
+            xs.append(xs[-1] + self.mark_w)
+        return xs
+
+
+@functools.lru_cache(maxsize=128)
+def grid_for(subjects: tuple[str, ...], periods: tuple[str, ...]) -> tuple[Grid, ...]:
+    """The subject groups of a sheet shape: as many whole subjects (all their periods) as fit across a page."""
+    fit = max(1, int((WIDTH - NUM_W - NAME_W) // (MIN_MARK_W * len(periods))))
+    grids = []
+    for first in range(0, len(subjects), fit):
+        group = subjects[first:first + fit]
+        mark_w = (WIDTH - NUM_W - NAME_W) / (len(group) * len(periods))
+        heads = tuple(_wrap(s, FONT_B, 7, mark_w * len(periods) - 2 * PAD_X) for s in group)
+        name_head = _wrap("Фамилия, имя обучающегося", FONT_B, 7, NAME_W - 2 * PAD_X)
+        lines = max(len(name_head), *(len(h) for h in heads))
+        period_lines = max(len(_wrap(p, FONT, 6, mark_w - 2 * PAD_X)) for p in periods)
+        grids.append(Grid(group, first, periods, mark_w, heads, lines * 8.4 + PAD_TOP + PAD_BOTTOM,
+                          period_lines * 6.6 + PAD_TOP + PAD_BOTTOM))
+    return tuple(grids)
+
+
+def _row_h(lines: int, leading: float) -> float:
+    return lines * leading + PAD_TOP + PAD_BOTTOM
+
+
+# ---- pagination: what goes on which page, decided before anything is drawn --------------------------------
+
+Drawing = "functools.partial"   # a callable (canvas, boxes) -> None
+
+
+def _paginate(sheet: SheetData, pupils) -> list[list]:
+    """Pages as lists of drawing steps (each `step(canvas, boxes)`)."""
+    names = [_wrap(p.name, FONT, 7.5, NAME_W - 2 * PAD_X) for p in pupils]
+    row_hs = [_row_h(len(n), 8.5) for n in names]
+    pages: list[list] = [[]]
+    y = TOP - _header_height(sheet)
+    pages[0].append(functools.partial(_draw_header, sheet=sheet))
+    y -= 6
+    for i, grid in enumerate(grid_for(tuple(sheet.subjects), tuple(sheet.periods))):
+        if i:
+            pages.append([])
+            y = TOP
+        caption = f"Отметки по предметам {grid.first + 1}–{grid.first + len(grid.subjects)} из {len(sheet.subjects)}"
+        pages[-1].append(functools.partial(_draw_caption, text=caption, y=y - 8))
+        y -= 9.6 + 3
+        start = 0
+        while start < len(pupils):
+            room = y - grid.head_h - grid.period_h - BOTTOM
+            end = start
+            while end < len(pupils) and room >= row_hs[end]:
+                room -= row_hs[end]
+                end += 1
+            if end == start and y < TOP:          # not even one row under the header: next page
+                pages.append([])
+                y = TOP
+                continue
+            end = max(end, start + 1)
+            pages[-1].append(functools.partial(_draw_marks, grid=grid, pupils=pupils, names=names,
+                                               row_hs=row_hs, rows=(start, end), top=y))
+            if end < len(pupils):
+                pages.append([])
+                y = TOP
+            else:
+                y -= grid.head_h + grid.period_h + sum(row_hs[start:end])
+            start = end
+    pages.append([])
+    y = TOP
+    pages[-1].append(functools.partial(_draw_caption, text="Пропуски уроков и решение педагогического совета",
+                                       y=y - 8))
+    y -= 9.6 + 3
+    abs_rows = [_row_h(len(_wrap(p.name, FONT, 7.5, ABSENCE_COLS[1] - 2 * PAD_X)), 8.5) for p in pupils]
+    start = 0
+    while start < len(pupils) or start == 0:
+        room, end = y - ABSENCE_HEAD_H - BOTTOM, start
+        while end < len(pupils) and room >= abs_rows[end]:
+            room -= abs_rows[end]
+            end += 1
+        pages[-1].append(functools.partial(_draw_absences, pupils=pupils, row_hs=abs_rows, rows=(start, end), top=y))
+        if end < len(pupils):
+            pages.append([])
+            y = TOP
+        else:
+            y -= ABSENCE_HEAD_H + sum(abs_rows[start:end])
+        start = end
+        if start >= len(pupils):
+            break
+    y -= 10
+    council = _council_lines(sheet)
+    final_h = _totals_height() + 8 + len(council) * 10.8 + 10 + SIGNATURE_H
+    if y - final_h < BOTTOM:
+        pages.append([])
+        y = TOP
+    pages[-1].append(functools.partial(_draw_final, sheet=sheet, council=council, top=y))
+    return pages
+
+
+# ---- drawing ----------------------------------------------------------------------------------------------
+
+def _header_lines(sheet: SheetData) -> list[tuple[str, str]]:
+    return [("Субъект РФ", sheet.region), ("Муниципальное образование", sheet.municipality),
+            ("Образовательная организация", sheet.school), ("Класс", sheet.class_name),
+            ("Классный руководитель", sheet.class_teacher)]
+
+
+def _header_height(sheet: SheetData) -> float:
+    left_w = WIDTH - RIGHT_W
+    lines = sum(len(_rich_wrap([(f"{k}: ", FONT), (v, FONT_B)], 9, left_w)) for k, v in _header_lines(sheet))
+    left = 15.6 + 12 + 4 + lines * 10.8
+    right = QR_SIZE + 7.8 * (1 + len(_wrap(sheet.verify_url, FONT, 6.5, RIGHT_W)))
+    return max(left, right)
+
+
+def _draw_header(c: Canvas, boxes, *, sheet: SheetData) -> None:
+    x, y = MARGIN_X, TOP
+    _text(c, x, y - 13, "СВОДНАЯ ВЕДОМОСТЬ УЧЁТА УСПЕВАЕМОСТИ ОБУЧАЮЩИХСЯ", FONT_B, 13)
+    y -= 15.6
+    _text(c, x, y - 10, f"за {sheet.school_year} учебный год", FONT_B, 10)
+    y -= 12 + 4
+    for key, value in _header_lines(sheet):
+        for line in _rich_wrap([(f"{key}: ", FONT), (value, FONT_B)], 9, WIDTH - RIGHT_W):
+            _rich_line(c, x, y - 9, line, 9)
+            y -= 10.8
+    qx, qy = MARGIN_X + WIDTH - RIGHT_W, TOP - QR_SIZE
+    _draw_qr(c, sheet.verify_url, qx, qy, QR_SIZE)
+    y = qy
+    for caption in ("Проверка подлинности:", *_wrap(sheet.verify_url, FONT, 6.5, RIGHT_W)):
+        _text(c, qx, y - 6.5, caption, FONT, 6.5)
+        y -= 7.8
+
+
+@functools.lru_cache(maxsize=256)
+def _qr_runs(data: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
+    """The QR code's dark modules as horizontal runs (row, first column, length): one rectangle per run."""
+    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    qr.addData(data)
+    qr.make()
+    n = qr.getModuleCount()
+    runs = []
+    for r in range(n):
+        col = 0
+        while col < n:
+            if qr.isDark(r, col):
+                start = col
+                while col < n and qr.isDark(r, col):
+                    col += 1
+                runs.append((r, start, col - start))
+            else:
+                col += 1
+    return n, tuple(runs)
+
+
+def _draw_qr(c: Canvas, data: str, x: float, y: float, size: float) -> None:
+    n, runs = _qr_runs(data)
+    m = size / n
+    path = c.beginPath()
+    for r, col, length in runs:
+        path.rect(x + col * m, y + size - (r + 1) * m, length * m, m)
+    c.setFillColor(colors.black)
+    c.drawPath(path, stroke=0, fill=1)
+
+
+def _draw_caption(c: Canvas, boxes, *, text: str, y: float) -> None:
+    _text(c, MARGIN_X, y, text, FONT_B, 8)
+
+
+def _cell_baseline(top: float, h: float, lines: int, leading: float, size: float) -> float:
+    """The first line's baseline for text centred vertically in a cell (as Platypus' VALIGN MIDDLE)."""
+    block = lines * leading
+    return top - PAD_TOP - (h - PAD_TOP - PAD_BOTTOM - block) / 2 - leading + (leading - size) * 0.5 + size * 0.22
+
+
+def _rules(c: Canvas, horizontal, vertical, width: float = 0.4, color=GRID) -> None:
+    """Grid lines in one path: `horizontal` as (y, x1, x2), `vertical` as (x, y1, y2)."""
+    c.setStrokeColor(color)
+    c.setLineWidth(width)
+    c.lines([(x1, y, x2, y) for y, x1, x2 in horizontal] + [(x, y1, x, y2) for x, y1, y2 in vertical])
+
+
+def _draw_marks(c: Canvas, boxes, *, grid: Grid, pupils, names, row_hs, rows: tuple[int, int], top: float) -> None:
+    left = MARGIN_X
+    xs = [left + v for v in grid.columns]
+    right = xs[-1]
+    n_per = len(grid.periods)
+    body_top = top - grid.head_h - grid.period_h
+    ys = [body_top]
+    for i in range(*rows):
+        ys.append(ys[-1] - row_hs[i])
+    bottom = ys[-1]
+    c.setFillColor(HEAD_BG)
+    c.rect(left, body_top, right - left, top - body_top, stroke=0, fill=1)
+    c.setFillColor(ZEBRA)
+    for k, i in enumerate(range(*rows)):
+        if (i + 1) % 2 == 0:
+            c.rect(left, ys[k + 1], right - left, row_hs[i], stroke=0, fill=1)
+    c.setFillColor(colors.black)
+    # header text
+    period_top = top - grid.head_h
+    for x0, x1, lines in ((xs[0], xs[1], ("№",)), (xs[1], xs[2], _wrap("Фамилия, имя обучающегося", FONT_B, 7,
+                                                                     NAME_W - 2 * PAD_X))):
+        font = FONT if lines == ("№",) else FONT_B
+        base = _cell_baseline(top, top - body_top, len(lines), 8.4 if font == FONT_B else 8, 7)
+        for j, line in enumerate(lines):
+            _text(c, (x0 + x1) / 2, base - j * 8.4, line, font, 7, "center")
+    for k, head in enumerate(grid.heads):
+        x0, x1 = xs[2 + k * n_per], xs[2 + (k + 1) * n_per]
+        base = _cell_baseline(top, grid.head_h, len(head), 8.4, 7)
+        for j, line in enumerate(head):
+            _text(c, (x0 + x1) / 2, base - j * 8.4, line, FONT_B, 7, "center")
+        for p, period in enumerate(grid.periods):
+            px0 = x0 + p * grid.mark_w
+            plines = _wrap(period, FONT, 6, grid.mark_w - 2 * PAD_X)
+            pbase = _cell_baseline(period_top, grid.period_h, len(plines), 6.6, 6)
+            for j, line in enumerate(plines):
+                _text(c, px0 + grid.mark_w / 2, pbase - j * 6.6, line, FONT, 6, "center")
+    # body text: one text object for the table, fonts switched only when they change
+    t = _CachedText(c)
+    font_now = None
+
+    def put(x: float, y: float, text: str, font: str, size: float) -> None:
+        nonlocal font_now
+        if font_now != (font, size):
+            t.setFont(font, size)
+            font_now = (font, size)
+        t.setTextOrigin(x, y)
+        t._textOut(text)
+    centres = [(xs[2 + j] + xs[3 + j]) / 2 for j in range(len(grid.subjects) * n_per)]
+    for k, i in enumerate(range(*rows)):
+        pupil, h, row_top = pupils[i], row_hs[i], ys[k]
+        number = str(i + 1)
+        base = _cell_baseline(row_top, h, 1, 8, 7)
+        put((xs[0] + xs[1]) / 2 - _width(number, FONT, 7) / 2, base, number, FONT, 7)
+        nbase = _cell_baseline(row_top, h, len(names[i]), 8.5, 7.5)
+        for j, line in enumerate(names[i]):
+            put(xs[1] + PAD_X, nbase - j * 8.5, line, FONT, 7.5)
+        col = 0
+        for subject in grid.subjects:
+            for period in grid.periods:
+                mark = pupil.mark(subject, period)
+                if mark:
+                    font = FONT_B if mark in BOLD_MARKS else FONT
+                    put(centres[col] - _width(mark, font, 7) / 2, base, mark, font, 7)
+                col += 1
+    c.drawText(t)
+    # rules: thin grid, then the subject boundaries in black
+    horizontal = [(y, left, right) for y in (top, body_top, *ys[1:])]
+    horizontal.append((period_top, xs[2], right))
+    vertical = [(xs[0], top, bottom), (xs[1], top, bottom), (right, top, bottom)]
+    for j in range(len(grid.subjects)):
+        for p in range(1, n_per):
+            vertical.append((xs[2 + j * n_per + p], period_top, bottom))
+    _rules(c, horizontal, vertical)
+    _rules(c, [], [(xs[2 + j * n_per], top, bottom) for j in range(len(grid.subjects))], 1.0, colors.black)
+
+
+ABSENCE_COLS = (NUM_W, 190.0, 58.0, 58.0, 58.0, 150.0)
+ABSENCE_HEAD = ("№", "Фамилия, имя обучающегося", "Пропущено\nдней", "Пропущено\nуроков", "в т. ч.\nпо болезни",
+                "Решение педагогического совета")
+ABSENCE_HEAD_H = _row_h(2, 8)
+
+
+def _draw_absences(c: Canvas, boxes, *, pupils, row_hs, rows: tuple[int, int], top: float) -> None:
+    xs = [MARGIN_X]
+    for w in ABSENCE_COLS:
+        xs.append(xs[-1] + w)
+    body_top = top - ABSENCE_HEAD_H
+    c.setFillColor(HEAD_BG)
+    c.rect(xs[0], body_top, xs[-1] - xs[0], ABSENCE_HEAD_H, stroke=0, fill=1)
+    c.setFillColor(colors.black)
+    for j, head in enumerate(ABSENCE_HEAD):
+        lines = _wrap(head, FONT_B, 7, ABSENCE_COLS[j] - 2 * PAD_X)
+        base = _cell_baseline(top, ABSENCE_HEAD_H, len(lines), 8, 7)
+        for k, line in enumerate(lines):
+            _text(c, (xs[j] + xs[j + 1]) / 2, base - k * 8, line, FONT_B, 7, "center")
+    y = body_top
+    ys = [y]
+    for i in range(*rows):
+        p, h = pupils[i], row_hs[i]
+        names = _wrap(p.name, FONT, 7.5, ABSENCE_COLS[1] - 2 * PAD_X)
+        base = _cell_baseline(y, h, 1, 8, 7)
+        _text(c, (xs[0] + xs[1]) / 2, base, str(i + 1), FONT, 7, "center")
+        nbase = _cell_baseline(y, h, len(names), 8.5, 7.5)
+        for k, line in enumerate(names):
+            _text(c, xs[1] + PAD_X, nbase - k * 8.5, line, FONT, 7.5)
+        for j, value in ((2, p.absences_days), (3, p.absences_lessons), (4, p.absences_illness)):
+            _text(c, (xs[j] + xs[j + 1]) / 2, base, str(value), FONT, 7, "center")
+        _text(c, xs[5] + PAD_X, base, p.decision, FONT, 7)
+        y -= h
+        ys.append(y)
+    _rules(c, [(v, xs[0], xs[-1]) for v in (top, *ys)], [(x, top, y) for x in xs])
+
+
+def _totals_rows(sheet: SheetData) -> list[tuple[str, str]]:
+    t = sheet_model.totals(sheet)
+    rows = [("Всего обучающихся", str(t.total))]
+    rows += [(label[:1].upper() + label[1:], str(t.counts[key])) for key, label in sheet_model.CATEGORY_LABELS.items()]
+    return [*rows, ("Успеваемость, %", f"{t.success_pct:.1f}"), ("Качество знаний, %", f"{t.quality_pct:.1f}")]
+
+
+TOTALS_ROW_H = _row_h(1, 8)
+
+
+def _totals_height() -> float:
+    return TOTALS_ROW_H * (2 + len(sheet_model.CATEGORY_LABELS) + 2)
+
+
+def _council_lines(sheet: SheetData) -> list[list[tuple[str, str]]]:
+    when = sheet.council_date.strftime("%d.%m.%Y") if sheet.council_date else "____________"
+    proto = sheet.council_protocol or "____"
+    return _rich_wrap([("Решение о переводе (выпуске) обучающихся принято педагогическим советом ", FONT),
+                       (when, FONT_B), (", протокол № ", FONT), (proto, FONT_B), (".", FONT)], 9, WIDTH)
+
+
+SIGNATURE_H = SIG_BOX_H + 26
+
+
+def _draw_final(c: Canvas, boxes: list[FieldBox], *, sheet: SheetData, council, top: float) -> None:
+    """Totals, the council's decision and the two signature boxes, kept together on one page."""
+    t = sheet_model.totals(sheet)
+    xs = (MARGIN_X, MARGIN_X + 220, MARGIN_X + 270)
+    rows = _totals_rows(sheet)
+    c.setFillColor(HEAD_BG)
+    c.rect(xs[0], top - TOTALS_ROW_H, xs[2] - xs[0], TOTALS_ROW_H, stroke=0, fill=1)
+    c.setFillColor(colors.black)
+    _text(c, xs[0] + PAD_X, _cell_baseline(top, TOTALS_ROW_H, 1, 8, 7), f"Итоги по отметкам «{t.column}»", FONT_B, 7)
+    y = top - TOTALS_ROW_H
+    ys = [top, y]
+    for label, value in rows:
+        base = _cell_baseline(y, TOTALS_ROW_H, 1, 8, 7)
+        _text(c, xs[0] + PAD_X, base, label, FONT, 7)
+        _text(c, (xs[1] + xs[2]) / 2, base, value, FONT, 7, "center")
+        y -= TOTALS_ROW_H
+        ys.append(y)
+    _rules(c, [(v, xs[0], xs[2]) for v in ys], [(xs[0], top, y), (xs[2], top, y), (xs[1], ys[1], y)])
+    y -= 8
+    c.setFillColor(colors.black)
+    for line in council:
+        _rich_line(c, MARGIN_X, y - 9, line, 9)
+        y -= 10.8
+    y -= 10
+    bottom = y - SIGNATURE_H
+    for i, (field, role, person) in enumerate(((CLASS_TEACHER_FIELD, "Классный руководитель", sheet.class_teacher),
+                                                (DIRECTOR_FIELD, "Директор", sheet.director))):
+        x = MARGIN_X + i * (SIG_BOX_W + 60)
+        _text(c, x, bottom + SIGNATURE_H - 10, role, FONT_B, 9)
+        c.setStrokeColor(colors.Color(0.6, 0.6, 0.6))
+        c.setLineWidth(0.5)
+        c.setDash(2, 2)
+        c.rect(x, bottom + 12, SIG_BOX_W, SIG_BOX_H)
+        c.setDash()
+        _text(c, x, bottom + 2, f"/ {person} /", FONT, 8)
+        # Rounded: float noise (230.00000000000003) makes pyHanko warn that the stamp does not fit.
+        box = (round(x, 2), round(bottom + 12, 2), round(x + SIG_BOX_W, 2), round(bottom + 12 + SIG_BOX_H, 2))
+        boxes.append(FieldBox(field, role, c.getPageNumber() - 1, box))
+
+
+def _footer(c: Canvas, sheet: SheetData, number: int, total: int) -> None:
+    w = PAGE[0]
+    c.setFillColor(colors.black)
+    c.setStrokeColor(GRID)
+    c.setLineWidth(0.4)
+    c.line(MARGIN_X, 30, w - MARGIN_X, 30)
+    _text(c, MARGIN_X, 20, f"Документ № {sheet.document_id}", FONT, 7.5)
+    mid = f"Сводная ведомость · {sheet.class_name} · {sheet.school_year} · {sheet.school}"
+    _text(c, w / 2, 20, mid[:150], FONT, 7.5, "center")
+    _text(c, w - MARGIN_X, 20, f"Стр. {number} из {total}", FONT, 7.5, "right")
+
+
+# ---- PDF/A-3b, written with the document ------------------------------------------------------------------
 
 def _title(sheet: SheetData) -> str:
     return f"Сводная ведомость успеваемости, {sheet.class_name} класс, {sheet.school_year} учебный год"
@@ -129,249 +586,84 @@ def _subject(sheet: SheetData) -> str:
     return f"{sheet.school}; {sheet.municipality}; {sheet.region}"
 
 
-# ---- the story --------------------------------------------------------------------------------------------
-
-def _story(sheet: SheetData, width: float, boxes: list[FieldBox]) -> list[Flowable]:
-    pupils = sorted_pupils(sheet.pupils)
-    story: list[Flowable] = [_header(sheet, width), Spacer(0, 6)]
-    groups = _subject_groups(sheet, width)
-    for i, group in enumerate(groups):
-        if i:
-            story.append(PageBreak())
-        caption = f"Отметки по предметам {group[0] + 1}–{group[-1] + 1} из {len(sheet.subjects)}"
-        story += [Paragraph(caption, _style(8, bold=True)), Spacer(0, 3),
-                  _marks_table(sheet, pupils, [sheet.subjects[j] for j in group], width)]
-    story += [PageBreak(), Paragraph("Пропуски уроков и решение педагогического совета", _style(8, bold=True)),
-              Spacer(0, 3), _absence_table(pupils), Spacer(0, 10),
-              KeepTogether([_totals_block(sheet), Spacer(0, 8), _council_block(sheet), Spacer(0, 10),
-                            _SignatureBlock(sheet, boxes)])]
-    return story
-
-
-def _header(sheet: SheetData, width: float) -> Flowable:
-    lines = [
-        Paragraph("СВОДНАЯ ВЕДОМОСТЬ УЧЁТА УСПЕВАЕМОСТИ ОБУЧАЮЩИХСЯ", _style(13, bold=True)),
-        Paragraph(f"за {_esc(sheet.school_year)} учебный год", _style(10, bold=True)),
-        Spacer(0, 4),
-    ] + [Paragraph(f"{k}: <b>{_esc(v)}</b>", _style(9)) for k, v in (
-        ("Субъект РФ", sheet.region), ("Муниципальное образование", sheet.municipality),
-        ("Образовательная организация", sheet.school), ("Класс", sheet.class_name),
-        ("Классный руководитель", sheet.class_teacher))]
-    qr = Drawing(64, 64, initialFontName=FONT)   # else renderPDF selects Helvetica (not embedded)
-    widget = QrCodeWidget(sheet.verify_url, barWidth=64, barHeight=64, barBorder=0)
-    qr.add(widget)
-    right = [qr, Paragraph("Проверка подлинности:", _style(6.5)), Paragraph(_esc(sheet.verify_url), _style(6.5))]
-    t = Table([[lines, right]], colWidths=[width - 170, 170])
-    t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                           ("FONTNAME", (0, 0), (-1, -1), FONT)]))
-    return t
-
-
-def _subject_groups(sheet: SheetData, width: float) -> list[list[int]]:
-    """Subject indices per page slice: as many whole subjects (all their periods) as fit."""
-    per_subject = MIN_MARK_W * len(sheet.periods)
-    fit = max(1, int((width - NUM_W - NAME_W) // per_subject))
-    n = len(sheet.subjects)
-    return [list(range(i, min(i + fit, n))) for i in range(0, n, fit)]
-
-
-def _base_table_style() -> list:
-    return [("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 7), ("LEADING", (0, 0), (-1, -1), 8),
-            ("GRID", (0, 0), (-1, -1), 0.4, GRID), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ("LEFTPADDING", (0, 0), (-1, -1), 1.5), ("RIGHTPADDING", (0, 0), (-1, -1), 1.5)]
-
-
-def _marks_table(sheet: SheetData, pupils, subjects: list[str], width: float) -> Table:
-    periods = sheet.periods
-    mark_w = (width - NUM_W - NAME_W) / (len(subjects) * len(periods))
-    head1: list = ["№", Paragraph("Фамилия, имя обучающегося", _style(7, bold=True, center=True))]
-    head2: list = ["", ""]
-    for s in subjects:
-        head1 += [Paragraph(_esc(s), _style(7, bold=True, center=True))] + [""] * (len(periods) - 1)
-        head2 += [Paragraph(_esc(p), _style(6, center=True, leading=6.6)) for p in periods]
-    rows = [head1, head2]
-    style = _base_table_style() + [
-        ("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1)), ("BACKGROUND", (0, 0), (-1, 1), HEAD_BG),
-        ("ALIGN", (2, 2), (-1, -1), "CENTER"), ("ALIGN", (0, 0), (0, -1), "CENTER"),
-    ]
-    for k in range(len(subjects)):
-        c = 2 + k * len(periods)
-        style += [("SPAN", (c, 0), (c + len(periods) - 1, 0)),
-                  ("LINEBEFORE", (c, 0), (c, -1), 1.0, colors.black)]   # subject boundaries stand out
-    for n, pupil in enumerate(pupils, 1):
-        r = len(rows)
-        row = [str(n), Paragraph(_esc(pupil.name), _style(7.5, leading=8.5))]
-        for s in subjects:
-            for p in periods:
-                mark = pupil.mark(s, p)
-                row.append(mark)
-                if mark in ("2", "незач", "н/а"):
-                    style.append(("FONTNAME", (len(row) - 1, r), (len(row) - 1, r), FONT_B))
-        if n % 2 == 0:
-            style.append(("BACKGROUND", (0, r), (-1, r), ZEBRA))
-        rows.append(row)
-    t = Table(rows, colWidths=[NUM_W, NAME_W] + [mark_w] * (len(subjects) * len(periods)), repeatRows=2)
-    t.setStyle(TableStyle(style))
-    return t
-
-
-def _absence_table(pupils) -> Table:
-    head = ["№", "Фамилия, имя обучающегося", "Пропущено\nдней", "Пропущено\nуроков", "в т. ч.\nпо болезни",
-            "Решение педагогического совета"]
-    rows = [head] + [[str(n), Paragraph(_esc(p.name), _style(7.5)), str(p.absences_days), str(p.absences_lessons),
-                      str(p.absences_illness), p.decision] for n, p in enumerate(pupils, 1)]
-    t = Table(rows, colWidths=[NUM_W, 190, 58, 58, 58, 150], repeatRows=1, hAlign="LEFT")
-    t.setStyle(TableStyle(_base_table_style() + [
-        ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG), ("FONTNAME", (0, 0), (-1, 0), FONT_B),
-        ("ALIGN", (0, 0), (-1, -1), "CENTER"), ("ALIGN", (1, 1), (1, -1), "LEFT"),
-        ("ALIGN", (5, 1), (5, -1), "LEFT")]))
-    return t
-
-
-def _totals_block(sheet: SheetData) -> Table:
-    t = sheet_model.totals(sheet)
-    rows = [[f"Итоги по отметкам «{t.column}»", ""], ["Всего обучающихся", str(t.total)]]
-    rows += [[label[:1].upper() + label[1:], str(t.counts[key])] for key, label in sheet_model.CATEGORY_LABELS.items()]
-    rows += [["Успеваемость, %", f"{t.success_pct:.1f}"], ["Качество знаний, %", f"{t.quality_pct:.1f}"]]
-    table = Table(rows, colWidths=[220, 50], hAlign="LEFT")
-    table.setStyle(TableStyle(_base_table_style() + [
-        ("SPAN", (0, 0), (1, 0)), ("FONTNAME", (0, 0), (-1, 0), FONT_B), ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG),
-        ("ALIGN", (1, 1), (1, -1), "CENTER")]))
-    return table
-
-
-def _council_block(sheet: SheetData) -> Paragraph:
-    when = sheet.council_date.strftime("%d.%m.%Y") if sheet.council_date else "____________"
-    proto = _esc(sheet.council_protocol) if sheet.council_protocol else "____"
-    return Paragraph(f"Решение о переводе (выпуске) обучающихся принято педагогическим советом "
-                     f"<b>{when}</b>, протокол № <b>{proto}</b>.", _style(9))
-
-
-class _SignatureBlock(Flowable):
-    """Two labelled empty rectangles. Records where they land (page, absolute box) into `boxes`,
-    which is how the signer learns where to create the fields."""
-
-    HEIGHT = SIG_BOX_H + 26
-
-    def __init__(self, sheet: SheetData, boxes: list[FieldBox]):
-        super().__init__()
-        self.rows = [(CLASS_TEACHER_FIELD, "Классный руководитель", sheet.class_teacher),
-                     (DIRECTOR_FIELD, "Директор", sheet.director)]
-        self.boxes = boxes
-
-    def wrap(self, avail_width, avail_height):
-        self.width = avail_width
-        return avail_width, self.HEIGHT
-
-    def draw(self):
-        c = self.canv
-        self.boxes.clear()                     # if a split forced a redraw, the last draw wins
-        for i, (field, role, person) in enumerate(self.rows):
-            x = i * (SIG_BOX_W + 60)
-            c.setFont(FONT_B, 9)
-            c.drawString(x, self.HEIGHT - 10, role)
-            c.setStrokeColor(colors.Color(0.6, 0.6, 0.6))
-            c.setLineWidth(0.5)
-            c.setDash(2, 2)
-            c.rect(x, 12, SIG_BOX_W, SIG_BOX_H)
-            c.setDash()
-            c.setFont(FONT, 8)
-            c.drawString(x, 2, f"/ {person} /")
-            x1, y1 = c.absolutePosition(x, 12)
-            x2, y2 = c.absolutePosition(x + SIG_BOX_W, 12 + SIG_BOX_H)
-            # Rounded: float noise (230.00000000000003) makes pyHanko warn that the stamp does not fit.
-            box = tuple(round(v, 2) for v in (x1, y1, x2, y2))
-            self.boxes.append(FieldBox(field, role, c.getPageNumber() - 1, box))
-
-
-def _numbered_canvas(sheet: SheetData):
-    """A canvas that holds pages back until the end so every footer can say «Стр. N из M»
-    (the usual reportlab recipe; a second layout pass would double the render time)."""
-    footer_mid = f"Сводная ведомость · {sheet.class_name} · {sheet.school_year} · {sheet.school}"
-    doc_line = f"Документ № {sheet.document_id}"
-
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._held: list[dict] = []
-
-        def showPage(self):
-            self._held.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self):
-            total = len(self._held)
-            for state in self._held:
-                self.__dict__.update(state)
-                self._footer(total)
-                super().showPage()
-            super().save()
-
-        def _footer(self, total: int):
-            w = self._pagesize[0]
-            self.setFont(FONT, 7.5)
-            self.setFillColor(colors.black)
-            self.setStrokeColor(GRID)
-            self.setLineWidth(0.4)
-            self.line(MARGIN_X, 30, w - MARGIN_X, 30)
-            self.drawString(MARGIN_X, 20, doc_line)
-            self.drawCentredString(w / 2, 20, footer_mid[:150])
-            self.drawRightString(w - MARGIN_X, 20, f"Стр. {self._pageNumber} из {total}")
-
-    return NumberedCanvas
-
-
-# ---- PDF/A-3b post-processing -----------------------------------------------------------------------------
-
-def _to_pdfa(pdf: bytes, sheet: SheetData) -> bytes:
+def _metadata(sheet: SheetData) -> model.DocumentMetadata:
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    # A fresh Info with every key pyHanko manages: it only *updates* existing keys when it also
-    # writes XMP, and PDF/A wants both to say the same (reportlab's Producer would differ).
-    info = generic.DictionaryObject({pdf_name(k): pdf_string("") for k in
-                                     ("/Title", "/Author", "/Subject", "/Creator", "/CreationDate", "/ModDate")})
-    w = copy_into_new_writer(PdfFileReader(BytesIO(pdf)), writer_kwargs={"info": info})
-    root = w.root
-
-    icc = generic.StreamObject({pdf_name("/N"): generic.NumberObject(3)}, stream_data=srgb_icc_profile())
-    icc.compress()
-    root["/OutputIntents"] = generic.ArrayObject([w.add_object(generic.DictionaryObject({
-        pdf_name("/Type"): pdf_name("/OutputIntent"), pdf_name("/S"): pdf_name("/GTS_PDFA1"),
-        pdf_name("/OutputConditionIdentifier"): pdf_string("sRGB IEC61966-2.1"),
-        pdf_name("/RegistryName"): pdf_string("http://www.color.org"),
-        pdf_name("/Info"): pdf_string("sRGB IEC61966-2.1"),
-        pdf_name("/DestOutputProfile"): w.add_object(icc)}))])
-    root["/Lang"] = pdf_string("ru-RU")
-
-    # marks.json as an associated file. Not pyHanko's embed_file(): with an AFRelationship it
-    # bumps the header to PDF 2.0, which PDF/A-3 (based on PDF 1.7) does not allow.
-    data = sheet_model.to_json(sheet)
-    ef = EmbeddedFileObject.from_file_data(w, data, mime_type="application/json",
-                                           params=EmbeddedFileParams(creation_date=now, modification_date=now))
-    spec = FileSpec(file_spec_string="marks.json", file_name="marks.json", embedded_data=ef,
-                    description="Отметки ведомости в машиночитаемом виде (JSON)",
-                    af_relationship=pdf_name("/Data")).as_pdf_object()
-    spec_ref = w.add_object(spec)
-    names = generic.DictionaryObject({pdf_name("/EmbeddedFiles"): generic.DictionaryObject(
-        {pdf_name("/Names"): generic.ArrayObject([pdf_string("marks.json"), spec_ref])})})
-    root["/Names"] = w.add_object(names)
-    root["/AF"] = generic.ArrayObject([spec_ref])
-    w.update_root()
-
-    meta = w.document_meta
-    meta.title, meta.author, meta.subject, meta.creator = _title(sheet), sheet.school, _subject(sheet), CREATOR_TOOL
-    # No meta.keywords: pyHanko writes them as pdf:keywords (sic, lower case), not a PDF/A
-    # property, so it would need an extension schema. dc:identifier is a standard one.
-    meta.created = now
+    meta = model.DocumentMetadata(title=_title(sheet), author=sheet.school, subject=_subject(sheet),
+                                  creator=CREATOR_TOOL, created=now, last_modified=now)
+    # No keywords: pyHanko writes them as pdf:keywords (sic, lower case), not a PDF/A property, so they
+    # would need an extension schema. dc:identifier is a standard one.
     ns_dc, ns_pdfaid = model.NS["dc"], model.NS["pdfaid"]
     meta.xmp_extra = [model.XmpStructure.of(
         (model.ExpandedName(ns_pdfaid, "part"), model.XmpValue("3")),
         (model.ExpandedName(ns_pdfaid, "conformance"), model.XmpValue("B")),
         (model.ExpandedName(ns_dc, "identifier"), model.XmpValue(sheet.document_id)),
     )]
-    out = BytesIO()
-    w.write(out)
-    return out.getvalue()
+    return meta
+
+
+class _Info(pdfdoc.PDFObject):
+    """The Info dictionary as pyHanko writes it for `meta` (reportlab's own would name another producer)."""
+    invariant = True
+
+    def __init__(self, meta: model.DocumentMetadata):
+        info = generic.DictionaryObject()
+        update_info_dict(meta, info)
+        self.values = {str(k).lstrip("/"): str(v) for k, v in info.items()}
+
+    def digest(self, md5) -> None:
+        md5.update(repr(sorted(self.values.items())).encode())
+
+    def format(self, document) -> bytes:
+        return pdfdoc.PDFDictionary({k: pdfdoc.PDFString(v) for k, v in self.values.items()}).format(document)
+
+
+def _stream(data: bytes, filters=None, **entries) -> pdfdoc.PDFStream:
+    return pdfdoc.PDFStream(pdfdoc.PDFDictionary(entries), data, filters=filters)
+
+
+def _pdfa_catalog(c: Canvas, sheet: SheetData, meta: model.DocumentMetadata) -> None:
+    doc = c._doc
+    doc.info = _Info(meta)
+    xmp = BytesIO()
+    xmp_xml.serialise_xmp(xmp_xml.update_xmp_with_meta(meta), xmp)
+    catalog = doc.Catalog
+    catalog.Metadata = _stream(xmp.getvalue(), filters=[], Type=pdfdoc.PDFName("Metadata"),
+                               Subtype=pdfdoc.PDFName("XML"))
+    icc = doc.Reference(_icc_stream())
+    intent = pdfdoc.PDFDictionary({
+        "Type": pdfdoc.PDFName("OutputIntent"), "S": pdfdoc.PDFName("GTS_PDFA1"),
+        "OutputConditionIdentifier": pdfdoc.PDFString("sRGB IEC61966-2.1"),
+        "RegistryName": pdfdoc.PDFString("http://www.color.org"), "Info": pdfdoc.PDFString("sRGB IEC61966-2.1"),
+        "DestOutputProfile": icc})
+    catalog.OutputIntents = pdfdoc.PDFArray([doc.Reference(intent)])
+    # marks.json as an associated file (a PDF/A-3 feature; PDF 1.7 header kept, as PDF/A-3 requires)
+    data = sheet_model.to_json(sheet)
+    stamp = pdfdoc.PDFString(generic.pdf_date(meta.created))   # type: ignore[arg-type]
+    ef = doc.Reference(_stream(data, Type=pdfdoc.PDFName("EmbeddedFile"),
+                               Subtype="/application#2Fjson", filters=[pdfdoc.PDFZCompress],
+                               Params=pdfdoc.PDFDictionary({"Size": len(data), "CreationDate": stamp,
+                                                            "ModDate": stamp,
+                                                            "CheckSum": pdfdoc.PDFString(
+                                                                hashlib.md5(data, usedforsecurity=False).digest())})))
+    spec = doc.Reference(pdfdoc.PDFDictionary({
+        "Type": pdfdoc.PDFName("Filespec"), "F": pdfdoc.PDFString("marks.json"),
+        "UF": pdfdoc.PDFString("marks.json"), "EF": pdfdoc.PDFDictionary({"F": ef, "UF": ef}),
+        "Desc": pdfdoc.PDFString("Отметки ведомости в машиночитаемом виде (JSON)"),
+        "AFRelationship": pdfdoc.PDFName("Data")}))
+    catalog.Names = pdfdoc.PDFDictionary({"EmbeddedFiles": pdfdoc.PDFDictionary({
+        "Names": pdfdoc.PDFArray([pdfdoc.PDFString("marks.json"), spec])})})
+    catalog.AF = pdfdoc.PDFArray([spec])
+    # reportlab's catalog writes only the keys it knows: these two are added for this document
+    catalog.__NoDefault__ = [*type(catalog).__NoDefault__, "OutputIntents", "AF"]
+
+
+@functools.cache
+def _icc_data() -> bytes:
+    return srgb_icc_profile()
+
+
+def _icc_stream() -> pdfdoc.PDFStream:
+    return _stream(_icc_data(), filters=[pdfdoc.PDFZCompress], N=3)
 
 
 def attached_marks(pdf: bytes) -> dict | None:
@@ -387,5 +679,3 @@ def attached_marks(pdf: bytes) -> dict | None:
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return None
-
-

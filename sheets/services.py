@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -161,12 +162,34 @@ def working_pdf(sheet: SummarySheet) -> bytes:
 def sign(sheet: SummarySheet, role: str, signer: pades.Signer, *, actor, signer_checked: bool = False) -> None:
     """Sign as class teacher or director. The key material stays in `signer` (memory only).
     The certificate is checked first (orgs.signers); `signer_checked`: a batch checked it at its start."""
-    field = _check_step(sheet, role, actor)
+    job = begin_signing(sheet, role, actor)
     if not signer_checked:
         check_signer(signer.certificate, actor, other_certs=signer.other_certs)
-    tsa = current_app.config.get("TSA_URL")
-    signed = pades.sign(working_pdf(sheet), field, signer, timestamper_url=tsa, certify=role == "teacher")
-    _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(signer.certificate), tsa=bool(tsa))
+    finish_signing(sheet, role, signer, job.sign(signer), actor=actor)
+
+
+@dataclass(frozen=True)
+class SigningJob:
+    """What signing one sheet needs once its checks have passed: bytes in, bytes out, no database, so a
+    batch can run several at once while their TSA requests are on the wire."""
+    pdf: bytes
+    field: str
+    certify: bool
+    tsa: str | None
+
+    def sign(self, signer: pades.Signer) -> bytes:
+        return pades.sign(self.pdf, self.field, signer, timestamper_url=self.tsa, certify=self.certify)
+
+
+def begin_signing(sheet: SummarySheet, role: str, actor) -> SigningJob:
+    """The checks of one signing step (order, the class's teacher); raises SheetFlowError."""
+    field = _check_step(sheet, role, actor)
+    return SigningJob(working_pdf(sheet), field, role == "teacher", current_app.config.get("TSA_URL"))
+
+
+def finish_signing(sheet: SummarySheet, role: str, signer: pades.Signer, signed: bytes, *, actor) -> None:
+    _signed(sheet, role, signed, actor=actor, serial=pades.serial_of(signer.certificate),
+            tsa=bool(current_app.config.get("TSA_URL")))
     if role == "director" and signer.gost_key is not None:     # the .sig Russian tools check, same key
         attach_detached_signature(sheet, signer.gost_key.sign_cades(signed), actor=actor)
 

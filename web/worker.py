@@ -6,8 +6,10 @@ made while a job runs (rq 3's monitor_work_horse lets the ConnectionError of a h
 `job.get_status()` end `work()`), and its job stays "started" until RQ's cleanup of abandoned jobs,
 minutes later (tests/faults/test_redis_outage.py). Only the worker waits: a web request gets its
 error at once (a batch started then is marked failed, see signing/services.py)."""
+import os
 import sys
 import time
+from pathlib import Path
 
 from redis import Redis
 from redis.backoff import ExponentialBackoff
@@ -19,6 +21,7 @@ from web import create_app
 from web.config import ConfigError, require_public_url
 
 REDIS_WAIT_S = 120        # after this long without Redis a worker gives up (systemd starts it again)
+WORKER_NICE = 10          # default CPU priority of a worker below the web's (WORKER_NICE=0: the same)
 
 
 class PatientRetry(Retry):
@@ -48,7 +51,27 @@ def patient_redis(url: str, seconds: float = REDIS_WAIT_S) -> Redis:
     return Redis.from_url(url, retry=PatientRetry(seconds))
 
 
+def lower_priority(level: int) -> int:
+    """Let the web go first when both want the CPU: a year-end batch must not starve the pages (issue 20;
+    benchmarks/load.py measured a dashboard p95 of 1.2 s with workers at the web's priority). nice alone is
+    not enough: with the kernel's autogroups (the default) a process competes only inside its session's
+    group, so the worker takes a session of its own and lowers that group too. Returns the new nice."""
+    if level <= 0:
+        return os.nice(0)
+    new = os.nice(level)
+    try:
+        os.setsid()                 # its own session, hence its own autogroup (not the web's, under `serve`)
+    except OSError:
+        pass                        # already a session leader (systemd, a terminal's job)
+    try:
+        Path("/proc/self/autogroup").write_text(str(min(level, 19)))
+    except OSError:
+        pass                        # no autogroups in this kernel: nice is what counts then
+    return new
+
+
 def main(argv: list[str]) -> None:
+    lower_priority(int(os.environ.get("WORKER_NICE", WORKER_NICE)))
     app = create_app()
     try:
         require_public_url(app.config)   # sheets rendered by a batch print it
@@ -85,7 +108,7 @@ def preload(app) -> None:
         except ModuleNotFoundError:
             pass
     from sheets import render
-    render._register_fonts()
+    render.register_fonts()
     from archive.ingest import software_version
     software_version()
     if app.config.get("ARCHIVE_URL"):

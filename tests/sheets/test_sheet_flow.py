@@ -379,15 +379,17 @@ def test_a_batch_whose_job_dies_is_marked_interrupted_and_can_be_started_again(a
         services.render_pdf(s, actor=school.director)
     db.commit()
 
-    # 1. an exception escapes the job after the first sheet
-    real_step, calls = tasks._step, []
+    # 1. an exception escapes the job after the first sheet (a chunk is one transaction: chunks of one sheet
+    #    here, so the first is committed before the second fails)
+    monkeypatch.setitem(app.config, "SHEET_BATCH_CHUNK", 1)
+    real_step, calls = services.finish_signing, []
 
-    def failing_step(*args):
+    def failing_step(*args, **kwargs):
         calls.append(args)
         if len(calls) > 1:
             raise RuntimeError("boom")
-        return real_step(*args)
-    monkeypatch.setattr(tasks, "_step", failing_step)
+        return real_step(*args, **kwargs)
+    monkeypatch.setattr(services, "finish_signing", failing_step)
     with app.test_request_context():
         batch = services.start_batch(BatchKind.sign_teacher, school.org, YEAR, actor=school.teacher,
                                      pkcs12=pki.pkcs12("teacher"), passphrase=test_pki.PASSPHRASE)
@@ -400,7 +402,7 @@ def test_a_batch_whose_job_dies_is_marked_interrupted_and_can_be_started_again(a
     logged_in(school.teacher)
     page = client.get(f"/sheets/batches/{batch.id}").get_data(as_text=True)
     assert "прерван" in page and "запустите пакет снова" in page
-    monkeypatch.setattr(tasks, "_step", real_step)
+    monkeypatch.setattr(services, "finish_signing", real_step)
 
     # 2. its worker killed: the job stays "started" until RQ's cleanup finds it abandoned
     with app.test_request_context():

@@ -1,0 +1,30 @@
+"""Workers yield the CPU to the web (issue 20): `python -m web.worker` lowers its nice and its own session's
+autogroup by WORKER_NICE (10 unless set; 0 = the web's priority)."""
+import os
+import subprocess
+import sys
+
+from core import ROOT
+
+PROBE = ("import os; from pathlib import Path; from web.worker import lower_priority; "
+         "print(lower_priority(int(os.environ['LEVEL'])), os.getsid(0) == os.getpid(), "
+         "Path('/proc/self/autogroup').read_text().split()[-1] if Path('/proc/self/autogroup').exists() else '-')")
+
+
+def probe(level: int) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env={**os.environ, "LEVEL": str(level)},
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    return out.split()
+
+
+def test_a_worker_runs_below_the_web_in_a_session_and_autogroup_of_its_own():
+    start = os.nice(0)
+    nice, own_session, autogroup = probe(7)
+    assert int(nice) == min(19, start + 7) and own_session == "True"
+    assert autogroup in ("-", "7")                     # "-": a kernel without autogroups
+
+
+def test_worker_nice_zero_leaves_the_priority_alone():
+    nice, _, _ = probe(0)
+    assert int(nice) == os.nice(0)
+
