@@ -319,3 +319,36 @@ class FixityRun(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[list] = mapped_column(JSONB, default=list)     # [{record_id, key, problem, message}]
     trigger: Mapped[str] = mapped_column(String(20), default="schedule")   # schedule | cli | restore
+
+
+class EvidenceTree(Base):
+    """One RFC 4998 hash tree and its timestamp (archive/evidence.py): over the archived objects of a batch
+    (`purpose` "seal"), or over the timestamps of earlier trees about to expire ("renewal")."""
+    __tablename__ = "archive_evidence_trees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20))            # "seal" | "renewal"
+    root: Mapped[str] = mapped_column(String(64))               # hex SHA-256, the token's imprint
+    leaves: Mapped[int] = mapped_column(Integer)
+    token: Mapped[bytes] = mapped_column(LargeBinary)           # the RFC 3161 TimeStampToken (DER ContentInfo)
+    timestamp_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)   # the TSA certificate's end
+    renewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("archive_evidence_trees.id"), index=True)
+    renewal_path: Mapped[bytes | None] = mapped_column(LargeBinary)   # DER reduced hash tree in renewed_by
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RecordEvidence(Base):
+    """A record's evidence record: the tree that first sealed its object and its path in it; later
+    ArchiveTimeStamps follow the trees' `renewed_by`. `key`: the newest .ers object in the WORM bucket."""
+    __tablename__ = "archive_record_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("archive_records.id"), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))            # the object it covers (hex)
+    sealed_by_id: Mapped[int] = mapped_column(ForeignKey("archive_evidence_trees.id"))
+    path: Mapped[bytes] = mapped_column(LargeBinary)           # DER reduced hash tree in the sealing tree
+    current_tree_id: Mapped[int] = mapped_column(ForeignKey("archive_evidence_trees.id"), index=True)
+    key: Mapped[str | None] = mapped_column(String(1024))      # None until the .ers for current_tree is stored
+    ers_sha256: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
