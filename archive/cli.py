@@ -18,7 +18,9 @@ archive_cli = AppGroup("archive", help="Электронный архив: пр�
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="записать отчёт в JSON (`-` — на стандартный вывод)")
 @click.option("--offline", is_flag=True, help="не запрашивать OCSP/CRL: только данные, сохранённые в файле")
-def verify_cmd(path: Path, json_out: Path | None, offline: bool):
+@click.option("--evidence", "ers_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="файл доказательства сохранности (.ers, RFC 4998) к этому документу, например из выгрузки")
+def verify_cmd(path: Path, json_out: Path | None, offline: bool, ers_path: Path | None):
     from archive.verify import MAX_FILE, save_report, verify_bytes
     try:
         with open(path, "rb") as f:
@@ -28,6 +30,15 @@ def verify_cmd(path: Path, json_out: Path | None, offline: bool):
     if len(data) > MAX_FILE:
         raise click.ClickException(f"{path}: файл больше 60 МБ.")
     v = verify_bytes(data, filename=path.name, allow_fetching=not offline)
+    if ers_path is not None:
+        from archive import evidence_store
+        from archive.verify import configured_trust_roots, evidence_check, summarise
+        try:
+            ers = ers_path.read_bytes()
+        except OSError as e:
+            raise click.ClickException(f"{ers_path}: файл не прочитан ({e.strerror}).") from None
+        v.checks.append(evidence_check(evidence_store.verify_bytes(data, ers, configured_trust_roots())))
+        summarise(v)
     if current_app.extensions.get("db_engine") is not None:
         try:
             save_report(v, source="cli")
@@ -88,6 +99,19 @@ def renew_cmd(limit: int):
     result = renew_due(limit=limit)
     click.echo(json.dumps(result, ensure_ascii=False))
     sys.exit(1 if result.get("failed") else 0)
+
+
+@archive_cli.command("evidence", help="Доказательства сохранности (RFC 4998): одним штампом времени заверить "
+                                     "записи без доказательства и продлить доказательства, срок штампа которых "
+                                     "истекает (--renew-all — все).")
+@click.option("--renew-all", is_flag=True, help="продлить все текущие доказательства, не только истекающие")
+def evidence_cmd(renew_all: bool):
+    from archive import evidence_store
+    try:
+        result = {"seal": evidence_store.seal(), "renew": evidence_store.renew(force=renew_all)}
+    except evidence_store.EvidenceError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps(result, ensure_ascii=False))
 
 
 @archive_cli.command("reconcile", help="Сверить хранилище с базой: объекты без записей (например, после "

@@ -27,13 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asn1crypto import algos, cms
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, insert, select, update
 
 from archive import evidence
 from archive.ingest import put_once, read_back
 from archive.models import ArchiveRecord, EvidenceTree, RecordEvidence, RecordStatus
 from core import audit
-from core.db import session, utcnow
+from core.db import execute_count, present, session, utcnow
 from core.storage import get_storage
 
 log = logging.getLogger(__name__)
@@ -87,10 +87,10 @@ def seal(limit: int | None = None) -> dict:
     records = list(session.scalars(query.limit(limit) if limit else query))
     if not records:
         return {"sealed": 0, "tsa_requests": 0, "stored": done}
-    hashes = {r.id: bytes.fromhex(r.sha256) for r in records}
+    hashes = {r.id: bytes.fromhex(present(r.sha256, "sha256")) for r in records}
     tree = evidence.build_tree(hashes.values())
     row = _tree_row("seal", tree, _timestamp(tree.root))
-    session.execute(RecordEvidence.__table__.insert(), [
+    session.execute(insert(RecordEvidence), [
         {"record_id": r.id, "sha256": r.sha256, "sealed_by_id": row.id, "current_tree_id": row.id,
          "path": _path_der(tree.reduced(hashes[r.id])), "updated_at": utcnow()} for r in records])
     audit.record("archive.evidence_seal", row, records=len(records), root=row.root)
@@ -100,8 +100,8 @@ def seal(limit: int | None = None) -> dict:
 
 def due_trees(before: dt.datetime | None = None) -> list[EvidenceTree]:
     """Current trees (not renewed yet, still covering records) whose TSA certificate ends before `before`."""
-    cond = [EvidenceTree.renewed_by_id.is_(None),
-            EvidenceTree.id.in_(select(RecordEvidence.current_tree_id).distinct())]
+    cond: list[ColumnElement[bool]] = [EvidenceTree.renewed_by_id.is_(None),
+                                       EvidenceTree.id.in_(select(RecordEvidence.current_tree_id).distinct())]
     if before is not None:
         cond.append(EvidenceTree.expires_at < before)
     return list(session.scalars(select(EvidenceTree).where(*cond).order_by(EvidenceTree.id)))
@@ -119,9 +119,9 @@ def renew(*, force: bool = False) -> dict:
     row = _tree_row("renewal", tree, _timestamp(tree.root))
     for old in due:
         old.renewed_by_id, old.renewal_path = row.id, _path_der(tree.reduced(leaves[old.id]))
-    moved = session.execute(update(RecordEvidence).where(RecordEvidence.current_tree_id.in_([t.id for t in due]))
-                            .values(current_tree_id=row.id, key=None, ers_sha256=None, updated_at=utcnow())
-                            .execution_options(synchronize_session=False)).rowcount
+    moved = execute_count(update(RecordEvidence).where(RecordEvidence.current_tree_id.in_([t.id for t in due]))
+                          .values(current_tree_id=row.id, key=None, ers_sha256=None, updated_at=utcnow())
+                          .execution_options(synchronize_session=False))
     audit.record("archive.evidence_renewal", row, trees=[t.id for t in due], records=moved, root=row.root)
     _commit()
     return {"renewed_trees": len(due), "records": moved, "tsa_requests": 1, "tree": row.id,

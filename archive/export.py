@@ -57,6 +57,26 @@ def _read_detached_signature(storage, r: ArchiveRecord) -> bytes:
     return sig
 
 
+def _read_evidence(storage, r: ArchiveRecord) -> bytes | None:
+    """The stored .ers of the record's current object, checked against its recorded SHA-256."""
+    from sqlalchemy import select
+
+    from archive.models import RecordEvidence
+    from core.db import session
+    from core.storage import StorageError
+    ev = session.scalar(select(RecordEvidence).where(RecordEvidence.record_id == r.id))
+    if ev is None or ev.key is None or ev.sha256 != r.sha256:
+        return None
+    try:
+        ers = storage.get(ev.key)
+    except StorageError as e:
+        raise ArchiveError(f"Доказательство сохранности документа № {r.id} не прочитано из хранилища: {e}") from None
+    if hashlib.sha256(ers).hexdigest() != ev.ers_sha256:
+        raise ArchiveError(f"Документ № {r.id}: доказательство сохранности в хранилище не совпадает с контрольной "
+                           "суммой — выгрузка остановлена, нужна проверка целостности.")
+    return ers
+
+
 def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
     from archive.documents import render_table, seal_signer, sign_pdf
     from core.storage import StorageError, get_storage
@@ -94,6 +114,10 @@ def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:
             files[signed_name], files[signed_name + ".sig"] = signed, sig
             listed += [{"name": signed_name, "sha256": r.source_sha256, "size": len(signed)},
                        {"name": signed_name + ".sig", "sha256": r.detached_sig_sha256, "size": len(sig)}]
+        ers = _read_evidence(storage, r)
+        if ers is not None:            # the evidence record (RFC 4998) over this very PDF, for any ERS validator
+            files[pdf_name + ".ers"] = ers
+            listed.append({"name": pdf_name + ".ers", "sha256": hashlib.sha256(ers).hexdigest(), "size": len(ers)})
         items.append({"record_id": r.id, "title": r.title, "document_class": r.kind.value,
                       "school_year": r.school_year,
                       "retention_until": present(r.retention_until, "retention").isoformat(), "files": listed})

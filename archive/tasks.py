@@ -138,6 +138,16 @@ def renew_due(limit: int = 100) -> dict:
 
 
 @job
+def evidence_cycle() -> dict:
+    """Daily: seal what was archived since yesterday with one timestamp, renew the evidence records whose
+    TSA certificate ends within ARCHIVE_LTA_RENEW_DAYS with one more (archive/evidence_store.py)."""
+    from archive import evidence_store
+    if not current_app.config.get("TSA_URL"):
+        return {"skipped": "no TSA"}
+    return {"seal": evidence_store.seal(), "renew": evidence_store.renew()}
+
+
+@job
 def anchor_audit(reason: str = "schedule") -> str | None:
     """The audit chain's head, timestamped, to the WORM bucket (archive/audit_anchor.py)."""
     from archive.audit_anchor import make_anchor
@@ -155,7 +165,7 @@ def execute_disposal(act_id: int) -> dict | None:
 # the next slot there. `schedule` (called by the worker at start) restores a broken chain. Idempotent:
 # a slot already scheduled is left alone, so several workers starting at once schedule it once.
 
-PERIODS = {"fixity": 3600, "renew": 24 * 3600, "sweep": 15 * 60, "anchor": 15 * 60}
+PERIODS = {"fixity": 3600, "renew": 24 * 3600, "sweep": 15 * 60, "anchor": 15 * 60, "evidence": 24 * 3600}
 
 
 def _next_slot(period: int, now: dt.datetime) -> dt.datetime:
@@ -183,6 +193,7 @@ def _schedule_one(name: str, app=None, now: dt.datetime | None = None) -> str:
 def periodic(name: str):
     """Run one of the archive's periodic jobs, then schedule its next slot (even if this one failed)."""
     try:
-        return {"fixity": fixity_batch, "renew": renew_due, "sweep": resume_pending, "anchor": anchor_audit}[name]()
+        return {"fixity": fixity_batch, "renew": renew_due, "sweep": resume_pending, "anchor": anchor_audit,
+                "evidence": evidence_cycle}[name]()
     finally:
         _schedule_one(name)

@@ -132,8 +132,40 @@ def verify_bytes(data: bytes, *, filename: str | None = None, allow_fetching: bo
         _check_signatures(v, data, reader, roots, allow_fetching)
     if stamps:
         _check_archive_timestamps(v, reader, stamps, roots, allow_fetching)
+    if record is not None:
+        _check_evidence_record(v, data, record, roots)
     summarise(v)
     return v
+
+
+def _check_evidence_record(v: Verification, data: bytes, record, roots) -> None:
+    """The record's evidence record (RFC 4998), as kept in the WORM bucket, over exactly these bytes."""
+    from sqlalchemy import select
+
+    from archive import evidence_store
+    from archive.models import RecordEvidence
+    from core.db import session
+    ev = session.scalar(select(RecordEvidence).where(RecordEvidence.record_id == record.id))
+    if ev is None or ev.sha256 != v.sha256:
+        return          # not sealed yet, or another version of the record: its signatures say the rest
+    ers = _stored_evidence(ev) or evidence_store.encode(ev)
+    v.checks.append(evidence_check(evidence_store.verify_bytes(data, ers, roots)))
+
+
+def _stored_evidence(ev) -> bytes | None:
+    if not ev.key:
+        return None
+    from core.storage import get_storage
+    return get_storage().get(ev.key)
+
+
+def evidence_check(result) -> Check:
+    if result.ok:
+        last = result.steps[-1]
+        return Check("Доказательство сохранности", True,
+                     f"RFC 4998: {len(result.steps)} штамп(а) времени, последний {last.at:%d.%m.%Y} — документ не "
+                     "менялся с первого штампа")
+    return Check("Доказательство сохранности", False, f"RFC 4998: {result.problem}")
 
 
 # Document classes the archive accepts without an electronic signature (an order signed on paper and

@@ -103,3 +103,54 @@ def _other_root_pem() -> bytes:
             .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_the_archives_verification_and_export_carry_the_evidence_record(app, client, logged_in, tree, people,
+                                                                        sign_sheet, run_jobs, tsa, pki, tmp_path):
+    """An archivist's verification of the archived copy shows the evidence record; the certified ZIP holds
+    the .ers beside the PDF; `flask archive verify PDF --evidence ERS` checks the pair anywhere, and a .ers
+    of another document fails there."""
+    import io
+    import json
+    import zipfile
+
+    from archive.verify import verify_bytes
+    from tests.helpers import csrf_token
+    from tests.sheets import pki as test_pki
+    first = _archived(tree, sign_sheet, run_jobs, "9А")[1]
+    assert evidence_store.seal()["sealed"] >= 1
+    # sealed by another tree: in one tree a record's first list also holds its sibling's hash (RFC 4998 §4.2),
+    # which rightly proves that sibling too
+    second = _archived(tree, sign_sheet, run_jobs, "9Б")[1]
+    assert evidence_store.seal()["sealed"] == 1
+    db.commit()
+    pdf = get_storage().get(first.key)
+    v = verify_bytes(pdf, filename="copy.pdf")
+    (check,) = [c for c in v.checks if c.label == "Доказательство сохранности"]
+    assert v.ok and check.ok and "RFC 4998" in check.text, v.lines_ru()
+
+    seal = tmp_path / "seal.p12"
+    seal.write_bytes(pki.pkcs12("director"))
+    app.config.update(ARCHIVE_SEAL_KEY=str(seal), ARCHIVE_SEAL_PASSPHRASE=test_pki.PASSPHRASE)
+    try:
+        logged_in(people.archivist)
+        resp = client.post("/archive/export", data={"csrf_token": csrf_token(client, "/archive"),
+                                                    "record_id": [first.id, second.id], "purpose": "Проверка ERS"})
+    finally:
+        app.config.update(ARCHIVE_SEAL_KEY=None, ARCHIVE_SEAL_PASSPHRASE=None)
+    assert resp.status_code == 200
+    z = zipfile.ZipFile(io.BytesIO(resp.data))
+    root = z.namelist()[0].split("/")[0]
+    listed = {f["name"] for item in json.loads(z.read(f"{root}/opis.json"))["records"] for f in item["files"]}
+    pdf_name = f"records/{first.id}/{first.sha256}.pdf"
+    assert pdf_name + ".ers" in listed
+    (tmp_path / "doc.pdf").write_bytes(z.read(f"{root}/{pdf_name}"))
+    (tmp_path / "doc.pdf.ers").write_bytes(z.read(f"{root}/{pdf_name}.ers"))
+    (tmp_path / "other.ers").write_bytes(z.read(f"{root}/records/{second.id}/{second.sha256}.pdf.ers"))
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["archive", "verify", str(tmp_path / "doc.pdf"), "--evidence",
+                              str(tmp_path / "doc.pdf.ers")])
+    assert out.exit_code == 0 and "Доказательство сохранности" in out.output, out.output
+    out = runner.invoke(args=["archive", "verify", str(tmp_path / "doc.pdf"), "--evidence",
+                              str(tmp_path / "other.ers")])
+    assert out.exit_code == 1 and "документ не тот" in out.output, out.output

@@ -195,7 +195,9 @@ def stack():
         st.env = {"DATABASE_URL": db_url, "REDIS_URL": f"redis://127.0.0.1:{st.redis_port}/0",
                   "ARCHIVE_URL": f"s3://{S3_KEY}:{S3_SECRET}@127.0.0.1:"
                                  f"{st.weed_ports[embedded.S3_PORT_INDEX]}/faults?secure=0",
-                  "SECRET_KEY": SECRET, "TRUST_ROOTS": str(ca), "PUBLIC_URL": "http://faults.test"}
+                  "SECRET_KEY": SECRET, "TRUST_ROOTS": str(ca), "PUBLIC_URL": "http://faults.test",
+                  # chunks (one transaction each) smaller than a school's batch, so a kill lands between commits
+                  "SHEET_BATCH_CHUNK": "2"}
         from alembic import command
         from alembic.config import Config
         cfg = Config(str(ROOT / "alembic.ini"))
