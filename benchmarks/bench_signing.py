@@ -18,7 +18,10 @@ import time
 from io import BytesIO
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from project_path import use_checkout  # noqa: E402
+
+use_checkout()
 
 from freezegun import freeze_time  # noqa: E402
 

@@ -55,8 +55,10 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from project_path import use_checkout  # noqa: E402
+
+use_checkout()
 
 THINK = (1.0, 3.0)                 # seconds before each request (uniform)
 TIMEOUT = 60                       # a request slower than this is an error

@@ -55,7 +55,9 @@ def register() -> None:
     for cls, oids in ((algos.DigestAlgorithmId, STREEBOG), (algos.SignedDigestAlgorithmId, SIGNATURES)):
         if not all(oid in cls._map for oid in oids):
             cls._map.update(oids)
-            cls._reverse_map = None          # asn1crypto rebuilds it from _map on next use
+            # asn1crypto builds the reverse map once per class (its first instance): rebuilt here, since a
+            # class set up before this call would otherwise keep None, or a map without these names
+            cls._reverse_map = {name: oid for oid, name in cls._map.items()}
 
 
 def is_streebog(md_algorithm: str | None) -> bool:
