@@ -14,7 +14,7 @@ from pathlib import Path
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from rq import Worker
+from rq import SimpleWorker, Worker
 
 from core.jobs import QUEUES, SERIALIZER, queue, redis_connection
 from web import create_app
@@ -88,14 +88,24 @@ def main(argv: list[str]) -> None:
     schedule_daily(app)   # the daily overdue sweep + digests; idempotent (one job id per day)
     from archive.tasks import schedule as schedule_archive
     schedule_archive(app)  # archive: fixity hourly, B-LTA renewal daily, pending sweep; idempotent
-    worker = Worker([queue(n, app) for n in names], connection=redis_connection(app), serializer=SERIALIZER)
+    worker = worker_class()([queue(n, app) for n in names], connection=redis_connection(app), serializer=SERIALIZER)
     worker.work(with_scheduler=True)
 
 
+def worker_class() -> type[Worker] | type[SimpleWorker]:
+    """Warm by default (issue 20): jobs run in this process, which has loaded the app, the job modules, the
+    fonts and the mappers once (`preload`), instead of a forked work-horse per job paying part of that again
+    and losing its connections (database pool, TSA keep-alive, cached font subsets) at exit. A job's
+    exception is still caught and recorded by RQ (failed registry, the job's failure callback); a job that
+    kills the process (kill -9, out of memory) ends the worker, systemd or `serve` starts it again, and RQ's
+    cleanup records the abandoned job as failed (its callback marks a batch «прерван»). WORKER_FORK=1 brings
+    back RQ's fork per job for isolation at that cost."""
+    return Worker if os.environ.get("WORKER_FORK", "").strip().lower() in ("1", "true", "yes", "on") else SimpleWorker
+
+
 def preload(app) -> None:
-    """Warm the parent once, so each forked work-horse starts with the app, the job modules and the
-    fonts already loaded instead of paying for them on every job (core.jobs hands the horse this app
-    and gives it a fresh database pool after the fork)."""
+    """Warm the worker once: the app, the job modules and the fonts loaded before the first job (and, with
+    WORKER_FORK=1, inherited by each forked work-horse; core.jobs then gives the horse a fresh database pool)."""
     import importlib
 
     from core import jobs

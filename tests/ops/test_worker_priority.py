@@ -28,3 +28,14 @@ def test_worker_nice_zero_leaves_the_priority_alone():
     nice, _, _ = probe(0)
     assert int(nice) == os.nice(0)
 
+
+
+def test_workers_are_warm_unless_forking_is_asked_for(monkeypatch):
+    """Jobs run in the worker's own (preloaded) process; WORKER_FORK=1 brings back a work-horse per job."""
+    from rq import SimpleWorker, Worker
+
+    from web.worker import worker_class
+    monkeypatch.delenv("WORKER_FORK", raising=False)
+    assert worker_class() is SimpleWorker
+    monkeypatch.setenv("WORKER_FORK", "1")
+    assert worker_class() is Worker and not issubclass(Worker, SimpleWorker)
