@@ -45,36 +45,33 @@ def signed_revision(pdf: bytes, sha256: str) -> bytes:
     raise ArchiveError("В архивной копии нет редакции, над которой сделана подпись .sig")
 
 
-def _read_detached_signature(storage, r: ArchiveRecord) -> bytes:
+def _read_checked(storage, key: str, sha256: str | None, what: str, record_id: int) -> bytes:
+    """A stored file of the record (`what`: how the message names it), checked against its SHA-256."""
     from core.storage import StorageError
     try:
-        sig = storage.get(present(r.detached_sig_key, "sig key"))
+        data = storage.get(key)
     except StorageError as e:
-        raise ArchiveError(f"Подпись .sig документа № {r.id} не прочитана из хранилища: {e}") from None
-    if hashlib.sha256(sig).hexdigest() != r.detached_sig_sha256:
-        raise ArchiveError(f"Документ № {r.id}: подпись .sig в хранилище не совпадает с контрольной суммой — "
+        raise ArchiveError(f"{what} документа № {record_id} не прочитан(а) из хранилища: {e}") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ArchiveError(f"Документ № {record_id}: {what.lower()} в хранилище не совпадает с контрольной суммой — "
                            "выгрузка остановлена, нужна проверка целостности.")
-    return sig
+    return data
+
+
+def _read_detached_signature(storage, r: ArchiveRecord) -> bytes:
+    return _read_checked(storage, present(r.detached_sig_key, "sig key"), r.detached_sig_sha256, "Подпись .sig", r.id)
 
 
 def _read_evidence(storage, r: ArchiveRecord) -> bytes | None:
-    """The stored .ers of the record's current object, checked against its recorded SHA-256."""
+    """The stored .ers of the record's current object, or None when it has none (yet)."""
     from sqlalchemy import select
 
     from archive.models import RecordEvidence
     from core.db import session
-    from core.storage import StorageError
     ev = session.scalar(select(RecordEvidence).where(RecordEvidence.record_id == r.id))
     if ev is None or ev.key is None or ev.sha256 != r.sha256:
         return None
-    try:
-        ers = storage.get(ev.key)
-    except StorageError as e:
-        raise ArchiveError(f"Доказательство сохранности документа № {r.id} не прочитано из хранилища: {e}") from None
-    if hashlib.sha256(ers).hexdigest() != ev.ers_sha256:
-        raise ArchiveError(f"Документ № {r.id}: доказательство сохранности в хранилище не совпадает с контрольной "
-                           "суммой — выгрузка остановлена, нужна проверка целостности.")
-    return ers
+    return _read_checked(storage, ev.key, ev.ers_sha256, "Доказательство сохранности (.ers)", r.id)
 
 
 def build(records: list[ArchiveRecord], purpose: str, *, user) -> Export:

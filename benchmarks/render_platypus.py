@@ -32,7 +32,6 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams, FileSpec
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.metadata import model
-from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -370,20 +369,3 @@ def _to_pdfa(pdf: bytes, sheet: SheetData) -> bytes:
     out = BytesIO()
     w.write(out)
     return out.getvalue()
-
-
-def attached_marks(pdf: bytes) -> dict | None:
-    """The marks.json a sheet rendered here carries (as parsed JSON), or None: how a record is rebuilt
-    from its archived object when the database no longer has the sheet (archive/reconcile.py)."""
-    import json
-    try:
-        names = PdfFileReader(BytesIO(pdf), strict=False).root["/Names"]["/EmbeddedFiles"]["/Names"]
-        for i in range(0, len(names) - 1, 2):     # indexing, not slicing: it resolves the references
-            if names[i] == "marks.json":
-                data = json.loads(names[i + 1]["/EF"]["/F"].data)
-                return data if isinstance(data, dict) else None
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return None
-
-

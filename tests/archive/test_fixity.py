@@ -99,9 +99,9 @@ def test_the_periodic_jobs_are_scheduled_once_and_reschedule_themselves(app, db,
     now = dt.datetime(2026, 11, 25, 10, 7, tzinfo=dt.timezone.utc)
     ids = tasks.schedule(app, now=now)
     assert ids == ["archive-fixity-202611251100", "archive-renew-202611260000", "archive-sweep-202611251015",
-                   "archive-anchor-202611251015"]
+                   "archive-anchor-202611251015", "archive-evidence-202611260000"]
     assert tasks.schedule(app, now=now) == ids                     # idempotent: a second worker adds nothing
     registry = queue("archive").scheduled_job_registry
     assert sorted(registry.get_job_ids()) == sorted(ids)
     tasks.periodic("sweep")                                        # runs, then puts the next slot in place
-    assert len(registry.get_job_ids()) == 5
+    assert len(registry.get_job_ids()) == 6
