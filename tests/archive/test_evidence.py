@@ -114,10 +114,10 @@ def test_the_archives_verification_and_export_carry_the_evidence_record(app, cli
     import json
     import zipfile
 
+    from archive import tasks
     from archive.verify import verify_bytes
     from tests.helpers import csrf_token
     from tests.sheets import pki as test_pki
-    from archive import tasks
     first = _archived(tree, sign_sheet, run_jobs, "9А")[1]
     assert tasks.evidence_cycle()["seal"]["sealed"] >= 1                # the daily job seals what came in
     # sealed by another tree: in one tree a record's first list also holds its sibling's hash (RFC 4998 §4.2),
