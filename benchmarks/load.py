@@ -537,7 +537,13 @@ def build_data(app, args, school_year: str, archived_year: str) -> dict:
             assign_for(sheets.import_classes(s, archived_year, csv, actor=dirs[s.id][0]), teacher,
                        actor=dirs[s.id][0])
         db.commit()
-        director_of = {s.id: dirs[s.id][0].id for s in schools}
+        # Signing checks the certificate against the signer (issue 15): the demo director key's holder, by
+        # name, is the director who signs every school's batch (the schools' own directors browse the pages).
+        signer = auth.create_user("director-key", "Сафин Ринат Ильдарович", None)
+        for s in schools:
+            auth.grant(signer, Role.director, s)
+        db.commit()
+        director_of = {s.id: signer.id for s in schools}
         data = {"users": users, "region": region.id, "municipalities": [m.id for m in munis],
                 "schools": [s.id for s in schools], "teacher": teacher.id, "director_of": director_of,
                 "schools_of": {str(m.id): [s.id for s in schools if s.parent_id == m.id] for m in munis}}
@@ -793,7 +799,9 @@ def main() -> None:
         env = {**urls, **signing_env, "SECRET_KEY": SECRET, "INSTANCE_PATH": str(base / "instance"),
                "PUBLIC_URL": f"http://{host}:{web_port}", "JT_BIND": f"{host}:{web_port}",
                "WEB_CONCURRENCY": str(args.web_workers), "LOG_LEVEL": "warning",
-               "PROMETHEUS_MULTIPROC_DIR": str(base / "metrics")}
+               "PROMETHEUS_MULTIPROC_DIR": str(base / "metrics"),
+               # the virtual users script no authenticator app: archivists log in with their password alone
+               "SECOND_FACTOR_ROLES": "admin"}
         os.environ.update(env)
         from alembic import command
 
