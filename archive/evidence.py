@@ -155,33 +155,25 @@ def fold(leaf: bytes, lists: Sequence[Sequence[bytes]]) -> bytes | None:
 
 # ---- records --------------------------------------------------------------------------------------------------
 
-def archive_time_stamp(token: cms.ContentInfo, lists: list[list[bytes]]) -> ArchiveTimeStamp:
+def archive_time_stamp(token: cms.ContentInfo, path: ReducedHashtree | list[list[bytes]]) -> ArchiveTimeStamp:
+    """An ArchiveTimeStamp (§4.1) over a tree's root: its token and the document's path in that tree (none for a
+    tree of one)."""
     fields: dict = {"digest_algorithm": {"algorithm": DIGEST}, "time_stamp": token}
-    if lists:
-        fields["reduced_hashtree"] = [[core.OctetString(h) for h in part] for part in lists]
+    if len(path):
+        fields["reduced_hashtree"] = path
     return ArchiveTimeStamp(fields)
 
 
-def new_record(first: ArchiveTimeStamp) -> EvidenceRecord:
+def record_of(chain: Sequence[ArchiveTimeStamp]) -> EvidenceRecord:
+    """An evidence record of one ArchiveTimeStampChain: the first stamp over the document, each next one
+    renewing the previous (§5.2)."""
     return EvidenceRecord({"version": 1, "digest_algorithms": [{"algorithm": DIGEST}],
-                           "archive_time_stamp_sequence": [[first]]})
-
-
-def renewed(record: EvidenceRecord, ats: ArchiveTimeStamp) -> EvidenceRecord:
-    """The same record with `ats` appended to its last chain (§5.2: timestamp renewal)."""
-    chains = [list(chain) for chain in record["archive_time_stamp_sequence"]]
-    chains[-1].append(ats)
-    return EvidenceRecord({"version": 1, "digest_algorithms": record["digest_algorithms"],
-                           "archive_time_stamp_sequence": chains})
+                           "archive_time_stamp_sequence": [list(chain)]})
 
 
 def renewal_leaf(ats: ArchiveTimeStamp) -> bytes:
     """What the next ArchiveTimeStamp covers: the hash of this one's timeStamp field (§5.2)."""
     return digest(ats["time_stamp"].dump())
-
-
-def last_ats(record: EvidenceRecord) -> ArchiveTimeStamp:
-    return record["archive_time_stamp_sequence"][-1][-1]
 
 
 def tst_info(token: cms.ContentInfo) -> tsp.TSTInfo:

@@ -13,19 +13,17 @@ writes the same bytes under the same key) and read back, then `key` is set. A cr
 rows without `key`, which `store_pending()` (run by every seal and renewal) completes — never an object the
 database does not know of.
 
-The records' `.ers` are assembled from DER parts: the ArchiveTimeStamps of the renewal trees are the same
-for every record under them, so they are encoded once per tree, and only the first (the record's own path)
-per record.
+The ArchiveTimeStamps of the renewal trees are the same for every record under them: they are built once per
+tree (`_Parts`), and only the first (the record's own path) per record.
 """
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from asn1crypto import algos, cms
+from asn1crypto import cms
 from flask import current_app
 from sqlalchemy import ColumnElement, insert, select, update
 
@@ -73,7 +71,7 @@ def _tree_row(purpose: str, tree: evidence.HashTree, token: cms.ContentInfo) -> 
 
 
 def _path_der(lists: list[list[bytes]]) -> bytes:
-    return evidence.ReducedHashtree([[h for h in part] for part in lists]).dump()
+    return evidence.ReducedHashtree(lists).dump()
 
 
 # ---- seal and renew ----------------------------------------------------------------------------------------------
@@ -172,68 +170,41 @@ def ev_key(ev: RecordEvidence) -> str:
 
 
 class _Parts:
-    """DER of what records share: the ArchiveTimeStamps of each renewal chain, encoded once."""
+    """What the records of a tree share, parsed once: the trees' tokens and the ArchiveTimeStamps of each
+    renewal chain."""
 
     def __init__(self) -> None:
         self.trees: dict[int, EvidenceTree] = {}
-        self.later: dict[int, list[bytes]] = {}
+        self.tokens: dict[int, cms.ContentInfo] = {}
+        self.later: dict[int, list[evidence.ArchiveTimeStamp]] = {}
 
     def tree(self, tree_id: int) -> EvidenceTree:
         if tree_id not in self.trees:
             self.trees[tree_id] = session.get_one(EvidenceTree, tree_id)
         return self.trees[tree_id]
 
-    def after(self, tree_id: int) -> list[bytes]:
+    def token(self, tree_id: int) -> cms.ContentInfo:
+        if tree_id not in self.tokens:
+            self.tokens[tree_id] = cms.ContentInfo.load(self.tree(tree_id).token)
+        return self.tokens[tree_id]
+
+    def after(self, tree_id: int) -> list[evidence.ArchiveTimeStamp]:
         """The ArchiveTimeStamps renewing `tree_id`, in order."""
         if tree_id not in self.later:
             out, tree = [], self.tree(tree_id)
             while tree.renewed_by_id is not None:
-                newer = self.tree(tree.renewed_by_id)
-                out.append(_ats(newer.token, tree.renewal_path or b""))
-                tree = newer
+                path = evidence.ReducedHashtree.load(present(tree.renewal_path, "renewal path"))
+                out.append(evidence.archive_time_stamp(self.token(tree.renewed_by_id), path))
+                tree = self.tree(tree.renewed_by_id)
             self.later[tree_id] = out
         return self.later[tree_id]
-
-
-@functools.cache
-def _alg() -> algos.DigestAlgorithm:
-    return algos.DigestAlgorithm({"algorithm": evidence.DIGEST})
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + content
-
-
-def _contents(der: bytes) -> bytes:
-    """The contents of a DER value (its tag and length dropped)."""
-    first = der[1]
-    return der[2:] if first < 0x80 else der[2 + (first & 0x7F):]
-
-
-def _ats(token_der: bytes, path_der: bytes) -> bytes:
-    """ArchiveTimeStamp ::= SEQUENCE { [0] digestAlgorithm, [2] reducedHashtree (if any), timeStamp }."""
-    body = _der(0xA0, _alg().contents)
-    lists = _contents(path_der) if path_der else b""
-    if lists:
-        body += _der(0xA2, lists)
-    return _der(0x30, body + token_der)
 
 
 def encode(ev: RecordEvidence, parts: _Parts | None = None) -> bytes:
     """The record's evidence record (DER) as of its current tree."""
     parts = parts or _Parts()
-    sealed = parts.tree(ev.sealed_by_id)
-    chain = _der(0x30, _ats(sealed.token, ev.path) + b"".join(parts.after(sealed.id)))
-    return _der(0x30, b"\x02\x01\x01" + _der(0x30, _alg().dump()) + _der(0x30, chain))
-
-
-def evidence_of(record: ArchiveRecord) -> tuple[RecordEvidence, bytes] | None:
-    ev = session.scalar(select(RecordEvidence).where(RecordEvidence.record_id == record.id))
-    return None if ev is None else (ev, encode(ev))
+    first = evidence.archive_time_stamp(parts.token(ev.sealed_by_id), evidence.ReducedHashtree.load(ev.path))
+    return evidence.record_of([first, *parts.after(ev.sealed_by_id)]).dump()
 
 
 # ---- verification ---------------------------------------------------------------------------------------------

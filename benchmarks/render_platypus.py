@@ -24,7 +24,6 @@ Not verified here: a full PDF/A validator run (veraPDF is not on this machine).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from io import BytesIO
 
@@ -39,7 +38,6 @@ from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.fonts import addMapping
-from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -58,24 +56,27 @@ from reportlab.platypus import (
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, FieldBox, SheetLayout
 from pades.pdfa import CREATOR_TOOL, srgb_icc_profile
 from sheets import sheet_data as sheet_model
+from sheets.render import (  # the sheet's geometry, fonts and colours are the service's: only the drawing differs
+    FONT,
+    FONT_B,
+    GRID,
+    HEAD_BG,
+    MARGIN_BOTTOM,
+    MARGIN_TOP,
+    MARGIN_X,
+    MIN_MARK_W,
+    NAME_W,
+    NUM_W,
+    PAGE,
+    SIG_BOX_H,
+    SIG_BOX_W,
+    ZEBRA,
+    Rendered,
+    register_fonts,
+    subject_of,
+    title_of,
+)
 from sheets.sheet_data import SheetData, sorted_pupils
-
-FONT, FONT_B = "PTSans", "PTSans-Bold"
-
-
-PAGE = landscape(A4)
-MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 28.0, 28.0, 40.0
-NUM_W, NAME_W, MIN_MARK_W = 16.0, 124.0, 19.0
-SIG_BOX_W, SIG_BOX_H = 230.0, 62.0
-GRID = colors.Color(0.35, 0.35, 0.35)        # DeviceRGB only: the OutputIntent is sRGB
-HEAD_BG = colors.Color(0.88, 0.88, 0.88)
-ZEBRA = colors.Color(0.96, 0.96, 0.96)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    pdf: bytes
-    layout: SheetLayout
 
 
 def render_sheet(sheet: SheetData) -> bytes:
@@ -88,7 +89,7 @@ def render(sheet: SheetData) -> Rendered:
     boxes: list[FieldBox] = []
     doc = BaseDocTemplate(
         out, pagesize=PAGE, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=MARGIN_TOP,
-        bottomMargin=MARGIN_BOTTOM, title=_title(sheet), author=sheet.school, subject=_subject(sheet),
+        bottomMargin=MARGIN_BOTTOM, title=title_of(sheet), author=sheet.school, subject=subject_of(sheet),
         creator=CREATOR_TOOL, initialFontName=FONT, invariant=True, lang="ru-RU")
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
@@ -102,7 +103,6 @@ def render(sheet: SheetData) -> Rendered:
 # ---- fonts and styles -------------------------------------------------------------------------------------
 
 def _register_fonts() -> None:
-    from sheets.render import register_fonts  # the same registered faces as the service's renderer
     register_fonts()
     # <b> inside Paragraphs must map to the embedded bold face, not to Helvetica-Bold
     for bold, italic, face in ((0, 0, FONT), (1, 0, FONT_B), (0, 1, FONT), (1, 1, FONT_B)):
@@ -116,14 +116,6 @@ def _style(size: float, *, bold=False, center=False, leading=None) -> ParagraphS
 
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _title(sheet: SheetData) -> str:
-    return f"Сводная ведомость успеваемости, {sheet.class_name} класс, {sheet.school_year} учебный год"
-
-
-def _subject(sheet: SheetData) -> str:
-    return f"{sheet.school}; {sheet.municipality}; {sheet.region}"
 
 
 # ---- the story --------------------------------------------------------------------------------------------
@@ -356,7 +348,7 @@ def _to_pdfa(pdf: bytes, sheet: SheetData) -> bytes:
     w.update_root()
 
     meta = w.document_meta
-    meta.title, meta.author, meta.subject, meta.creator = _title(sheet), sheet.school, _subject(sheet), CREATOR_TOOL
+    meta.title, meta.author, meta.subject, meta.creator = title_of(sheet), sheet.school, subject_of(sheet), CREATOR_TOOL
     # No meta.keywords: pyHanko writes them as pdf:keywords (sic, lower case), not a PDF/A
     # property, so it would need an extension schema. dc:identifier is a standard one.
     meta.created = now

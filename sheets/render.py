@@ -236,9 +236,6 @@ def _row_h(lines: int, leading: float) -> float:
 
 # ---- pagination: what goes on which page, decided before anything is drawn --------------------------------
 
-Drawing = "functools.partial"   # a callable (canvas, boxes) -> None
-
-
 def _paginate(sheet: SheetData, pupils) -> list[list]:
     """Pages as lists of drawing steps (each `step(canvas, boxes)`)."""
     names = [_wrap(p.name, FONT, 7.5, NAME_W - 2 * PAD_X) for p in pupils]
@@ -500,8 +497,7 @@ def _draw_absences(c: Canvas, boxes, *, pupils, row_hs, rows: tuple[int, int], t
     _rules(c, [(v, xs[0], xs[-1]) for v in (top, *ys)], [(x, top, y) for x in xs])
 
 
-def _totals_rows(sheet: SheetData) -> list[tuple[str, str]]:
-    t = sheet_model.totals(sheet)
+def _totals_rows(t: sheet_model.Totals) -> list[tuple[str, str]]:
     rows = [("Всего обучающихся", str(t.total))]
     rows += [(label[:1].upper() + label[1:], str(t.counts[key])) for key, label in sheet_model.CATEGORY_LABELS.items()]
     return [*rows, ("Успеваемость, %", f"{t.success_pct:.1f}"), ("Качество знаний, %", f"{t.quality_pct:.1f}")]
@@ -528,7 +524,7 @@ def _draw_final(c: Canvas, boxes: list[FieldBox], *, sheet: SheetData, council, 
     """Totals, the council's decision and the two signature boxes, kept together on one page."""
     t = sheet_model.totals(sheet)
     xs = (MARGIN_X, MARGIN_X + 220, MARGIN_X + 270)
-    rows = _totals_rows(sheet)
+    rows = _totals_rows(t)
     c.setFillColor(HEAD_BG)
     c.rect(xs[0], top - TOTALS_ROW_H, xs[2] - xs[0], TOTALS_ROW_H, stroke=0, fill=1)
     c.setFillColor(colors.black)
@@ -578,17 +574,17 @@ def _footer(c: Canvas, sheet: SheetData, number: int, total: int) -> None:
 
 # ---- PDF/A-3b, written with the document ------------------------------------------------------------------
 
-def _title(sheet: SheetData) -> str:
+def title_of(sheet: SheetData) -> str:
     return f"Сводная ведомость успеваемости, {sheet.class_name} класс, {sheet.school_year} учебный год"
 
 
-def _subject(sheet: SheetData) -> str:
+def subject_of(sheet: SheetData) -> str:
     return f"{sheet.school}; {sheet.municipality}; {sheet.region}"
 
 
 def _metadata(sheet: SheetData) -> model.DocumentMetadata:
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    meta = model.DocumentMetadata(title=_title(sheet), author=sheet.school, subject=_subject(sheet),
+    meta = model.DocumentMetadata(title=title_of(sheet), author=sheet.school, subject=subject_of(sheet),
                                   creator=CREATOR_TOOL, created=now, last_modified=now)
     # No keywords: pyHanko writes them as pdf:keywords (sic, lower case), not a PDF/A property, so they
     # would need an extension schema. dc:identifier is a standard one.

@@ -75,8 +75,8 @@ def test_one_timestamp_seals_a_batch_and_one_renews_it(app, tree, people, sign_s
 
     # the renewal's token replaced by the first one: the chain no longer holds
     chain = list(parsed["archive_time_stamp_sequence"][0])
-    forged = evidence.renewed(evidence.new_record(chain[0]), evidence.archive_time_stamp(
-        chain[0]["time_stamp"], [[h.native for h in p] for p in chain[1]["reduced_hashtree"]]))
+    forged = evidence.record_of([chain[0], evidence.archive_time_stamp(chain[0]["time_stamp"],
+                                                                        chain[1]["reduced_hashtree"])])
     assert not evidence_store.verify_bytes(pdf, forged.dump(), roots).ok
     # a byte of the record changed: refused, not a traceback
     broken = bytearray(ers)
