@@ -20,6 +20,7 @@ from archive.models import ArchiveRecord, FixityRun, RecordStatus
 from core import audit
 from core.db import session, utcnow
 from core.storage import ObjectMissing, StorageError, StorageUnavailable, get_storage
+from orgs.models.organisations import path_ids
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def tell_archivists(records: list[ArchiveRecord]) -> int:
     from assignments.notifications import notify, users_with
     by_user: dict[int, list[ArchiveRecord]] = {}
     for record in records:
-        holders = [int(p) for p in record.org_path.strip("/").split("/")]
+        holders = path_ids(record.org_path)
         for user_id in users_with("archive.hold", holders):
             by_user.setdefault(user_id, []).append(record)
     sent = 0

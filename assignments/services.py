@@ -38,7 +38,7 @@ from ordinances.models.ordinances import (
     PlanSection,
 )
 from orgs.access import can
-from orgs.models.organisations import Organisation, OrgKind, subtree
+from orgs.models.organisations import Organisation, OrgKind, path_ids, subtree
 
 log = logging.getLogger(__name__)
 EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
@@ -214,7 +214,7 @@ def resolve_targets(assigner: Organisation, *, org_ids=(), kinds=(), municipalit
 def _placement(org_ids: list[int]) -> dict[int, tuple[int | None, int]]:
     """org id → (municipality id, region id), from the materialised paths (two queries for any number)."""
     paths = dict(session.execute(select(Organisation.id, Organisation.path).where(Organisation.id.in_(org_ids))).all())
-    chains = {i: [int(p) for p in path.strip("/").split("/")] for i, path in paths.items()}
+    chains = {i: path_ids(path) for i, path in paths.items()}
     ancestor_ids = {a for chain in chains.values() for a in chain}
     kinds = dict(session.execute(select(Organisation.id,
                                         Organisation.kind).where(Organisation.id.in_(ancestor_ids))).all())

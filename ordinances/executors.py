@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from core.db import session
 from ordinances.models.ordinances import ExecutorKind
-from orgs.models.organisations import Organisation, OrgKind, subtree
+from orgs.models.organisations import Organisation, OrgKind, path_ids, subtree
 from orgs.models.users import RoleGrant, User
 
 _SURNAME = r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?"
@@ -100,7 +100,7 @@ def match_executor(text: str, region: Organisation | None) -> Match:
 
 
 def region_of(org: Organisation) -> Organisation:
-    root_id = int(org.path.strip("/").split("/")[0])
+    root_id = path_ids(org.path)[0]
     return org if org.id == root_id else session.get_one(Organisation, root_id)
 
 

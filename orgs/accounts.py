@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from core import audit
 from core.db import session, utcnow
-from orgs.models.organisations import Organisation
+from orgs.models.organisations import Organisation, path_ids
 from orgs.models.users import ApiToken, PasswordReset, Role, RoleGrant, User
 from orgs.passwords import check_strength, hash_password, needs_rehash, verify_password
 
@@ -71,7 +71,7 @@ def _tell_admins_of_guessing(user: User, failures: int) -> None:
     """Once per run of wrong passwords (the count resets at the next good login): the administrators above the
     account's organisations decide whether it is its owner or somebody guessing."""
     from core.signals import notice
-    holders = {a.id for g in user.grants for a in [*g.organisation.ancestors(), g.organisation]}
+    holders = {i for g in user.grants for i in path_ids(g.organisation.path)}
     notice.send(user, kind="account.failed_logins", org_ids=sorted(holders), action="user.manage",
                 url=f"/admin/users/{user.id}",
                 text=f"Учётная запись «{user.login}» ({user.full_name}): {failures} неверных паролей подряд "

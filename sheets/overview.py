@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, func, select, text
 
 from core.db import session
-from orgs.models.organisations import Organisation, OrgKind
+from orgs.models.organisations import Organisation, OrgKind, path_ids
 from sheets.models import ClassTeacher, SheetStatus, SummarySheet, YearEndDeadline
 
 STAGES = ("classes", "imported", "rendered", "certified", "signed", "archived")
@@ -79,10 +79,6 @@ GROUP BY o.id, o.path
 """).bindparams(bindparam("year"), bindparam("prefix"))
 
 
-def _ids(path: str) -> list[int]:
-    return [int(x) for x in path.strip("/").split("/")]
-
-
 # archive_records is read by table name: the archive package sits above this one (it keeps the sheets).
 _ARCHIVED = text("SELECT source_id FROM archive_records WHERE source_type = 'summary_sheet' AND status = 'archived' "
                  "AND source_id = ANY(:ids)")
@@ -93,13 +89,13 @@ def _deadlines(scope: Organisation, year: str) -> dict[int, dt.date]:
     rows = session.execute(select(YearEndDeadline.organisation_id, YearEndDeadline.due_date)
                            .join(Organisation, Organisation.id == YearEndDeadline.organisation_id)
                            .where(YearEndDeadline.school_year == year,
-                                  Organisation.id.in_(_ids(scope.path)) | Organisation.path.startswith(scope.path)))
+                                  Organisation.id.in_(path_ids(scope.path)) | Organisation.path.startswith(scope.path)))
     return {org_id: due for org_id, due in rows}
 
 
 def due_for(path: str, deadlines: dict[int, dt.date]) -> dt.date | None:
     """The nearest deadline up the tree: a municipality's own overrides the region's."""
-    for org_id in reversed(_ids(path)):
+    for org_id in reversed(path_ids(path)):
         if org_id in deadlines:
             return deadlines[org_id]
     return None
@@ -126,17 +122,17 @@ def overview(scope: Organisation, year: str, *, today: dt.date) -> tuple[list[Ro
     """Rows one level below `scope` — a region's municipalities, a municipality's schools (also those under
     its district offices) — late first, and the total. A school's rows are its classes (class_rows)."""
     deadlines = _deadlines(scope, year)
-    level = len(_ids(scope.path))
+    level = len(path_ids(scope.path))
     total = Row(scope.id, scope.display_name, due=due_for(scope.path, deadlines))
     groups: dict[int, Row] = {}
     schools = school_rows(scope, year, today=today, deadlines=deadlines)
-    grouped = {_ids(path)[level] for path, _ in schools if scope.kind is OrgKind.region and
-               len(_ids(path)) > level + 1}
+    grouped = {path_ids(path)[level] for path, _ in schools if scope.kind is OrgKind.region and
+               len(path_ids(path)) > level + 1}
     orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(grouped)))}
     for path, school in schools:
         total.counts.add(school.counts)
         total.late_schools += school.late_schools
-        ids = _ids(path)
+        ids = path_ids(path)
         if scope.kind is OrgKind.school:
             continue
         if len(ids) == level + 1 or ids[level] not in orgs:

@@ -10,7 +10,7 @@ from core.clock import school_year_label, today
 from core.db import session
 from core.tabular import xlsx_response
 from orgs.access import can, require, scopes
-from orgs.models.organisations import Organisation, OrgKind
+from orgs.models.organisations import Organisation, OrgKind, path_ids
 from sheets import overview
 from sheets.models import YearEndDeadline
 
@@ -52,7 +52,7 @@ def org(org_id: int):
     deadline = session.scalar(select(YearEndDeadline).where(YearEndDeadline.organisation_id == scope.id,
                                                             YearEndDeadline.school_year == year))
     crumbs = [o for o in session.scalars(select(Organisation).where(
-        Organisation.id.in_([int(x) for x in scope.path.strip("/").split("/")]))) if can(g.user, "sheet.overview", o)]
+        Organisation.id.in_(path_ids(scope.path)))) if can(g.user, "sheet.overview", o)]
     return render_template("sheets/year_end.html", scope=scope, year=year, rows=rows, total=total,
                            classes=overview.class_rows(scope, year) if scope.kind is OrgKind.school else [],
                            deadline=deadline, crumbs=sorted(crumbs, key=lambda o: o.path),

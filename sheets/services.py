@@ -19,7 +19,7 @@ import pades
 from core import audit, records
 from core.db import present, session, utcnow
 from core.signals import detached_signature, notice
-from orgs.models.organisations import Organisation, OrgKind
+from orgs.models.organisations import Organisation, OrgKind, path_ids
 from orgs.models.users import Role, RoleGrant, User
 from orgs.signers import check_signer
 from pades import gost
@@ -351,7 +351,7 @@ def _tell_archivists_of_correction(old: SummarySheet, new: SummarySheet) -> None
     """The archived copy of `old` stays, but it is no longer the sheet in force: its keepers should know."""
     from urllib.parse import urlencode
     school = old.school
-    holders = [o.id for o in school.ancestors()] + [school.id]
+    holders = path_ids(school.path)
     query = urlencode({"school": school.id, "year": old.school_year, "class": old.class_name})
     notice.send(new, kind="sheet.corrected", org_ids=holders, action="archive.hold", url=f"/archive/?{query}",
                 text=f"Подписанная ведомость {old.class_label} ({old.school_year}, {school.display_name}) "

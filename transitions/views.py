@@ -17,7 +17,7 @@ from core.files import MAX_EVIDENCE_FILE
 from core.forms import form_date, form_id
 from ordinances.models.ordinances import Ordinance
 from orgs.access import can, require, scopes
-from orgs.models.organisations import Organisation, OrgKind
+from orgs.models.organisations import Organisation, OrgKind, path_ids
 from transitions import services as svc
 from transitions.forms import campaign_fields, stage_fields
 from transitions.loaders import (
@@ -233,7 +233,7 @@ def recommended_list(campaign_id: int):
     schools = svc.region_schools(c)
     by_muni: dict[int, list] = {}
     for s in schools:                       # by municipality, also for schools under its district offices
-        by_muni.setdefault(int(s.path.strip("/").split("/")[1]), []).append(s)
+        by_muni.setdefault(path_ids(s.path)[1], []).append(s)
     return render_template("transitions/list.html", c=c, manage=manage, chosen=chosen, errors=errors,
                            munis=svc.region_municipalities(c), by_muni=by_muni), 400 if errors else 200
 

@@ -85,11 +85,16 @@ class Organisation(Base):
         return self.path.startswith(other.path)
 
     def ancestors(self) -> list["Organisation"]:
-        ids = [int(p) for p in self.path.strip("/").split("/")[:-1]]
+        ids = path_ids(self.path)[:-1]
         if not ids:
             return []
         found = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
         return [found[i] for i in ids]
+
+
+def path_ids(path: str) -> list[int]:
+    """The organisation ids on a materialised path ("/1/5/9/"): the region first, the organisation itself last."""
+    return [int(x) for x in path.strip("/").split("/")]
 
 
 def subtree(org: Organisation):
@@ -99,7 +104,7 @@ def subtree(org: Organisation):
 
 def municipality_of(org: Organisation) -> Organisation | None:
     """The municipality an organisation lies in (a school's parent, or its district office's parent)."""
-    ids = [int(x) for x in org.path.strip("/").split("/")]
+    ids = path_ids(org.path)
     if org.kind is OrgKind.municipality:
         return org
     session = object_session(org)
@@ -110,4 +115,4 @@ def municipality_of(org: Organisation) -> Organisation | None:
 
 def region_id_of(org: Organisation) -> int:
     """The id of the region an organisation belongs to (the first id of its materialised path)."""
-    return int(org.path.strip("/").split("/")[0])
+    return path_ids(org.path)[0]

@@ -126,7 +126,7 @@ def update_campaign(c: Campaign, *, title: str, target_date: date, reply_deadlin
 def campaigns_visible(scopes: list[Organisation]) -> list[Campaign]:
     """Campaigns of the regions the user's scopes lie in (a school sees its region's campaign); a municipality's
     campaign only within that municipality and above it."""
-    region_ids = {int(o.path.strip("/").split("/")[0]) for o in scopes}
+    region_ids = {region_id_of(o) for o in scopes}
     if not region_ids:
         return []
     found = session.scalars(select(Campaign).where(Campaign.region_id.in_(region_ids))

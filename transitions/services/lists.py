@@ -12,7 +12,7 @@ from core import audit
 from core.clock import today
 from core.db import session, utcnow
 from core.signals import notice
-from orgs.models.organisations import Organisation, OrgKind, subtree
+from orgs.models.organisations import Organisation, OrgKind, path_ids, subtree
 from transitions.models import (
     Campaign,
     MunicipalReply,
@@ -300,7 +300,7 @@ def final_list(c: Campaign, municipalities: list[Organisation] | None = None) ->
         select(MunicipalReply).where(MunicipalReply.campaign_id == c.id, MunicipalReply.submitted_at.is_not(None)))}
     rows: list[FinalRow] = []
     for sid, school in rec.items():
-        m = munis.get(int(school.path.strip("/").split("/")[1])) if school.path.count("/") > 2 else None
+        m = munis.get(path_ids(school.path)[1]) if school.path.count("/") > 2 else None
         if m is None:
             continue
         reply = replies.get(m.id)
