@@ -51,6 +51,42 @@ def median_ms(fn, rounds=7):
     return statistics.median(times)
 
 
+def working_copy_costs(pdf: bytes) -> tuple[float, float]:
+    """Where the working PDF between stages costs less (issue 20 asked for the "files" store): written to its
+    `summary_sheets.pdf` row and read back (UPDATE + COMMIT + SELECT, the column's own storage settings),
+    against a put + read-back in the "files" store (an S3 bucket without Object Lock)."""
+    from sqlalchemy import text
+
+    from core.db import session
+    from core.storage import get_storage
+    storage = session.scalar(text("SELECT attstorage FROM pg_attribute WHERE attrelid = 'summary_sheets'::regclass "
+                                  "AND attname = 'pdf'"))
+    session.execute(text("CREATE TEMP TABLE working_copy (id int PRIMARY KEY, pdf bytea)"))
+    session.execute(text(f"ALTER TABLE working_copy ALTER COLUMN pdf SET STORAGE "
+                         f"{ {'x': 'EXTENDED', 'e': 'EXTERNAL', 'm': 'MAIN', 'p': 'PLAIN'}[storage]}"))
+    session.execute(text("INSERT INTO working_copy SELECT g, NULL FROM generate_series(1, 100) g"))
+    session.commit()
+    rows = iter(range(1, 101))
+
+    def in_row():
+        n = next(rows)
+        session.execute(text("UPDATE working_copy SET pdf = :pdf WHERE id = :id"), {"pdf": pdf, "id": n})
+        session.commit()
+        session.scalar(text("SELECT pdf FROM working_copy WHERE id = :id"), {"id": n})
+        session.commit()
+    files = get_storage(name="files")
+    keys = iter(range(10**6))
+
+    def in_files():
+        key = f"working/{next(keys)}.pdf"
+        files.put(key, pdf, retain_until=None)
+        files.get(key)
+    row_ms, file_ms = median_ms(in_row, rounds=15), median_ms(in_files, rounds=15)
+    session.execute(text("DROP TABLE working_copy"))
+    session.commit()
+    return row_ms, file_ms
+
+
 def start_servers(base: Path) -> tuple[dict, list]:
     pg, rd, *weed = embedded.free_ports(12)
     stops = [embedded.start_postgres(base / "pg", pg, fsync=False), embedded.start_redis(base / "redis", rd),
@@ -58,7 +94,9 @@ def start_servers(base: Path) -> tuple[dict, list]:
                                     max_volumes=50, volume_mb=256)]
     urls = {"DATABASE_URL": embedded.create_database(f"postgresql+psycopg://postgres@127.0.0.1:{pg}/postgres", "bench"),
             "REDIS_URL": f"redis://127.0.0.1:{rd}/0",
-            "ARCHIVE_URL": f"s3://benchkey:benchsecret123@127.0.0.1:{weed[embedded.S3_PORT_INDEX]}/bench?secure=0"}
+            "ARCHIVE_URL": f"s3://benchkey:benchsecret123@127.0.0.1:{weed[embedded.S3_PORT_INDEX]}/bench?secure=0",
+            "FILES_URL": f"s3://benchkey:benchsecret123@127.0.0.1:{weed[embedded.S3_PORT_INDEX]}/benchfiles"
+                         "?secure=0&lock=0"}
     return urls, stops
 
 
@@ -275,6 +313,7 @@ def main() -> None:
                 store.put(key, signed_sample, retain_until=until)
                 store.get(key)
             put_ms = median_ms(put_and_read)
+            row_ms, file_ms = working_copy_costs(signed_sample)
 
         # --- the naive path: a new pyhanko process per signature -----------------------------------
         naive_dir = base / "naive"
@@ -377,6 +416,8 @@ def main() -> None:
               f"{sign_ms:.1f} ms, B-LTA document timestamp {lta_ms:.1f} ms, object put + read-back {put_ms:.1f} ms "
               f"→ sum {primitives:.1f} ms")
         print(f"naive path (render + 2 × `pyhanko sign addsig` process): {naive_ms:.0f} ms per sheet")
+        print(f"working PDF between stages (write + read back, median): database row {row_ms:.1f} ms, "
+              f"\"files\" store (S3) {file_ms:.1f} ms = {file_ms / row_ms:.1f}× the row")
         print(f"stages (wall): import {import_s:.2f} s, " + ", ".join(f"{k} {v:.2f} s" for k, v in stage_s.items()))
         print(f"archived records: {archived if archived >= 0 else 'archive not wired in'}")
         print(f"end to end: {end_to_end:.2f} s → {rate:.2f} sheets/s; {per_sheet_core:.1f} ms per sheet per core "

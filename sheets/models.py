@@ -61,7 +61,9 @@ class SummarySheet(Base):
     marks: Mapped[dict | None] = deferred(mapped_column(JSONB))   # cleared when the record is disposed of
     class_teacher_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     director_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))   # the working copy until archived
+    # The document as it stands (rendered, then signed by each in turn); the archive keeps its own copy. Stored
+    # uncompressed out of line (STORAGE EXTERNAL, migration c2e4a6b8d0f1): a PDF is compressed already.
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     # The director's CAdES-BES over the final PDF, made in the same plug-in session: a copy can then be
     # checked where Russian officials check signatures (Госуслуги, КриптоАРМ) as file + .sig.

@@ -100,3 +100,11 @@ def test_a_sheet_that_fails_in_its_chunk_is_rolled_back_alone(app, school, pki, 
 def _signer(pki, label):
     import pades
     return pades.PKCS12Signer(pki.pkcs12(label), test_pki.PASSPHRASE)
+
+
+def test_the_working_pdf_is_stored_without_a_compression_attempt(db):
+    """A sheet's PDF is Flate-compressed already: PostgreSQL stores it out of line as it is (EXTERNAL), rather
+    than trying pglz on every write of it and keeping the original anyway (issue 20)."""
+    from sqlalchemy import text
+    assert db.scalar(text("SELECT attstorage FROM pg_attribute WHERE attrelid = 'summary_sheets'::regclass "
+                          "AND attname = 'pdf'")) == "e"
