@@ -26,6 +26,7 @@ Pure: no database, no Flask beyond reading the optional MARKS_IMPORT_MAX_ROWS se
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -155,6 +156,10 @@ def _failed(errors: Iterable[RowError], filename: str) -> MarksImportFailed:
 
 
 # ---- cell parsers (public: the API endpoint may take the same values) ---------------------------------------
+# Pure functions of a cell's text returning immutable values; a journal export repeats the same few values
+# (periods, marks, classes, dates) over tens of thousands of rows, so each is memoised (issue 20: the import
+# was an eighth of the year-end day's cost, most of it these regular expressions).
+_memo = functools.lru_cache(maxsize=4096)
 
 def _fold(text: str) -> str:
     return " ".join(text.split()).casefold().replace("ё", "е")
@@ -163,6 +168,7 @@ def _fold(text: str) -> str:
 _LATIN_LOOKALIKE = str.maketrans("aceopxyABCEHKMOPTXY", "асеорхуАВСЕНКМОРТХУ")
 
 
+@_memo
 def parse_period(text: str) -> str | None:
     """The canonical period label for "1 четверть", "I четв.", "I", "1ч", "2-е полугодие", "годовая",
     "экз", "итоговая"…; None if it is not a period."""
@@ -209,6 +215,7 @@ _MARK_ALIASES = {
 }
 
 
+@_memo
 def parse_mark(text: str) -> str | None:
     """The mark as in sheets.sheet_data.MARKS ("" for an empty cell), or None if it is not a mark.
     Accepts "5.0" (Excel numbers), зачёт/зачтено, незачёт, на / н\\а, освобождён…"""
@@ -222,6 +229,7 @@ def parse_mark(text: str) -> str | None:
     return _MARK_ALIASES.get(t)
 
 
+@_memo
 def parse_decision(text: str) -> str | None:
     """One of DECISIONS for "переведён", "переведена", "условно переведён", "оставлен на повторное
     обучение", "выпущена"…; None if not recognised."""
@@ -242,6 +250,7 @@ _MONTHS = {"января": 1, "февраля": 2, "марта": 3, "апрел�
 _EXCEL_EPOCH = date(1899, 12, 30)
 
 
+@_memo
 def parse_date(text: str) -> date | None:
     """dd.mm.yyyy (also dd.mm.yy, dd/mm/yyyy, "28 мая 2026 г."), ISO (XLSX dates arrive so) or an
     Excel serial day number; None if not a plausible date."""
@@ -266,6 +275,7 @@ def parse_date(text: str) -> date | None:
     return result if 1990 <= result.year <= 2100 else None
 
 
+@_memo
 def parse_count(text: str) -> int | None:
     """A non-negative whole number ("12", Excel's "12.0"); None if it is not one."""
     t = "".join(text.split())
@@ -276,6 +286,7 @@ def parse_count(text: str) -> int | None:
 _CLASS_RE = re.compile(r"(?P<grade>\d{1,2})\s*[-–—/]?\s*[«\"'“„]?\s*(?P<letter>[^\W\d_]{0,3})\s*[»\"'”“]?")
 
 
+@_memo
 def normalise_class(text: str) -> tuple[str, str] | None:
     """("7А", "7 «А»") for "7 А", "7-а", "7 «А»", "7a" (a Latin look-alike letter), "7А класс";
     ("11", "11") for a class without a letter; None if not a class name."""
