@@ -5,7 +5,8 @@ every sheet of N schools through real RQ worker processes; print throughput agai
                                            [--workers 2] [--keep DIR]
 
 Everything runs on this machine: embedded PostgreSQL, Redis and SeaweedFS from their wheels, the
-test PKI's timestamp server (certomancer, on 127.0.0.1) and the demo CA's keys (signing/demo_pki.py).
+test PKI's timestamp server (certomancer, on 127.0.0.1, in a process of its own: benchmarks/pki_process.py) and
+the demo CA's keys (pades/demo_pki.py).
 Figures, not assertions. In the same run it measures the primitives (render one sheet, sign
 teacher + director, put one object) and the naive path (one `pyhanko sign addsig` process per
 signature), and reports:
@@ -151,7 +152,8 @@ def stop_workers(workers: list[subprocess.Popen], timeout: float = 20) -> None:
 
 
 class RssWatch(threading.Thread):
-    """Peak RSS of any process in the workers' trees (the forked work-horses do the signing)."""
+    """Peak RSS of any process in the workers' trees (the forked work-horses do the signing),
+    sampled twice a second: their memory grows with a batch and does not spike between samples."""
 
     def __init__(self, pids):
         super().__init__(daemon=True)
@@ -159,7 +161,7 @@ class RssWatch(threading.Thread):
 
     def run(self):
         import psutil
-        while not self.stop.wait(0.1):
+        while not self.stop.wait(0.5):
             for pid in self.pids:
                 try:
                     proc = psutil.Process(pid)
@@ -171,10 +173,10 @@ class RssWatch(threading.Thread):
 
 class CpuSplit:
     """CPU seconds (user + system) used from now on by each kind of process: the RQ workers (with their
-    children), PostgreSQL, Redis, SeaweedFS (S3) — found by their data directory under `base` — and this
-    process (which starts the batches and serves the TSA, as the web would start them)."""
+    children), PostgreSQL, Redis, SeaweedFS (S3) — found by their data directory under `base` —, this
+    process (which starts the batches, as the web would) and the test PKI's (the TSA, OCSP and CRL)."""
 
-    def __init__(self, base: Path, worker_pids):
+    def __init__(self, base: Path, worker_pids, pki_pids=()):
         import psutil
         self.groups: dict[str, list] = {"workers": [psutil.Process(p) for p in worker_pids]}
         for proc in psutil.process_iter(["cmdline", "name"]):
@@ -186,7 +188,8 @@ class CpuSplit:
                 "S3 (SeaweedFS)" if "weed" in name else None
             if kind:
                 self.groups.setdefault(kind, []).append(proc)
-        self.groups["this process (batch starter, TSA)"] = [psutil.Process()]
+        self.groups["this process (batch starter)"] = [psutil.Process()]
+        self.groups["TSA, OCSP, CRL (test PKI)"] = [psutil.Process(p) for p in pki_pids]
         self.start = self._now()
 
     def _now(self) -> dict[str, float]:
@@ -196,7 +199,7 @@ class CpuSplit:
             total = 0.0
             for p in procs:
                 try:
-                    family = [p] if kind.startswith("this") else [p, *p.children(recursive=True)]
+                    family = [p] if kind.startswith(("this", "TSA")) else [p, *p.children(recursive=True)]
                     for q in family:
                         t = q.cpu_times()
                         total += t.user + t.system + getattr(t, "children_user", 0) + getattr(t, "children_system", 0)
@@ -223,7 +226,7 @@ def wait_batches(ids, app):
             raise SystemExit(f"batch errors: {errors[:3]}")
         if all(s in (BatchStatus.done, BatchStatus.failed) for s in states):
             return
-        time.sleep(0.05)
+        time.sleep(0.2)      # polling costs this process CPU the workers need; 0.2 s is < 1 % of a stage
 
 
 def wait_archive(app, expected: int, timeout: float = 3600) -> int:
@@ -242,7 +245,7 @@ def wait_archive(app, expected: int, timeout: float = 3600) -> int:
             session.remove()
         if n >= expected:
             return n
-        time.sleep(0.1)
+        time.sleep(0.2)
     return n
 
 
@@ -258,8 +261,9 @@ def main() -> None:
 
     base = embedded.service_tempdir("year-end-")
     urls, stops = start_servers(base)
-    from tests.sheets import pki as test_pki
-    tpki = test_pki.start(base / "tpki")
+    from pki_process import PkiProcess
+    (base / "tpki").mkdir()
+    tpki = PkiProcess(base / "tpki")
     workers = []
     try:
         signing_env, teacher_p12, director_p12 = signing_keys(base, tpki)
@@ -369,7 +373,7 @@ def main() -> None:
         workers += start_workers(base, env, [("signing", "archive")] * args.workers)
         watch = RssWatch([w.pid for w in workers])
         watch.start()
-        cpu = CpuSplit(base, [w.pid for w in workers])
+        cpu = CpuSplit(base, [w.pid for w in workers], [tpki.pid])
         from sheets.models import BatchKind
         stage_s = {}
         t_all = time.perf_counter()

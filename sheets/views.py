@@ -113,15 +113,36 @@ def _cadesplugin_js() -> str | None:
     return None
 
 
+# The page's verdicts, by the PDF's bytes and the trust roots: validation here is offline, so it changes only as
+# certificates expire, and a sheet viewed again within VERDICT_SECONDS is not parsed and checked again (that was
+# 67 of the 75 ms of CPU a signed sheet's page cost; benchmarks/load.py). Per process; bounded.
+VERDICT_SECONDS = 300
+_VERDICTS: dict[tuple, tuple[float, list]] = {}
+_MAX_VERDICTS = 512
+
+
 def _validation(sheet: SummarySheet) -> list | None:
     """The signatures as validated now against TRUST_ROOTS (None: nothing signed yet)."""
+    import hashlib
+    import time
+
     from core.trust import trust_roots
     if sheet.status not in (SheetStatus.teacher_signed, SheetStatus.signed, SheetStatus.superseded) or not sheet.pdf:
         return None
+    roots = trust_roots()
+    key = (hashlib.sha256(sheet.pdf).digest(), tuple(c.sha256 for c in roots))   # the bytes as they are now
+    now = time.monotonic()
+    cached = _VERDICTS.get(key)
+    if cached is not None and now - cached[0] < VERDICT_SECONDS:
+        return cached[1]
     try:
-        return pades.validate(sheet.pdf, trust_roots())
+        verdict: list = pades.validate(sheet.pdf, roots)
     except (pades.SigningError, OSError, ValueError) as exc:
         return [{"summary_ru": f"Проверка невозможна: {exc}"}]
+    if len(_VERDICTS) >= _MAX_VERDICTS:
+        _VERDICTS.clear()
+    _VERDICTS[key] = (now, verdict)
+    return verdict
 
 
 @bp.route("/sheets/<int:sheet_id>/preview/<int:page>.png")

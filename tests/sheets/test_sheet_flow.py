@@ -227,6 +227,37 @@ def test_sheet_page_shows_signatures_validated_against_trust_roots(app, client, 
     assert "Действительна" in page and "Иванова Мария Петровна" in page
 
 
+def test_the_sheet_pages_verdict_is_reused_for_the_same_bytes_only(app, client, logged_in, school, pki, tmp_path,
+                                                                   monkeypatch):
+    """A signed sheet's page validates its signatures once per VERDICT_SECONDS, not on every view; bytes changed
+    behind the service's back get a verdict of their own at once, and so do other trust roots."""
+    from asn1crypto import pem
+
+    import pades
+    (sheet,) = _sheets(school, "4Б")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()) + pem.armor("CERTIFICATE", pki.interm.dump()))
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(roots))
+    validations = []
+    real_validate = pades.validate
+    monkeypatch.setattr(pades, "validate", lambda pdf, *a, **kw: validations.append(1) or real_validate(pdf, *a, **kw))
+    logged_in(school.director)
+    first = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
+    again = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
+    assert "Действительна" in first and "Действительна" in again and len(validations) == 1
+    tampered = bytearray(sheet.pdf)
+    tampered[sheet.pdf.index(b"/Producer") + 3] ^= 0x01
+    sheet.pdf = bytes(tampered)                                  # pdf_sha256 left as it was
+    changed = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
+    assert len(validations) == 2 and "Действительна" not in changed
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(tmp_path / "none.pem"))
+    (tmp_path / "none.pem").write_bytes(pem.armor("CERTIFICATE", pki.cert("foreign-root").dump()))
+    client.get(f"/sheets/{sheet.id}")
+    assert len(validations) == 3
+
+
 def test_demo_pki_keys_sign_and_validate(app, tmp_path, school, monkeypatch):
     import pades
     from core.trust import load_roots

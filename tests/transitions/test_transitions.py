@@ -142,6 +142,8 @@ def test_replies_on_time_late_and_missing_and_the_final_list(db, tree, campaign,
     assert final["Школа Б2"].change == "added" and final["Школа Б2"].decision is ReplyDecision.added
     assert final["Школа В"].change == "no_reply" and final["Школа В"].in_final
     assert svc.final_school_ids(campaign) == {tree["a"].id, tree["b"].id, tree["b2"].id, c3.id}
+    for school in (tree["a"], tree["a2"], tree["b"], tree["b2"], c3, tree["institute"]):   # one school's answer
+        assert svc.in_final_list(campaign, school) is (school.id in svc.final_school_ids(campaign)), school.name
     late = db.query(AuditEntry).filter_by(action="transition.reply.submit").order_by(AuditEntry.id).all()
     assert [e.summary["after"]["late_days"] for e in late] == [0, 2]
 

@@ -1,0 +1,50 @@
+"""The test PKI (certomancer: TSA, OCSP, CRL over HTTP) in a process of its own, as a real TSA is elsewhere:
+the benchmark then sees its CPU apart from its own, and its polling does not share the TSA's interpreter.
+
+    pki = PkiProcess(workdir)      # pki.tsa_url, pki.root (asn1crypto certificate), pki.pid; pki.close()
+
+Run as a script it is that process: it serves until its stdin closes.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+class PkiProcess:
+    def __init__(self, workdir: Path):
+        from asn1crypto import pem, x509
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "pki_process.py"), str(workdir)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.tsa_url = (self.proc.stdout.readline() if self.proc.stdout else "").strip()
+        if not self.tsa_url:
+            raise SystemExit(f"the test PKI did not start (exit {self.proc.wait()})")
+        self.root = x509.Certificate.load(pem.unarmor((workdir / "root.pem").read_bytes())[2])
+        self.pid = self.proc.pid
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def main(workdir: Path) -> None:
+    sys.path.insert(0, str(HERE))
+    from project_path import use_checkout
+    use_checkout()
+    from asn1crypto import pem
+
+    from tests.sheets import pki
+    served = pki.start(workdir)
+    (workdir / "root.pem").write_bytes(pem.armor("CERTIFICATE", served.root.dump()))
+    print(served.tsa_url, flush=True)
+    sys.stdin.read()                     # until the benchmark closes our stdin (or exits)
+    served.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
