@@ -341,6 +341,11 @@ def _session():
     return Session()
 
 
+# A token of each TSA, per process, from which its certificates are read for the DSS (see validation_paths).
+TSA_CERTS_SECONDS = 3600
+tsa_tokens: dict[str, tuple[float, Any]] = {}
+
+
 class ArchiveTimeStamper(StrictTimeStamper):
     """Keeps the token it got (read without parsing the output again) and its session (closed by us)."""
     last_token: Any = None
@@ -352,6 +357,23 @@ class ArchiveTimeStamper(StrictTimeStamper):
     async def async_timestamp(self, message_digest, md_algorithm):
         self.last_token = await super().async_timestamp(message_digest, md_algorithm)
         return self.last_token
+
+    async def validation_paths(self, validation_context):
+        """The TSA certificate's paths, for the DSS written before the document timestamp. pyHanko learns the
+        certificate from a dummy token each new timestamper requests, and an ingest makes one timestamper per
+        document: every sheet cost the TSA a second request (benchmarks/year_end.py counts them). The token is
+        kept per TSA and process for TSA_CERTS_SECONDS (a renewed TSA certificate is picked up within that)."""
+        from pyhanko.sign import DEFAULT_MD
+        from pyhanko.sign.timestamps.common_utils import extract_ts_certs
+        from pyhanko_certvalidator import CertificateValidator
+        now = time.monotonic()
+        known = tsa_tokens.get(self.url)
+        if known is None or now - known[0] > TSA_CERTS_SECONDS:
+            known = tsa_tokens[self.url] = (now, await self.async_dummy_response(DEFAULT_MD))
+        for cert in list(extract_ts_certs(known[1], self.cert_registry)):
+            validator = CertificateValidator(cert, intermediate_certs=self.cert_registry,
+                                             validation_context=validation_context)
+            yield await validator.async_validate_usage(set(), {"time_stamping"})
 
 
 def _timestamper(url: str) -> ArchiveTimeStamper:

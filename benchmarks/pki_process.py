@@ -2,9 +2,11 @@
 the benchmark then sees its CPU apart from its own, and its polling does not share the TSA's interpreter.
 
     pki = PkiProcess(workdir)      # pki.tsa_url, pki.root (asn1crypto certificate), pki.pid; pki.close()
+    pki.requests()                 # {"tsa": n, "ocsp": n, "crl": n, "other": n} answered so far
 
 Run as a script it is that process: it serves until its stdin closes.
 """
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +25,12 @@ class PkiProcess:
         self.root = x509.Certificate.load(pem.unarmor((workdir / "root.pem").read_bytes())[2])
         self.pid = self.proc.pid
 
+    def requests(self) -> dict[str, int]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write("count\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
@@ -40,9 +48,20 @@ def main(workdir: Path) -> None:
 
     from tests.sheets import pki
     served = pki.start(workdir)
+    counts = {"tsa": 0, "ocsp": 0, "crl": 0, "other": 0}
+    app = served._server.app  # type: ignore[attr-defined]   # werkzeug's server: count what it answers
+
+    def counting(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        kind = next((k for k in ("tsa", "ocsp", "crl") if f"/{k}" in path), "other")
+        counts[kind] += 1
+        return app(environ, start_response)
+    served._server.app = counting  # type: ignore[attr-defined]
     (workdir / "root.pem").write_bytes(pem.armor("CERTIFICATE", served.root.dump()))
     print(served.tsa_url, flush=True)
-    sys.stdin.read()                     # until the benchmark closes our stdin (or exits)
+    for line in sys.stdin:               # until the benchmark closes our stdin (or exits)
+        if line.strip() == "count":
+            print(json.dumps(counts), flush=True)
     served.close()
 
 

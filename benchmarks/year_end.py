@@ -374,6 +374,7 @@ def main() -> None:
         watch = RssWatch([w.pid for w in workers])
         watch.start()
         cpu = CpuSplit(base, [w.pid for w in workers], [tpki.pid])
+        pki_before = tpki.requests()
         from sheets.models import BatchKind
         stage_s = {}
         t_all = time.perf_counter()
@@ -396,6 +397,7 @@ def main() -> None:
         end_to_end = time.perf_counter() - t_all + import_s
         watch.stop.set()
         cpu_split = cpu.used()
+        pki_asked = {k: v - pki_before.get(k, 0) for k, v in tpki.requests().items()}
 
         if args.keep:
             args.keep.mkdir(parents=True, exist_ok=True)
@@ -429,6 +431,8 @@ def main() -> None:
         print(f"speed-up over the naive path: {naive_ms / (end_to_end / total * 1000):.1f}× (target ≥ 10×)")
         print(f"15,000 sheets projected: {15000 / rate / 60:.1f} min on {cores} cores (target ≤ 20 min)")
         print(f"peak worker RSS: {watch.peak / 2**20:.0f} MB (target < 400 MB)")
+        print("answered by the test PKI during the batches: " + ", ".join(
+            f"{k} {v} ({v / total:.2f} per sheet)" for k, v in pki_asked.items() if v))
         busy = sum(cpu_split.values())
         print("CPU seconds during the batches: " + ", ".join(
             f"{k} {v:.1f} s ({100 * v / busy:.0f} %)" for k, v in sorted(cpu_split.items(), key=lambda kv: -kv[1])))

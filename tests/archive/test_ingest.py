@@ -62,6 +62,36 @@ def test_with_a_tsa_the_archive_copy_is_b_lta_and_verifies(app, tree, people, si
     assert original.ok and "подписанным подлинником" in " ".join(c.text for c in original.checks)
 
 
+def test_the_tsa_certificate_is_learnt_once_not_per_document(app, tree, people, sign_sheet, run_jobs, tsa,
+                                                               monkeypatch):
+    """pyHanko learns the TSA's certificate (for the DSS) from a dummy token per timestamper; the archive keeps
+    that token per TSA, so N ingests ask the TSA N + 1 times, not 2N, and each copy is still B-LTA."""
+    from archive import lta
+    from archive.verify import verify_bytes
+    from core import db
+    asked = []
+    real = lta.ArchiveTimeStamper.async_timestamp
+
+    async def counted(self, message_digest, md_algorithm):
+        asked.append(md_algorithm)
+        return await real(self, message_digest, md_algorithm)
+    monkeypatch.setattr(lta.ArchiveTimeStamper, "async_timestamp", counted)
+    lta.tsa_tokens.clear()
+    sheets = [sign_sheet(tree["a"], name) for name in ("9А", "9Б", "9В")]
+    db.commit()
+    run_jobs()
+    assert len(asked) == 3 + 1
+    for sheet in sheets:
+        record = _record(sheet)
+        assert record.status is RecordStatus.archived, record.last_error
+        stored = get_storage().get(record.key)
+        v = verify_bytes(stored)
+        assert v.ok and any(c.label.startswith("Долгосрочная") and c.ok for c in v.checks), v.lines_ru()
+    changed = bytearray(stored)
+    changed[stored.index(b"/Producer") + 3] ^= 0x01
+    assert not verify_bytes(bytes(changed)).ok
+
+
 def test_ingest_with_storage_stopped_finishes_once_it_is_back(app, tree, people, sign_sheet, run_jobs, redis_conn,
                                                               client, logged_in, tmp_path):
     """A SeaweedFS of this test's own is stopped: the record stays pending (shown on the status page),
