@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask import current_app, request
 from flask import session as http_session
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from core.db import execute_count, session, utcnow
 from orgs.models.users import User, UserSession
@@ -43,7 +44,9 @@ def current() -> UserSession | None:
     token = http_session.get(COOKIE_KEY)
     if not token:
         return None
-    record = session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(token)))
+    # the user comes in the same round trip: this runs before every page
+    record = session.scalar(select(UserSession).options(joinedload(UserSession.user))
+                            .where(UserSession.token_sha256 == _digest(token)))
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     if record is None or record.revoked_at is not None or record.expires_at <= now or \
