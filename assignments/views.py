@@ -41,8 +41,11 @@ MONTHS = ["Январь", "Февраль", "Март", "Апрель", "Май"
 @bp.app_context_processor
 def _inbox_count():
     def unread():
-        user = g.get("user")
-        return notifications.unread_count(user.id) if user is not None else 0
+        # asked by the menu and again by some pages: counted once per request (after the view's changes)
+        if "unread_count" not in g:
+            user = g.get("user")
+            g.unread_count = notifications.unread_count(user.id) if user is not None else 0
+        return g.unread_count
     def may_assign():
         user = g.get("user")
         return user is not None and any(o.kind in (OrgKind.region, OrgKind.municipality)

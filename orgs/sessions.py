@@ -44,8 +44,8 @@ def current() -> UserSession | None:
     token = http_session.get(COOKIE_KEY)
     if not token:
         return None
-    # the user comes in the same round trip: this runs before every page
-    record = session.scalar(select(UserSession).options(joinedload(UserSession.user))
+    # the user and their grants come in the same round trip: this runs before every page
+    record = session.scalar(select(UserSession).options(joinedload(UserSession.user).joinedload(User.grants))
                             .where(UserSession.token_sha256 == _digest(token)))
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
