@@ -19,8 +19,11 @@ threads = int(os.environ.get("JT_THREADS", "4"))
 timeout = int(os.environ.get("JT_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000            # recycle workers now and then (memory held by large PDFs/XLSX)
-max_requests_jitter = 200
+# Recycle workers now and then (memory held by large PDFs/XLSX) — rarely: at 2,000 requests a busy 2-core box
+# (benchmarks/load.py, ≈ 25 requests/s per worker) rebooted every worker each 80 s, all four within seconds of
+# each other, and the pages queued behind the boots. A wide jitter keeps the restarts apart.
+max_requests = 20000
+max_requests_jitter = 5000
 preload_app = False            # each worker builds its own app (and database pool) after the fork
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None               # the app logs each request as JSON, with its request id (app/observability.py)

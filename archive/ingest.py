@@ -231,6 +231,13 @@ def read_back(storage, key: str, sha: str) -> None:
 
 
 def store(record: ArchiveRecord) -> None:
+    # The audit log's lock is held from an entry's append to the commit; appended at the end, a worker (niced
+    # below the web) does not hold every audited page waiting while it puts and reads back the .sig.
+    with audit.gathered():
+        _store(record)
+
+
+def _store(record: ArchiveRecord) -> None:
     storage = get_storage()
     pdf = record.staged_pdf if record.staged_pdf is not None else _source_pdf(record)
     if hashlib.sha256(pdf).hexdigest() != record.sha256:
