@@ -304,3 +304,32 @@ def test_refusals_are_logged_in_their_own_transaction(app, client, make_user, tr
     login(app.test_client(), user.login, "неверный-пароль-1")
     (failed,) = _security_events(app, "login_failed")
     assert failed.user_id == user.id and "неверный" not in str(failed.detail)
+
+
+def test_every_grant_is_loaded_with_the_session_in_one_query(app, db, client, tree, make_user):
+    """The session, its user and all the user's grants come in one joined query before each page; a user with
+    several grants must keep all of them (a joined collection cut to its first row would drop rights)."""
+    from flask import g
+    from sqlalchemy import event
+
+    from orgs.models.users import Role
+    user = make_user("director", tree["a"])
+    services.grant(user, Role.municipal_official, tree["m1"])
+    services.grant(user, Role.archivist, tree["region"])
+    ids = {"a": tree["a"].id, "m1": tree["m1"].id, "region": tree["region"].id}
+    db.expunge_all()
+    assert login(client, user.login).status_code == 302
+    statements = []
+    engine = app.extensions["db_engine"]
+    listen = lambda *a: statements.append(a[2])   # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with client:
+            assert client.get("/assignments/inbox").status_code == 200
+            grants = {(gr.role, gr.organisation_id) for gr in g.user.grants}
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert grants == {(Role.director, ids["a"]), (Role.municipal_official, ids["m1"]),
+                      (Role.archivist, ids["region"])}
+    assert not any("FROM role_grants" in s and "user_sessions" not in s for s in statements), \
+        "grants were loaded by a query of their own"
