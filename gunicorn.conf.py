@@ -49,6 +49,12 @@ def on_starting(server):
             os.unlink(os.path.join(path, name))
 
 
+def post_worker_init(worker):
+    # the app is loaded: keep its start-up objects out of every later full garbage collection (web/worker.py)
+    from web.worker import freeze_startup_objects
+    freeze_startup_objects()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)

@@ -6,6 +6,7 @@ made while a job runs (rq 3's monitor_work_horse lets the ConnectionError of a h
 `job.get_status()` end `work()`), and its job stays "started" until RQ's cleanup of abandoned jobs,
 minutes later (tests/faults/test_redis_outage.py). Only the worker waits: a web request gets its
 error at once (a batch started then is marked failed, see signing/services.py)."""
+import gc
 import os
 import sys
 import time
@@ -132,6 +133,16 @@ def preload(app) -> None:
     from core.db import import_models
     import_models()
     configure_mappers()
+    freeze_startup_objects()
+
+
+def freeze_startup_objects() -> None:
+    """Move what start-up built (≈ 300,000 objects: modules, mappers, fonts, templates) out of the cyclic
+    garbage collector's reach. They live as long as the process, yet every full collection walked them again:
+    a batch that decodes a class's marks (≈ 10,000 new objects a sheet) triggered one every few sheets, up to
+    20 ms each (measured in the render batch). Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -47,3 +47,20 @@ def test_workers_are_warm_unless_forking_is_asked_for(monkeypatch):
     assert worker_class() is SimpleWorker
     monkeypatch.setenv("WORKER_FORK", "1")
     assert worker_class() is Worker and not issubclass(Worker, SimpleWorker)
+
+
+FREEZE_PROBE = """
+import gc
+from web import create_app
+from web.worker import preload
+preload(create_app())
+print(gc.get_freeze_count())
+"""
+
+
+def test_a_preloaded_worker_keeps_its_start_up_objects_out_of_the_garbage_collector():
+    """Full collections during a batch no longer walk the app's modules, mappers and fonts (issue 20)."""
+    done = subprocess.run([sys.executable, "-c", FREEZE_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SECRET_KEY": "probe-secret-key-for-tests", "ARCHIVE_URL": ""})
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 100_000
