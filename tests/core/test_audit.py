@@ -62,3 +62,29 @@ def test_cli_reports_an_intact_chain(db, app):
     _entries(2)
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "Цепочка цела" in result.output
+
+
+def _count(action):
+    return session.query(audit.AuditEntry).filter_by(action=action).count()
+
+
+def test_a_request_takes_the_audit_lock_only_at_its_commit(db, app):
+    """An entry recorded early in a request waits for its commit: the chain's lock is not held over the rest of
+    the request (an upload, a page) while every other audited write of the service queues behind it. A request
+    rolled back leaves no entry."""
+    from core import db as dbm
+    with app.test_request_context():
+        audit.record("test.deferred", object_type="Thing", object_id=1)
+        with app.extensions["db_engine"].connect() as other:
+            assert other.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": audit.AUDIT_LOCK_KEY})
+            other.rollback()
+        assert _count("test.deferred") == 0
+        dbm.commit()
+        assert _count("test.deferred") == 1
+    with app.test_request_context():
+        audit.record("test.rolled_back", object_type="Thing", object_id=2)
+        dbm.rollback()
+        audit.record("test.after_rollback", object_type="Thing", object_id=3)
+        dbm.commit()
+    assert _count("test.rolled_back") == 0 and _count("test.after_rollback") == 1
+    assert audit.verify_chain().ok
