@@ -54,7 +54,8 @@ class AuditEntry(Base):
 
 def record(action: str, obj=None, *, object_type: str | None = None, object_id=None,
            before: dict | None = None, after: dict | None = None, actor=None, **details) -> AuditEntry:
-    """Append an entry for `action` on `obj` by the current user (or `actor`). Flushes, never commits.
+    """Append an entry for `action` on `obj` by the current user (or `actor`). Never commits; outside a web
+    request and `gathered()` it is written (and the chain's lock taken) at once.
     Keep personal data (pupils' names, marks) out of `before/after/details`: refer to them by id.
     Inside `gathered()` the entry waits and is written with the others at the end of the block; in a web
     request it waits for the request's next commit (and goes with a rollback).
