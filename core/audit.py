@@ -100,9 +100,25 @@ def gathered() -> Iterator[list[dict]]:
 
 
 @event.listens_for(AppSession, "before_commit")
-def _append_request_entries(_session) -> None:
-    if has_request_context():
+def _append_request_entries(session_) -> None:
+    # a savepoint's release is no commit: the entries wait for the outermost one, so the lock is not held
+    # from a savepoint to the end of the request
+    if has_request_context() and not session_.in_nested_transaction():
         _append(g.pop("audit_waiting", None) or [])
+
+
+@event.listens_for(AppSession, "after_transaction_create")
+def _mark_savepoint(_session, transaction) -> None:
+    if transaction.nested and has_request_context():
+        g.setdefault("audit_savepoints", {})[transaction] = len(g.get("audit_waiting") or ())
+
+
+@event.listens_for(AppSession, "after_soft_rollback")
+def _drop_entries_of_rolled_back_savepoint(_session, transaction) -> None:
+    if transaction.nested and has_request_context():
+        mark = g.get("audit_savepoints", {}).pop(transaction, None)
+        if mark is not None:
+            del g.get("audit_waiting", [])[mark:]
 
 
 @event.listens_for(AppSession, "after_transaction_end")
@@ -110,6 +126,7 @@ def _drop_rolled_back_entries(_session, transaction) -> None:
     # after a commit the list is gone already; after a rollback of the whole transaction its entries go too
     if transaction.parent is None and has_request_context():
         g.pop("audit_waiting", None)
+        g.pop("audit_savepoints", None)
 
 
 def _append(items: list[dict]) -> list[AuditEntry]:

@@ -88,3 +88,24 @@ def test_a_request_takes_the_audit_lock_only_at_its_commit(db, app):
         dbm.commit()
     assert _count("test.rolled_back") == 0 and _count("test.after_rollback") == 1
     assert audit.verify_chain().ok
+
+
+def test_a_savepoint_in_a_request_keeps_or_drops_its_own_entries(db, app):
+    """A savepoint released is no commit (the lock is still free afterwards); one rolled back takes the entries
+    recorded inside it, and only those, with it."""
+    from core import db as dbm
+    with app.test_request_context():
+        audit.record("test.before_savepoint", object_type="Thing", object_id=1)
+        failed = db.begin_nested()
+        audit.record("test.in_failed_savepoint", object_type="Thing", object_id=2)
+        failed.rollback()
+        kept = db.begin_nested()
+        audit.record("test.in_kept_savepoint", object_type="Thing", object_id=3)
+        kept.commit()
+        with app.extensions["db_engine"].connect() as other:
+            assert other.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": audit.AUDIT_LOCK_KEY})
+            other.rollback()
+        dbm.commit()
+    assert [_count(a) for a in ("test.before_savepoint", "test.in_failed_savepoint", "test.in_kept_savepoint")] \
+        == [1, 0, 1]
+    assert audit.verify_chain().ok
