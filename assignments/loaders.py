@@ -1,12 +1,13 @@
 """Loading assignments and occurrences with the caller's rights checked (404/403): one copy for the pages
 and the JSON API."""
 from flask import abort, g
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from assignments import services as svc
-from assignments.models import Assignment, AssignmentTarget, Occurrence
+from assignments.models import Assignment, AssignmentTarget, Occurrence, OccurrenceEvent
 from core.db import session
 from orgs.access import can
+from orgs.models.organisations import Organisation
 
 
 def visible_targets(a: Assignment) -> list[AssignmentTarget]:
@@ -24,9 +25,13 @@ def get_assignment(assignment_id: int) -> Assignment:
 
 
 # what the occurrence's page and the access check read: one query instead of five lazy loads
-_OCCURRENCE_PAGE = (joinedload(Occurrence.org), joinedload(Occurrence.target),
+# what the occurrence page shows (the reviewers are checked on the organisation's parent), so that its rows and
+# history come in a few queries instead of one per event and file
+_OCCURRENCE_PAGE = (joinedload(Occurrence.org).joinedload(Organisation.parent), joinedload(Occurrence.target),
                     joinedload(Occurrence.assignment).joinedload(Assignment.plan_item),
-                    joinedload(Occurrence.assignment).joinedload(Assignment.assigner))
+                    joinedload(Occurrence.assignment).joinedload(Assignment.assigner),
+                    selectinload(Occurrence.events).selectinload(OccurrenceEvent.actor),
+                    selectinload(Occurrence.events).selectinload(OccurrenceEvent.files))
 
 
 def get_occurrence(occ_id: int, *, for_update: bool = False) -> Occurrence:

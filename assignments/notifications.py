@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from assignments.models import Assignment, DigestClaim, Notification, Occurrence, OccurrenceStatus
@@ -67,9 +67,13 @@ def notify_orgs(org_ids, kind: str, message: str, *, url: str | None = None, act
                              "roles": roles_with(action)})
 
 
+# asked by every page's menu: built once (see orgs.sessions)
+_UNREAD = select(func.count()).select_from(Notification) \
+    .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+
+
 def unread_count(user_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(Notification)
-                          .where(Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+    return session.scalar(_UNREAD, {"user_id": user_id}) or 0
 
 
 def inbox(user_id: int, *, limit: int = 200) -> list[Notification]:

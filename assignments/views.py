@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from assignments import dashboards as dash
 from assignments import notifications
@@ -445,7 +446,8 @@ def my_tasks():
         rstmt = select(Occurrence).join(Organisation, Organisation.id == Occurrence.org_id) \
             .where(Occurrence.status == OccurrenceStatus.submitted, below)
         review_total = session.scalar(select(func.count()).select_from(rstmt.subquery()))
-        review = session.scalars(rstmt.order_by(Occurrence.submitted_at, Occurrence.id).limit(PER_PAGE)).all()
+        review = session.scalars(rstmt.order_by(Occurrence.submitted_at, Occurrence.id).limit(PER_PAGE).options(
+            selectinload(Occurrence.org), selectinload(Occurrence.assignment).selectinload(Assignment.plan_item))).all()
     has_feed = session.scalar(select(FeedToken.id).where(FeedToken.user_id == g.user.id)) is not None
     return render_template("assignments/my.html", tasks=tasks, total_rows=total_rows, page=page,
                            pages=max(1, -(-total_rows // PER_PAGE)), review=review, review_total=review_total,
@@ -550,8 +552,8 @@ def feed(token: str):
 def _render_occurrence(occ: Occurrence, status: int = 200, **extra):
     today = svc.today()
     waiting, total = svc.open_children(occ)
-    children = session.scalars(select(Occurrence).where(Occurrence.parent_id == occ.id)
-                               .order_by(Occurrence.org_id)).all() if total else []
+    children = session.scalars(select(Occurrence).where(Occurrence.parent_id == occ.id).order_by(Occurrence.org_id)
+                               .options(selectinload(Occurrence.org))).all() if total else []
     return render_template("assignments/occurrence.html", occ=occ, today=today, status=occ.effective_status(today),
                            can_submit=svc.may_submit(g.user, occ) and occ.status.is_open,
                            can_review=svc.may_review(g.user, occ) and occ.status is OccurrenceStatus.submitted,

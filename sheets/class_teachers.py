@@ -35,8 +35,9 @@ def assignment(school_id: int, school_year: str, class_name: str) -> ClassTeache
 
 def teacher_of(sheet: SummarySheet) -> User | None:
     """The class teacher assigned now to the sheet's class and year (None: nobody)."""
-    found = assignment(sheet.school_id, sheet.school_year, sheet.class_name)
-    return found.user if found else None
+    return session.scalar(select(User).join(ClassTeacher, ClassTeacher.user_id == User.id).where(
+        ClassTeacher.school_id == sheet.school_id, ClassTeacher.school_year == sheet.school_year,
+        ClassTeacher.class_name == sheet.class_name))
 
 
 def is_teacher_of(user: User | None, sheet: SummarySheet) -> bool:

@@ -312,3 +312,69 @@ def test_officials_feed_sums_up_each_date(client, logged_in, tree, people, order
     summaries = [str(e["summary"]) for e in events]
     assert any(s.startswith("Назначить ответственного: 2.5") and s.endswith("выполнено 0 из 4") for s in summaries)
     assert sum(1 for s in summaries if s.startswith("2.5")) >= 2
+
+
+def _statements_of(app, client, path: str) -> tuple[list[str], str]:
+    from sqlalchemy import event
+
+    from core.db import session
+    session.flush()
+    session.expunge_all()      # a request starts with an empty session
+    statements: list[str] = []
+    listen = lambda *a: statements.append(a[2])   # noqa: E731
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        page = client.get(path).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    return statements, page
+
+
+def test_the_occurrence_page_loads_its_history_in_a_fixed_number_of_queries(app, client, logged_in, tree, people,
+                                                                             order):
+    """Each submission's files and each event's author come with the page's few queries, not one per row: the
+    page's cost stays the same however long the history grows."""
+    from core.db import session
+    from orgs.models.users import User
+    a = _assign(order, tree, "2.1", targets=[tree["a"]])
+    occ_id = session.scalars(select(Occurrence.id).where(Occurrence.assignment_id == a.id)).one()
+    director, reviewer = people["a"].id, people["m1"].id
+    logged_in(people["a"])
+
+    def round_trip(n: int) -> None:
+        occ = session.get(Occurrence, occ_id)
+        svc.submit(occ, actor=session.get(User, director), text=f"отчёт {n}",
+                   files=[svc.Upload(f"акт-{n}.pdf", b"%PDF-1.4 " + bytes([n]) * 64, "application/pdf")])
+        svc.return_(occ, actor=session.get(User, reviewer), comment=f"доработать {n}")
+
+    round_trip(1)
+    path = f"/assignments/occurrences/{occ_id}"
+    short, page = _statements_of(app, client, path)
+    assert "акт-1.pdf" in page
+    for n in (2, 3, 4):
+        round_trip(n)
+    long, page = _statements_of(app, client, path)
+    assert all(f"акт-{n}.pdf" in page for n in (1, 2, 3, 4)) and "доработать 4" in page
+    assert len(long) == len(short), "\n".join(long)
+
+
+def test_the_review_list_loads_in_a_fixed_number_of_queries(app, client, logged_in, tree, people, order):
+    """«Ждут вашей проверки» shows each report's organisation and plan item without a query per row."""
+    from core.db import session
+    from orgs.models.users import User
+    a = _assign(order, tree, "2.1", targets=[tree["a"], tree["a2"]])
+    occ_ids = {o.org_id: o.id for o in session.scalars(select(Occurrence).where(Occurrence.assignment_id == a.id))}
+    director, a_id, a2_id, a2_name = people["a"].id, tree["a"].id, tree["a2"].id, tree["a2"].display_name
+    logged_in(people["m1"])
+
+    def report(org_id: int) -> None:
+        svc.submit(session.get(Occurrence, occ_ids[org_id]), actor=session.get(User, director), text="готово")
+
+    report(a_id)
+    one, page = _statements_of(app, client, "/assignments/my")
+    assert "Ждут вашей проверки (1)" in page
+    report(a2_id)
+    two, page = _statements_of(app, client, "/assignments/my")
+    assert "Ждут вашей проверки (2)" in page and a2_name in page
+    assert len(two) == len(one), "\n".join(two)
