@@ -211,11 +211,15 @@ class Occurrence(Base):
                                                                 back_populates="occurrence")
 
     def effective_status(self, today: dt.date) -> OccurrenceStatus:
-        """The status as of `today`: a pending or returned occurrence past its due date is overdue even
-        before the daily job has marked it."""
-        if self.status in (OccurrenceStatus.pending, OccurrenceStatus.returned) and self.due_date < today:
-            return OccurrenceStatus.overdue
-        return self.status
+        return status_as_of(self.status, self.due_date, today)
+
+
+def status_as_of(status: OccurrenceStatus, due_date: dt.date, today: dt.date) -> OccurrenceStatus:
+    """The status as of `today`: a pending or returned occurrence past its due date is overdue even before the
+    daily job has marked it."""
+    if status in (OccurrenceStatus.pending, OccurrenceStatus.returned) and due_date < today:
+        return OccurrenceStatus.overdue
+    return status
 
 
 EVENT_KINDS = ("submit", "auto_submit", "accept", "return", "extend", "overdue", "appoint")

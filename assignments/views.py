@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 
 from assignments import dashboards as dash
 from assignments import notifications
@@ -111,7 +111,9 @@ def _ordinance_filter() -> tuple[int | None, list[int] | None]:
 def _ordinance_options() -> list[Ordinance]:
     """Documents the user may read that have assignments, for the dashboards' filter."""
     from ordinances.loaders import visible_condition
-    return list(session.scalars(select(Ordinance).join(Organisation, Ordinance.issuer_id == Organisation.id)
+    # only what the option's label needs: not the documents' full text on every dashboard
+    return list(session.scalars(select(Ordinance).options(load_only(Ordinance.kind, Ordinance.date, Ordinance.number))
+                                .join(Organisation, Ordinance.issuer_id == Organisation.id)
                                 .where(visible_condition(g.user),
                                        Ordinance.id.in_(select(Assignment.ordinance_id).distinct()))
                                 .order_by(Ordinance.date.desc().nulls_last())))
@@ -368,14 +370,15 @@ def org(org_id: int):
     status = request.args.get("status") or None
     if status and status not in dash.STATUS_FILTERS:
         abort(400)
-    stmt = dash.occurrence_query(org_ids=[org.id], start=start, end=end, today=today, status=status,
-                                 assignment_ids=aids)
+    stmt = dash.occurrence_filter(org_ids=[org.id], start=start, end=end, today=today, status=status,
+                                  assignment_ids=aids)
     if _want_xlsx():
         return xlsx_response(f"ispolnenie-{org.code}-{year}.xlsx", OCC_HEADERS,
-                             (_occ_row(o, today) for o in session.scalars(stmt)), title=f"{year}-{year + 1}")
+                             (_occ_row(o, today) for o in session.scalars(dash.with_details(stmt))),
+                             title=f"{year}-{year + 1}")
     page = max(1, request.args.get("page", 1, type=int))
     total_rows = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    items = dash.occurrence_rows(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE), today=today)
     counts = dash.org_counts(org, start=start, end=end, today=today, assignment_ids=aids)
     crumbs = [(o.display_name, url_for("assignments.region" if o.kind is OrgKind.region else "assignments.municipality",
                                        org_id=o.id, year=year))
@@ -434,12 +437,13 @@ def my_control():
 def my_tasks():
     today = svc.today()
     own = _own_orgs(g.user)
-    stmt = dash.occurrence_query(org_ids=own, today=today, status="open")
+    stmt = dash.occurrence_filter(org_ids=own, today=today, status="open")
     if _want_xlsx():
-        return xlsx_response("moi-zadachi.xlsx", OCC_HEADERS, (_occ_row(o, today) for o in session.scalars(stmt)))
+        return xlsx_response("moi-zadachi.xlsx", OCC_HEADERS,
+                             (_occ_row(o, today) for o in session.scalars(dash.with_details(stmt))))
     page = max(1, request.args.get("page", 1, type=int))
     total_rows = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) if own else 0
-    tasks = session.scalars(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all() if own else []
+    tasks = dash.occurrence_rows(stmt.offset((page - 1) * PER_PAGE).limit(PER_PAGE), today=today) if own else []
     review, review_total = [], 0
     below = dash.below_condition(g.user)
     if below is not None:

@@ -378,3 +378,24 @@ def test_the_review_list_loads_in_a_fixed_number_of_queries(app, client, logged_
     two, page = _statements_of(app, client, "/assignments/my")
     assert "Ждут вашей проверки (2)" in page and a2_name in page
     assert len(two) == len(one), "\n".join(two)
+
+
+def test_list_rows_show_the_status_as_of_today_and_the_row_details(client, logged_in, tree, people, order):
+    """My tasks and a school's dashboard read their rows as plain values: a pending row past its date reads
+    «Просрочено» before the daily job marks it, with the item's number and title and the responsible person."""
+    from core.db import session
+    a = _assign(order, tree, "2.1", targets=[tree["a"]])
+    occ = session.scalars(select(Occurrence).where(Occurrence.assignment_id == a.id)).one()
+    occ.target.responsible_name = "Орлова Анна Сергеевна"
+    item = occ.assignment.plan_item
+    assert occ.status is S.pending and occ.due_date < svc.today()
+    tree["a"].short_name = None                           # the full name stands in
+    session.flush()
+    logged_in(people["a"])
+    board = client.get(f"/assignments/dashboard/org/{tree['a'].id}?year=2010").get_data(as_text=True)
+    row = re.search(rf'<tr><td><a href="/assignments/occurrences/{occ.id}">.*?</tr>', board, re.S).group(0)
+    assert "Просрочено" in row and item.title in row and f"<td>{item.number}</td>" in row
+    assert "Орлова Анна Сергеевна" in row
+    mine = client.get("/assignments/my").get_data(as_text=True)
+    row = re.search(rf'<tr><td><a href="/assignments/occurrences/{occ.id}">.*?</tr>', mine, re.S).group(0)
+    assert "Просрочено" in row and tree["a"].name in row and item.title in row
