@@ -68,16 +68,16 @@ def tasks_section(user, day: dt.date) -> Section | None:
     def count(stmt) -> int:
         return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     if own:
-        overdue = count(dash.occurrence_query(org_ids=own, today=day, status="overdue"))
-        soon = count(dash.occurrence_query(org_ids=own, today=day, status="open", start=day,
-                                           end=day + dt.timedelta(days=7)))
+        overdue = count(dash.occurrence_filter(org_ids=own, today=day, status="overdue"))
+        soon = count(dash.occurrence_filter(org_ids=own, today=day, status="open", start=day,
+                                            end=day + dt.timedelta(days=7)))
         if overdue:
             s.items.append(Item(f"Просрочено: {overdue}", url_for("assignments.my_tasks"), overdue, urgent=True))
         if soon:
             s.items.append(Item(f"Срок в ближайшие 7 дней: {soon}", url_for("assignments.my_tasks"), soon))
     below = dash.below_condition(user)
     if below is not None:
-        review = count(dash.occurrence_query(scope=below, today=day, status="submitted"))
+        review = count(dash.occurrence_filter(scope=below, today=day, status="submitted"))
         if review:
             s.items.append(Item(f"Отчётов по поручениям ждут вашей проверки: {review}", url_for("assignments.my_tasks"),
                                 review, urgent=True))
