@@ -27,6 +27,8 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,   # set true behind TLS
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,   # the cookie's own life; the session record decides (below)
+    # the cookie carries only the session id: set at login, it is not signed and sent again with every page
+    "SESSION_REFRESH_EACH_REQUEST": False,
     "SESSION_IDLE_MINUTES": 30,       # a server-side session ends after this long without a request
     "SESSION_ABSOLUTE_HOURS": 8,      # and this long after the login, however active
     "API_TOKEN_DAYS": 90,             # new API tokens expire after this many days

@@ -45,6 +45,18 @@ def test_session_cookie_flags(client, make_user):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_the_cookie_is_set_at_login_and_not_resent_with_every_page(client, make_user, tree):
+    """It carries only the session id and lives as long as the session may (SESSION_ABSOLUTE_HOURS); the
+    server-side record ends it earlier (idle, logout), so pages need not sign and send it again."""
+    user = make_user("director", tree["a"])
+    resp = login(client, user.login)
+    assert "Expires=" in resp.headers["Set-Cookie"]
+    client.get("/assignments/inbox")          # the first page's forms put the CSRF secret into the session
+    for path in ("/assignments/inbox", "/assignments/my", "/"):
+        page = client.get(path)
+        assert page.status_code == 200 and "Set-Cookie" not in page.headers, path
+
+
 def test_login_redirects_only_within_the_site(client, make_user):
     user = make_user()
     for target, expected in (("/orgs", "/orgs"), ("https://evil.example/", "/"), ("//evil.example", "/"),
