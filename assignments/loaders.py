@@ -8,6 +8,7 @@ from assignments.models import Assignment, AssignmentTarget, Occurrence, Occurre
 from core.db import session
 from orgs.access import can
 from orgs.models.organisations import Organisation
+from orgs.models.users import User
 
 
 def visible_targets(a: Assignment) -> list[AssignmentTarget]:
@@ -30,7 +31,8 @@ def get_assignment(assignment_id: int) -> Assignment:
 _OCCURRENCE_PAGE = (joinedload(Occurrence.org).joinedload(Organisation.parent), joinedload(Occurrence.target),
                     joinedload(Occurrence.assignment).joinedload(Assignment.plan_item),
                     joinedload(Occurrence.assignment).joinedload(Assignment.assigner),
-                    selectinload(Occurrence.events).selectinload(OccurrenceEvent.actor),
+                    # the authors' names only: not their grants, which a User brings along by default
+                    selectinload(Occurrence.events).selectinload(OccurrenceEvent.actor).lazyload(User.grants),
                     selectinload(Occurrence.events).selectinload(OccurrenceEvent.files))
 
 

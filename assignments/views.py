@@ -8,6 +8,7 @@ from calendar import Calendar, monthrange
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import load_only, selectinload
 
@@ -37,6 +38,15 @@ bp = Blueprint("assignments", __name__)
 PER_PAGE = 100
 MONTHS = ["Январь", "Февраль", "Март", "Апрель", "Май", "Июнь", "Июль", "Август", "Сентябрь", "Октябрь",
           "Ноябрь", "Декабрь"]
+
+
+_STATUS_TAGS = {s: Markup('<span class="st st-{}">{}</span>').format(s.value, s.label) for s in OccurrenceStatus}
+
+
+@bp.app_template_filter("status_tag")
+def status_tag(status: OccurrenceStatus) -> Markup:
+    """The coloured status label, made once per status: the lists show it on every row."""
+    return _STATUS_TAGS[status]
 
 
 @bp.app_context_processor

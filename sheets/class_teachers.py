@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import lazyload
 
 from core import audit
 from core.db import session, utcnow
@@ -35,9 +36,10 @@ def assignment(school_id: int, school_year: str, class_name: str) -> ClassTeache
 
 def teacher_of(sheet: SummarySheet) -> User | None:
     """The class teacher assigned now to the sheet's class and year (None: nobody)."""
-    return session.scalar(select(User).join(ClassTeacher, ClassTeacher.user_id == User.id).where(
-        ClassTeacher.school_id == sheet.school_id, ClassTeacher.school_year == sheet.school_year,
-        ClassTeacher.class_name == sheet.class_name))
+    return session.scalar(
+        select(User).options(lazyload(User.grants)).join(ClassTeacher, ClassTeacher.user_id == User.id)
+        .where(ClassTeacher.school_id == sheet.school_id, ClassTeacher.school_year == sheet.school_year,
+               ClassTeacher.class_name == sheet.class_name))
 
 
 def is_teacher_of(user: User | None, sheet: SummarySheet) -> bool:
