@@ -25,9 +25,8 @@ def get_assignment(assignment_id: int) -> Assignment:
     return a
 
 
-# what the occurrence's page and the access check read: one query instead of five lazy loads
-# what the occurrence page shows (the reviewers are checked on the organisation's parent), so that its rows and
-# history come in a few queries instead of one per event and file
+# what the occurrence's page and the access checks read (reviewers are found on the organisation's parent): the
+# occurrence in one joined query, its history in two more, instead of lazy loads per event and file
 _OCCURRENCE_PAGE = (joinedload(Occurrence.org).joinedload(Organisation.parent), joinedload(Occurrence.target),
                     joinedload(Occurrence.assignment).joinedload(Assignment.plan_item),
                     joinedload(Occurrence.assignment).joinedload(Assignment.assigner),
