@@ -399,3 +399,18 @@ def test_list_rows_show_the_status_as_of_today_and_the_row_details(client, logge
     mine = client.get("/assignments/my").get_data(as_text=True)
     row = re.search(rf'<tr><td><a href="/assignments/occurrences/{occ.id}">.*?</tr>', mine, re.S).group(0)
     assert "Просрочено" in row and tree["a"].name in row and item.title in row
+
+
+def test_the_dashboards_offer_the_documents_with_assignments_as_a_filter(client, logged_in, tree, people, order):
+    """The filter's options carry each document's label (kind, date, number) though its text is not loaded."""
+    from core.db import session
+    a = _assign(order, tree, "2.1", targets=[tree["a"]])
+    label, order_id, region_id = order.label, order.id, tree["region"].id
+    assert a.ordinance_id == order_id
+    session.flush()
+    session.expunge_all()
+    logged_in(people["region"])
+    page = client.get(f"/assignments/dashboard/region/{region_id}?year=2010").get_data(as_text=True)
+    option = re.search(rf'<option value="{order_id}"[^>]*>([^<]*)</option>', page)
+    assert option and option.group(1) == label
+    assert client.get(f"/assignments/dashboard/region/{region_id}?year=2010&ordinance={order_id}").status_code == 200
