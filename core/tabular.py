@@ -31,6 +31,7 @@ XLSX_SUFFIXES = (".xlsx",)
 XLS_SUFFIXES = (".xls",)           # Excel 97–2003: what Дневник.ру's journal export and Сетевой город give
 DELIMITERS = (";", ",", "\t")
 _INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
+_HAS_INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060]")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 _UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
@@ -138,6 +139,10 @@ class Table:
 
 
 def clean_cell(value: str) -> str:
+    # called for every cell of a file: most hold none of the invisible characters, and a search is cheaper
+    # than translating a Cyrillic string
+    if value.isascii() or not _HAS_INVISIBLE.search(value):
+        return value.strip()
     return value.translate(_INVISIBLE).strip()
 
 

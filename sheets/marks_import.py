@@ -85,6 +85,7 @@ LONG_REQUIRED = ("class", "pupil", "subject", "period", "mark")
 WIDE_REQUIRED = ("class", "pupil")
 COUNT_FIELDS = ("absences_days", "absences_lessons", "absences_illness")
 PUPIL_FIELDS = (*COUNT_FIELDS, "decision")
+_LETTER = re.compile(r"[^\W\d_]")
 CLASS_FIELDS = ("council_date", "council_protocol")
 # Columns a wide export may carry that hold no marks; any other unrecognised column is an error there
 # (it is most likely a mark column whose header lacks the period).
@@ -532,13 +533,16 @@ class _Importer:
     def row_pupil(self, rowno: int, values: Mapping[str, str], cls: _Class | None, *, unique: bool) -> _Pupil | None:
         raw = self.value(values, "pupil")
         name = " ".join(raw.split())
+        known = cls.pupils.get(name.casefold()) if cls is not None else None
+        if known is not None and not unique:
+            return known                        # checked at its first row
         if not name:
             self.err(rowno, "pupil", None, "не указаны фамилия и имя ученика")
             return None
         if len(name) > MAX_NAME:
             self.err(rowno, "pupil", None, f"ФИО ученика длиннее {MAX_NAME} символов")
             return None
-        if not re.search(r"[^\W\d_]", name):
+        if not _LETTER.search(name):
             self.err(rowno, "pupil", name, "в ФИО ученика нет букв")
             return None
         if cls is None:
@@ -561,17 +565,15 @@ class _Importer:
             raw = " ".join(self.value(values, f).split())
             if not raw:
                 continue
-            parsed = self.parse_field(rowno, f, raw)
-            if parsed is None:
-                continue
             if f in PUPIL_FIELDS:
-                if pupil is None:
-                    continue
-                target = pupil.values
+                target = pupil.values if pupil is not None else None
             else:
-                if cls is None:
-                    continue
-                target = cls.council
+                target = cls.council if cls is not None else None
+            if target is not None and f in target and target[f][2] == raw:
+                continue        # the pupil's (class's) value again, as on every row of the long layout
+            parsed = self.parse_field(rowno, f, raw)
+            if parsed is None or target is None:
+                continue
             if f in target:
                 first, first_row, first_raw = target[f]
                 if first != parsed:
