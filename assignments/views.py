@@ -396,7 +396,7 @@ def org(org_id: int):
               and can(g.user, "assignment.view", o)]
     return render_template("assignments/org.html", org=org, items=items, counts=counts, year=year,
                            years=_year_options(), ordinance_id=oid, ordinances=_ordinance_options(), status=status,
-                           statuses=dash.STATUS_FILTERS, today=today, page=page,
+                           statuses=dash.STATUS_FILTERS, page=page,
                            pages=max(1, -(-(total_rows or 0) // PER_PAGE)), total_rows=total_rows, crumbs=crumbs)
 
 
@@ -465,7 +465,7 @@ def my_tasks():
     has_feed = session.scalar(select(FeedToken.id).where(FeedToken.user_id == g.user.id)) is not None
     return render_template("assignments/my.html", tasks=tasks, total_rows=total_rows, page=page,
                            pages=max(1, -(-total_rows // PER_PAGE)), review=review, review_total=review_total,
-                           today=today, has_feed=has_feed, own=own)
+                           has_feed=has_feed, own=own)
 
 
 @bp.route("/assignments/calendar")

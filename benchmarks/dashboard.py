@@ -204,10 +204,10 @@ def run(url: str, args) -> None:
 
         own = [schools[0].id]
 
-        def my_tasks():
-            stmt = dash.occurrence_query(org_ids=own, today=TODAY, status="open")
+        def my_tasks():      # what the page reads (assignments.views.my_tasks): a count and a page of rows
+            stmt = dash.occurrence_filter(org_ids=own, today=TODAY, status="open")
             session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-            return session.scalars(stmt.limit(100)).all()
+            return dash.occurrence_rows(stmt.limit(100), today=TODAY)
 
         rows_now, total_now = region_now()
         rows_in_year = total_now.counts.assigned

@@ -28,18 +28,21 @@ class AssignmentError(ValueError):
     """The assignment cannot be made; the message (Russian) says why."""
 
 
+def _of_class(school_id: int, school_year: str, class_name: str):
+    return and_(ClassTeacher.school_id == school_id, ClassTeacher.school_year == school_year,
+                ClassTeacher.class_name == class_name)
+
+
 def assignment(school_id: int, school_year: str, class_name: str) -> ClassTeacher | None:
-    return session.scalar(select(ClassTeacher).where(
-        ClassTeacher.school_id == school_id, ClassTeacher.school_year == school_year,
-        ClassTeacher.class_name == class_name))
+    return session.scalar(select(ClassTeacher).where(_of_class(school_id, school_year, class_name)))
 
 
 def teacher_of(sheet: SummarySheet) -> User | None:
-    """The class teacher assigned now to the sheet's class and year (None: nobody)."""
-    return session.scalar(
-        select(User).options(lazyload(User.grants)).join(ClassTeacher, ClassTeacher.user_id == User.id)
-        .where(ClassTeacher.school_id == sheet.school_id, ClassTeacher.school_year == sheet.school_year,
-               ClassTeacher.class_name == sheet.class_name))
+    """The class teacher assigned now to the sheet's class and year (None: nobody); one query, and not the
+    teacher's grants, which a User brings along by default."""
+    return session.scalar(select(User).options(lazyload(User.grants))
+                          .join(ClassTeacher, ClassTeacher.user_id == User.id)
+                          .where(_of_class(sheet.school_id, sheet.school_year, sheet.class_name)))
 
 
 def is_teacher_of(user: User | None, sheet: SummarySheet) -> bool:

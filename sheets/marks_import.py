@@ -85,8 +85,8 @@ LONG_REQUIRED = ("class", "pupil", "subject", "period", "mark")
 WIDE_REQUIRED = ("class", "pupil")
 COUNT_FIELDS = ("absences_days", "absences_lessons", "absences_illness")
 PUPIL_FIELDS = (*COUNT_FIELDS, "decision")
-_LETTER = re.compile(r"[^\W\d_]")
 CLASS_FIELDS = ("council_date", "council_protocol")
+_LETTER = re.compile(r"[^\W\d_]")                  # a pupil's name must hold at least one letter
 # Columns a wide export may carry that hold no marks; any other unrecognised column is an error there
 # (it is most likely a mark column whose header lacks the period).
 WIDE_IGNORED = {"№", "n", "no", "nn", "номер", "№_п/п", "п/п", "id", "дата_рождения", "пол", "примечание",

@@ -1,5 +1,7 @@
 """Pages for summary sheets: import marks, render, sign (one or a batch with a progress bar), download, verify."""
 
+import hashlib
+
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -89,8 +91,9 @@ def show(sheet_id: int):
         s = s.supersedes
         versions.append(s)
     later = session.scalars(select(SummarySheet).where(SummarySheet.supersedes_id == sheet.id)).all()
+    digest = hashlib.sha256(sheet.pdf).digest() if sheet.pdf else None    # the bytes as they are now
     return render_template("sheets/show.html", sheet=sheet, versions=versions, later=later,
-                           signatures=_validation(sheet), class_teacher=class_teachers.teacher_of(sheet),
+                           signatures=_validation(sheet, digest), class_teacher=class_teachers.teacher_of(sheet),
                            certified_by=session.get(User, sheet.class_teacher_id)
                            if sheet.teacher_signed_at and sheet.class_teacher_id else None,
                            can_render=can(g.user, "sheet.render", sheet.school),
@@ -100,7 +103,7 @@ def show(sheet_id: int):
                            cadesplugin_js=_cadesplugin_js(),
                            has_detached_sig=session.scalar(select(SummarySheet.detached_sig.is_not(None))
                                                            .where(SummarySheet.id == sheet.id)),
-                           pages=range(1, min(_page_count(sheet.pdf), MAX_PAGES) + 1) if sheet.pdf else [],
+                           pages=range(1, min(_page_count(sheet.pdf, digest), MAX_PAGES) + 1) if sheet.pdf else [],
                            marks=marks_table(sheet.marks))
 
 
@@ -124,27 +127,24 @@ _MAX_VERDICTS = 512
 _PAGE_COUNTS: dict[bytes, int] = {}
 
 
-def _page_count(pdf: bytes) -> int:
+def _page_count(pdf: bytes, digest: bytes) -> int:
     """Parsing the PDF for its page count cost ≈ 3 ms a view; the count is kept by the bytes' digest."""
-    import hashlib
-    key = hashlib.sha256(pdf).digest()
-    if key not in _PAGE_COUNTS:
+    if digest not in _PAGE_COUNTS:
         if len(_PAGE_COUNTS) >= _MAX_VERDICTS:
             _PAGE_COUNTS.clear()
-        _PAGE_COUNTS[key] = page_count(pdf)
-    return _PAGE_COUNTS[key]
+        _PAGE_COUNTS[digest] = page_count(pdf)
+    return _PAGE_COUNTS[digest]
 
 
-def _validation(sheet: SummarySheet) -> list | None:
+def _validation(sheet: SummarySheet, digest: bytes | None) -> list | None:
     """The signatures as validated now against TRUST_ROOTS (None: nothing signed yet)."""
-    import hashlib
     import time
 
     from core.trust import trust_roots
     if sheet.status not in (SheetStatus.teacher_signed, SheetStatus.signed, SheetStatus.superseded) or not sheet.pdf:
         return None
     roots = trust_roots()
-    key = (hashlib.sha256(sheet.pdf).digest(), tuple(c.sha256 for c in roots))   # the bytes as they are now
+    key = (digest, tuple(c.sha256 for c in roots))
     now = time.monotonic()
     cached = _VERDICTS.get(key)
     if cached is not None and now - cached[0] < VERDICT_SECONDS:
