@@ -103,7 +103,8 @@ def show(sheet_id: int):
                            cadesplugin_js=_cadesplugin_js(),
                            has_detached_sig=session.scalar(select(SummarySheet.detached_sig.is_not(None))
                                                            .where(SummarySheet.id == sheet.id)),
-                           pages=range(1, min(_page_count(sheet.pdf, digest), MAX_PAGES) + 1) if sheet.pdf else [],
+                           pages=range(1, min(_page_count(sheet.pdf, digest), MAX_PAGES) + 1)
+                           if sheet.pdf and digest else [],
                            marks=marks_table(sheet.marks))
 
 
