@@ -27,7 +27,8 @@ from pades.timestamps import StrictTimeStamper, TimestampUnavailable
 
 log = logging.getLogger(__name__)
 
-# Bytes of hex reserved for a document timestamp token (a TSA answer with its chain is 3-6 KB DER).
+# Bytes of hex reserved for a document timestamp token (a TSA answer with its chain is 3-6 KB DER), the first
+# time a TSA stamps in a process; then learned from its last token (pades/room.py).
 TIMESTAMP_RESERVED = 24 * 1024
 
 
@@ -145,8 +146,9 @@ def _signers(signatures) -> list[dict]:
 
 
 def _signature_time(sig) -> datetime | None:
+    from pades.gost import absent
     attrs = sig.signer_info["unsigned_attrs"]
-    if attrs.native is None:
+    if absent(attrs):
         return None
     for attr in attrs:
         if attr["type"].native == "signature_time_stamp_token":
@@ -245,11 +247,12 @@ def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certi
 async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.general import SigningError
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
     from pyhanko.sign.validation.dss import collect_validation_info
     from pyhanko_certvalidator import errors as cv_errors
 
-    from pades import owner_name
+    from pades import owner_name, room
     reader = PdfFileReader(BytesIO(pdf))
     signatures = reader.embedded_regular_signatures
     paths, notes = [], []
@@ -265,18 +268,28 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     timestamper = _timestamper(tsa_url)
     stamper = PdfTimeStamper(timestamper, field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
                              readable_field_name="Штамп времени архива")
+    key = room.timestamp_key(tsa_url)
     try:
-        out = await stamper.async_timestamp_pdf(
-            IncrementalPdfFileWriter.from_reader(reader), "sha256", validation_context=vc, validation_paths=paths,
-            bytes_reserved=TIMESTAMP_RESERVED,
-            dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False))
+        for reserved in dict.fromkeys((room.room(key, TIMESTAMP_RESERVED), TIMESTAMP_RESERVED)):
+            try:
+                out = await stamper.async_timestamp_pdf(
+                    IncrementalPdfFileWriter.from_reader(reader), "sha256", validation_context=vc,
+                    validation_paths=paths, bytes_reserved=reserved,
+                    dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False))
+                break
+            except SigningError as e:
+                if reserved == TIMESTAMP_RESERVED or not room.outgrown(e):
+                    raise
+                log.warning("document timestamp outgrew its learned room of %s hex characters; again", reserved)
+                reader = PdfFileReader(BytesIO(pdf))    # the failed attempt changed the old reader's objects
     except TimestampUnavailable as e:
         raise ArchiveTimestampError(f"Служба штампов времени недоступна ({tsa_url}): {e}") from None
     finally:
         await timestamper.session.close()
+    stamped = out.getvalue()
+    room.note(key, stamped)
     when, expires = _token_times(timestamper.last_token["content"])   # no second parse of the output
-    return Stamped(pdf=out.getvalue(), timestamp_at=when, expires_at=expires, notes=notes,
-                   signers=_signers(signatures))
+    return Stamped(pdf=stamped, timestamp_at=when, expires_at=expires, notes=notes, signers=_signers(signatures))
 
 
 def renew_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certificate]) -> Stamped:

@@ -62,7 +62,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from pades import fetching, gost, gost_keys
+from pades import fetching, gost, gost_keys, room
 from pades.fonts import FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
 from pades.pdfa import is_ours
@@ -71,10 +71,11 @@ from pades.timestamps import StrictTimeStamper, TimestampUnavailable
 log = logging.getLogger(__name__)
 gost.register()   # GOST R 34.10-2012 / Streebog in asn1crypto's OID maps (pades/gost.py)
 
-# Bytes of hex placeholder for the CMS. A fixed size instead of pyHanko's trial signature,
+# Bytes of hex placeholder for the CMS, the worst case. A fixed size instead of pyHanko's trial signature,
 # which would sign twice (ENVIRONMENT.md §7). Measured with the test PKI (Cyrillic names,
 # 3-certificate chain): a B-T CMS is 6.9 KB of DER = 13.8 KB of hex, B-B about half that;
-# about doubled here for real qualified chains, whose certificates are larger.
+# about doubled here for real qualified chains, whose certificates are larger. Used the first time a key
+# signs in a process; then the room is learned from its last signature (pades/room.py).
 RESERVED_B = 16 * 1024
 RESERVED_T = 32 * 1024
 RESERVED_EXTERNAL = 32 * 1024        # GOST CMS from CryptoPro may carry the whole chain
@@ -384,16 +385,28 @@ async def _sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url,
         else:
             pdf_signer = signers.PdfSigner(meta, hk_signer, timestamper=timestamper, stamp_style=STAMP_STYLE)
             params = _stamp_params(cert)
+        worst = RESERVED_T if timestamper else RESERVED_B
+        key = room.signature_key(cert, timestamper_url, embed_validation_info)
         try:
-            out = await pdf_signer.async_sign_pdf(   # the reader that checked the field: parsed once
-                IncrementalPdfFileWriter.from_reader(reader), existing_fields_only=not new_field,
-                bytes_reserved=RESERVED_T if timestamper else RESERVED_B, appearance_text_params=params)
+            for reserved in dict.fromkeys((room.room(key, worst), worst)):     # the learned room, then the worst
+                try:
+                    out = await pdf_signer.async_sign_pdf(   # the reader that checked the field: parsed once
+                        IncrementalPdfFileWriter.from_reader(reader), existing_fields_only=not new_field,
+                        bytes_reserved=reserved, appearance_text_params=params)
+                    break
+                except PyHankoSigningError as e:
+                    if reserved == worst or not room.outgrown(e):
+                        raise
+                    log.warning("signature CMS outgrew its learned room of %s hex characters; signing again", reserved)
+                    reader = _read(pdf)        # the failed attempt filled the field in the old reader's objects
         except TimestampUnavailable as e:
             raise SigningError(f"Служба штампов времени недоступна ({timestamper_url}): {e}. "
                                "Подпись не создана; повторите позже.") from None
         except PyHankoSigningError as e:
             raise SigningError(f"Подпись не создана: {e}") from e
-    return out.getvalue()
+    signed = out.getvalue()
+    room.note(key, signed)
+    return signed
 
 
 def _sign_gost(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url, certify, validation_context,

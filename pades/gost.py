@@ -176,9 +176,15 @@ def prime_digest(sig) -> None:
 # which pyHanko recomputes and compares; everything else (the GOST signature over the attributes exactly as
 # signed — `_ORIGINAL_ATTRS` —, the TSA's certificate, chain, EKU, time and imprint) pyHanko checks itself.
 
+def absent(value) -> bool:
+    """An optional ASN.1 field that is not there. Not `value.native is None`: that converts a present
+    set of attributes, certificates and all, to Python objects just to ask (≈ 5 ms a sheet at ingest)."""
+    return isinstance(value, core.Void)
+
+
 def _signature_timestamps(signer_info):
     unsigned = signer_info["unsigned_attrs"]
-    if unsigned.native is None:
+    if absent(unsigned):
         return []
     return [token["content"] for attr in unsigned if attr["type"].native == "signature_time_stamp_token"
             for token in attr["values"]]
@@ -226,7 +232,7 @@ _KEEP = 4096
 def _streebog_ess(signer_info) -> tuple[int, str] | None:
     """(index, hash name) of a signingCertificateV2 attribute hashed with Streebog, or None."""
     attrs = signer_info["signed_attrs"]
-    if attrs.native is None:
+    if absent(attrs):
         return None
     for i, attr in enumerate(attrs):
         if attr["type"].native == "signing_certificate_v2":

@@ -258,3 +258,40 @@ def test_an_unreachable_tsa_is_an_error_not_an_unstamped_archive_copy(app, trust
     dead = f"http://127.0.0.1:{free_ports(1)[0]}/tsa"
     with pytest.raises(lta.ArchiveTimestampError, match="Служба штампов времени недоступна"):
         lta.add_archive_timestamp(buf.getvalue(), dead, [])
+
+
+def test_the_room_for_the_archive_timestamp_is_learned_and_made_again_when_outgrown(
+        app, tree, people, sign_sheet, run_jobs, tsa, caplog):
+    """Like a signature's (tests/sheets/test_pades.py): the worst case first, then the last token's size plus
+    a margin; a token that outgrows it is stamped again in the worst case. Every copy verifies."""
+    import logging
+    import re
+
+    from archive.lta import TIMESTAMP_RESERVED
+    from archive.verify import verify_bytes
+    from core import db
+    from pades import room
+
+    def stamped(name):
+        sheet = sign_sheet(tree["a"], name)
+        db.commit()
+        run_jobs()
+        record = _record(sheet)
+        assert record.status is RecordStatus.archived, record.last_error
+        pdf = get_storage().get(record.key)
+        assert verify_bytes(pdf).ok, verify_bytes(pdf).lines_ru()
+        return pdf, len(re.findall(rb"/Contents\s*<([0-9A-Fa-f]*)>", pdf)[-1])
+
+    room.forget()
+    first, first_room = stamped("10А")
+    _, learned = stamped("10Б")
+    assert first_room == TIMESTAMP_RESERVED
+    assert learned == 2 * (room.newest_cms_length(first) + room.MARGIN) < TIMESTAMP_RESERVED
+    room.forget()
+    room.remember(room.timestamp_key(tsa), 100)
+    with caplog.at_level(logging.WARNING, logger="archive.lta"):
+        again, again_room = stamped("10В")
+    assert "outgrew its learned room" in caplog.text and again_room == TIMESTAMP_RESERVED
+    changed = bytearray(again)
+    changed[again.index(b"/Producer") + 3] ^= 0x01
+    assert not verify_bytes(bytes(changed)).ok

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import x509
+from certomancer import crypto_utils
 from certomancer.integrations.animator import Animator, AnimatorArchStore
 from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig, ServiceLabel
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 CONFIG = Path(__file__).parent / "pki" / "certomancer.yml"
@@ -100,7 +101,31 @@ NAMES = {"teacher": "Иванова Мария Петровна", "director": "�
          "expired": "Лаптева Ольга Николаевна", "encipher-only": "Иванова Мария Петровна"}
 
 
+class KeptKeysBackend(crypto_utils.PycaCryptographyBackend):
+    """certomancer's crypto backend, keeping each RSA key it has loaded. Its own loads the key again for every
+    token, OCSP answer and CRL, and OpenSSL 3 checks an RSA key as it loads it: ≈ 40 ms of CPU a time-stamp
+    token, a third of the machine in benchmarks/year_end.py, where a real TSA is somebody else's machine."""
+
+    def __init__(self):
+        self._keys: dict[bytes, rsa.RSAPrivateKey] = {}
+        self._lock = threading.Lock()
+
+    def generic_sign(self, private_key, tbs_bytes, sd_algo):
+        if sd_algo.signature_algo != "rsassa_pkcs1v15":
+            return super().generic_sign(private_key, tbs_bytes, sd_algo)
+        der = private_key.dump()
+        with self._lock:
+            key = self._keys.get(der)
+            if key is None:
+                loaded = serialization.load_der_private_key(der, password=None)
+                assert isinstance(loaded, rsa.RSAPrivateKey)
+                key = self._keys[der] = loaded
+        return key.sign(tbs_bytes, padding.PKCS1v15(), getattr(hashes, sd_algo.hash_algo.upper())())
+
+
 def start(workdir: Path) -> TestPKI:
+    if not isinstance(crypto_utils.CRYPTO_BACKEND, KeptKeysBackend):
+        crypto_utils.CRYPTO_BACKEND = KeptKeysBackend()     # certomancer's pluggable backend (one per process)
     generate_keys(workdir)
     app = _Deferred()
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)

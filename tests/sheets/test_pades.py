@@ -3,6 +3,7 @@
 Every signature made here is validated; tampered and wrongly-trusted copies must fail.
 """
 import logging
+import re
 import shutil
 import socket
 import subprocess
@@ -341,3 +342,38 @@ def test_a_fresh_render_signs_the_same_way(pki, teacher, director):
     pdf = prepare_fields(r.pdf, r.layout)
     pdf = sign(sign(pdf, CLASS_TEACHER_FIELD, teacher, certify=True), DIRECTOR_FIELD, director)
     assert_all_valid(pdf, pki, count=2)
+
+
+def _contents_hex(pdf: bytes) -> list[int]:
+    return [len(m[1]) for m in re.finditer(rb"/Contents\s*<([0-9A-Fa-f]*)>", pdf)]
+
+
+def test_the_room_for_a_signature_is_learned_from_the_last_one_and_made_again_when_outgrown(
+        blank, teacher, director, pki, caplog):
+    """The worst-case room the first time; then the last CMS's size plus a margin (pyHanko parses that hex a
+    character at a time on every later read). A CMS that outgrows the learned room is made in the worst case."""
+    from pades import RESERVED_T, room
+    room.forget()
+    first = sign(blank, CLASS_TEACHER_FIELD, teacher, certify=True, timestamper_url=pki.tsa_url)
+    second = sign(blank, CLASS_TEACHER_FIELD, teacher, certify=True, timestamper_url=pki.tsa_url)
+    used = room.newest_cms_length(first)
+    assert _contents_hex(first) == [RESERVED_T]
+    assert _contents_hex(second) == [2 * (used + room.MARGIN)] and 2 * used < _contents_hex(second)[0] < RESERVED_T
+    both = sign(second, DIRECTOR_FIELD, director, timestamper_url=pki.tsa_url)
+    assert_all_valid(first, pki, count=1)
+    assert_all_valid(both, pki, count=2)
+
+    # A room learned from a smaller CMS (a B-B one, without the token) is outgrown by a B-T signature.
+    bb = sign(blank, CLASS_TEACHER_FIELD, teacher, certify=True)
+    key = room.signature_key(teacher.certificate, pki.tsa_url, False)
+    room.forget()
+    room.note(key, bb)
+    with caplog.at_level(logging.WARNING, logger="pades"):
+        again = sign(blank, CLASS_TEACHER_FIELD, teacher, certify=True, timestamper_url=pki.tsa_url)
+    assert "outgrew its learned room" in caplog.text
+    assert _contents_hex(again) == [RESERVED_T]
+    [report] = assert_all_valid(again, pki, count=1)
+    assert report.timestamp_ok
+    at = again.index(b'dc:identifier="SV-2026-0000001"') + len(b'dc:identifier="SV-2026-000000')
+    [tampered] = reports(_tamper(again, at), pki)
+    assert not tampered.intact
