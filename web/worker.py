@@ -120,6 +120,8 @@ def preload(app) -> None:
             pass
     from sheets import render
     render.register_fonts()
+    import pades
+    pades.warm_up()
     from archive.ingest import software_version
     software_version()
     if app.config.get("ARCHIVE_URL"):
