@@ -16,7 +16,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from io import BytesIO
 from typing import Any
 
 from asn1crypto import x509
@@ -60,8 +59,8 @@ def signer_info(pdf: bytes, field_names: list[str] | None = None) -> list[dict]:
             quick = None
         if quick is not None:
             return quick
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    return _signers(PdfFileReader(BytesIO(pdf), strict=False).embedded_regular_signatures)
+    from pades import quick_read
+    return _signers(quick_read.reader(pdf, strict=False).embedded_regular_signatures)
 
 
 _BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
@@ -159,8 +158,8 @@ def _signature_time(sig) -> datetime | None:
 
 def last_document_timestamp(pdf: bytes) -> tuple[datetime, datetime] | None:
     """(time, TSA certificate end) of the newest document timestamp, if any."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    reader = PdfFileReader(BytesIO(pdf), strict=False)
+    from pades import quick_read
+    reader = quick_read.reader(pdf, strict=False)
     stamps = reader.embedded_timestamp_signatures
     if not stamps:
         return None
@@ -246,14 +245,13 @@ def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certi
 
 async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
     from pyhanko.sign.validation.dss import collect_validation_info
     from pyhanko_certvalidator import errors as cv_errors
 
-    from pades import owner_name, room
-    reader = PdfFileReader(BytesIO(pdf))
+    from pades import owner_name, quick_read, room
+    reader = quick_read.reader(pdf)
     signatures = reader.embedded_regular_signatures
     paths, notes = [], []
     from pades import gost
@@ -281,7 +279,7 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
                 if reserved == TIMESTAMP_RESERVED or not room.outgrown(e):
                     raise
                 log.warning("document timestamp outgrew its learned room of %s hex characters; again", reserved)
-                reader = PdfFileReader(BytesIO(pdf))    # the failed attempt changed the old reader's objects
+                reader = quick_read.reader(pdf)    # the failed attempt changed the old reader's objects
     except TimestampUnavailable as e:
         raise ArchiveTimestampError(f"Служба штампов времени недоступна ({tsa_url}): {e}") from None
     finally:
@@ -303,12 +301,11 @@ def renew_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Cer
 
 
 async def _renew(pdf: bytes, tsa_url: str, vc) -> Stamped:
-    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 
-    from pades import gost
-    reader = PdfFileReader(BytesIO(pdf))
+    from pades import gost, quick_read
+    reader = quick_read.reader(pdf)
     if not reader.embedded_timestamp_signatures:       # archived without a TSA: the first stamp
         return await _add(pdf, tsa_url, vc)
     for sig in reader.embedded_signatures:             # pyHanko validates the chain before extending it

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from io import BytesIO
 
 from sqlalchemy import select
 
@@ -101,9 +100,9 @@ def _failed(s, label: str) -> bool:
 def _signed_revision_sha256(data: bytes) -> str | None:
     """The hash of the file up to the end of its last signature's revision (the director's, on a
     signed sheet): what the service stored as the signed sheet, before the archive's additions."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pades import quick_read
     try:
-        sigs = PdfFileReader(BytesIO(data), strict=False).embedded_regular_signatures
+        sigs = quick_read.reader(data, strict=False).embedded_regular_signatures
         _, _, start, length = sigs[-1].byte_range
         return hashlib.sha256(data[:start + length]).hexdigest()
     except Exception:       # the integrity check has already said what is wrong with the file

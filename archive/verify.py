@@ -17,7 +17,6 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from io import BytesIO
 
 from asn1crypto import x509
 from flask import current_app
@@ -111,9 +110,10 @@ def verify_bytes(data: bytes, *, filename: str | None = None, allow_fetching: bo
         v.summary = "файл не является PDF."
         return v
     from pyhanko.pdf_utils.misc import PdfError, PdfReadError
-    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from pades import quick_read
     try:
-        reader = PdfFileReader(BytesIO(data), strict=False)
+        reader = quick_read.reader(data, strict=False)
         regular, stamps = reader.embedded_regular_signatures, reader.embedded_timestamp_signatures
     except (PdfReadError, PdfError, ValueError, KeyError, TypeError, AttributeError) as e:
         v.document = Check("Документ", False, f"PDF повреждён и не читается ({type(e).__name__})")

@@ -64,7 +64,7 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from pades import fetching, gost, gost_keys, room
+from pades import fetching, gost, gost_keys, quick_read, room
 from pades.fonts import FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
 from pades.pdfa import is_ours
@@ -504,7 +504,7 @@ def _docmdp(certify: bool) -> fields.MDPPerm:
 
 def _read(pdf: bytes, error: type[Exception] = SigningError) -> PdfFileReader:
     try:
-        return PdfFileReader(BytesIO(pdf))
+        return quick_read.reader(pdf)
     except (PdfReadError, PdfError, ValueError) as e:
         raise error(f"Файл повреждён или не является PDF: {e}") from None
 

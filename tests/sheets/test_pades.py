@@ -377,3 +377,33 @@ def test_the_room_for_a_signature_is_learned_from_the_last_one_and_made_again_wh
     at = again.index(b'dc:identifier="SV-2026-0000001"') + len(b'dc:identifier="SV-2026-000000')
     [tampered] = reports(_tamper(again, at), pki)
     assert not tampered.intact
+
+
+def test_signature_dictionaries_read_quickly_are_the_ones_pyhanko_reads(by_both, pki):
+    """pades.quick_read puts each signature dictionary, its /Contents read with bytes.fromhex, in the reader's
+    cache: the same keys and values as pyHanko's own parse, and the same verdicts."""
+    from pades import quick_read
+    quick = quick_read.reader(by_both)
+    plain = PdfFileReader(BytesIO(by_both))
+    refs = [f.get_object().raw_get("/V").reference for f in quick.root["/AcroForm"]["/Fields"]]
+    assert len(refs) == 2 and all(quick.cache_get_indirect_object(r.generation, r.idnum) is not None for r in refs)
+    for q, p in zip(quick.embedded_signatures, plain.embedded_signatures, strict=True):
+        assert q.sig_object.keys() == p.sig_object.keys()
+        assert all(q.sig_object.raw_get(k) == p.sig_object.raw_get(k) for k in p.sig_object.keys())
+        assert q.pkcs7_content == p.pkcs7_content and q.signer_cert.dump() == p.signer_cert.dump()
+    assert_all_valid(by_both, pki, count=2)                 # pades.validate reads through quick_read
+
+
+def test_a_contents_that_is_not_the_signed_gap_is_left_to_pyhanko(by_both, pki):
+    """A /Contents elsewhere than the gap of its own /ByteRange (here the range moved by one byte) is not taken;
+    pyHanko reads that dictionary itself and the signature fails as it did before."""
+    from pades import quick_read
+    at = by_both.rindex(b"/ByteRange [0 ") + len(b"/ByteRange [0 ")
+    end = by_both.index(b" ", at)
+    moved = by_both[:at] + str(int(by_both[at:end]) + 1).encode() + by_both[end:]
+    assert len(moved) == len(by_both)
+    reader = quick_read.reader(moved)
+    director_ref = [f.get_object().raw_get("/V").reference for f in reader.root["/AcroForm"]["/Fields"]][1]
+    assert reader.cache_get_indirect_object(director_ref.generation, director_ref.idnum) is None
+    teacher, director = reports(moved, pki)
+    assert teacher.intact and not director.bottom_line
