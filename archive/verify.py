@@ -310,7 +310,7 @@ def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetchin
         ]
         ok = bool(r.bottom_line) and all(c.ok is not False for c in checks)
         v.signatures.append(SignatureResult(
-            kind="signature", field=r.field_name, role=pades.ROLE_LABELS.get(r.field_name, r.field_name),
+            kind="signature", field=str(r.field_name), role=str(pades.ROLE_LABELS.get(r.field_name, r.field_name)),
             signer=r.signer_cn, serial=r.serial, time=r.signing_time.isoformat() if r.signing_time else None,
             ok=ok, summary=r.summary_ru, checks=checks))
 
@@ -388,7 +388,7 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
                         ("далее только данные проверки и новые штампы" if covered else "после штампа изменён"))]
         ok = good and covered
         v.signatures.append(SignatureResult(
-            kind="archive_timestamp", field=ts.field_name, role="Штамп времени архива", signer=_cn(cert),
+            kind="archive_timestamp", field=str(ts.field_name), role="Штамп времени архива", signer=_cn(cert),
             serial=format(cert.serial_number, "X"), time=st.timestamp.isoformat(), ok=ok,
             summary=(f"Штамп времени архива {_fmt(st.timestamp)} — " + ("действителен" if ok else "НЕ ПОДТВЕРЖДЁН")),
             checks=checks))

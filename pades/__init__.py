@@ -809,7 +809,7 @@ def _report(sig, st) -> SignatureReport:
     when = ts.timestamp if ts is not None else st.signer_reported_dt
     level = st.modification_level.name if st.modification_level is not None else None
     report = SignatureReport(
-        field_name=sig.field_name, signer_cn=owner_name(cert), serial=serial_of(cert), signing_time=when,
+        field_name=str(sig.field_name), signer_cn=owner_name(cert), serial=serial_of(cert), signing_time=when,
         intact=st.intact, valid=st.valid, trusted=st.trusted, coverage=st.coverage.name if st.coverage else "",
         modification_level=level, docmdp_ok=st.docmdp_ok, timestamp_ok=ts_ok, bottom_line=st.bottom_line,
         summary_ru="", details=st.pretty_print_details())

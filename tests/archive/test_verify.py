@@ -45,6 +45,18 @@ def test_an_archived_sheet_verifies_and_a_tampered_copy_fails(app, tree, people,
     assert any("изменён после подписания" in s.summary for s in bad.signatures), bad.lines_ru()
     assert any(c.label == "Архив" and c.ok is False for c in bad.checks)     # no record has this hash
     assert "ИТОГ: ПРОВЕРКА НЕ ПРОЙДЕНА" in bad.lines_ru()[-1]
+    # the report kept with a record is plain data: no PDF object from the reader in it (a field name was one,
+    # and copying it for the report copied the whole parsed file)
+    assert _leaf_types(good.as_dict()) <= {str, int, bool, type(None)}
+    assert [s["field"] for s in good.as_dict()["signatures"]][:2] == ["ClassTeacher", "Director"]
+
+
+def _leaf_types(value) -> set[type]:
+    if isinstance(value, dict):
+        return set().union(*map(_leaf_types, value.values()))
+    if isinstance(value, list):
+        return set().union(set(), *map(_leaf_types, value))
+    return {type(value)}
 
 
 def test_a_revoked_signer_fails(app, tree, people, sign_sheet, run_jobs, tsa):
