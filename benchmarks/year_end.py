@@ -16,7 +16,11 @@ signature), and reports:
   - speed-up over the naive path (target ≥ 10×);
   - a region's 15,000 sheets projected from the measured rate (target ≤ 20 min on 2 cores);
   - peak RSS of any worker process (target < 400 MB);
-  - the CPU seconds of each kind of process during the batches (the next bottleneck).
+  - the CPU seconds of each kind of process during the batches, and per stage with the share of the machine
+    left idle (the next bottleneck).
+The workers are started and warm (registered with Redis) before the clock starts, as on a year-end day; their
+start-up is printed apart. Each school's marks file is imported at the same time in a process of its own, as
+schools' uploads are separate web requests.
 `--keep DIR` leaves the signed PDFs and `trust.pem` there (verify with
 `TRUST_ROOTS=DIR/trust.pem flask --app wsgi archive verify FILE`).
 """
