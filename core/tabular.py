@@ -102,10 +102,12 @@ class Table:
     rows: list[tuple[int, dict[str, str]]] = dataclasses.field(default_factory=list)
     errors: list[RowError] = dataclasses.field(default_factory=list)
     bad_rows: set[int] = dataclasses.field(default_factory=set)   # rows whose values cannot be trusted
+    named: bool = False                 # every header cell has a name
+    invisible: bool = True              # the file may hold invisible characters (a CSV is searched once)
 
     def add(self, rowno: int, cells: list[str]) -> bool:
         """Take one record; True if it became a data row."""
-        cells = [clean_cell(c) for c in cells]
+        cells = [clean_cell(c) for c in cells] if self.invisible else [c.strip() for c in cells]
         if self.header is None:
             if any(cells):
                 self._set_header(rowno, cells)
@@ -115,7 +117,10 @@ class Table:
         if len(self.rows) >= self.max_rows:
             raise file_error(self.filename, f"в файле больше {self.max_rows} строк с данными — "
                                        f"разделите его на несколько файлов")
-        values = {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(self.header) if h}
+        if self.named and len(cells) >= len(self.header):     # the usual row: a name for every value
+            values = dict(zip(self.header, cells))
+        else:
+            values = {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(self.header) if h}
         if self.strict_width and any(cells[len(self.header):]):
             used = max(i for i, c in enumerate(cells) if c) + 1
             delim = "табуляция" if self.delimiter == "\t" else self.delimiter
@@ -136,6 +141,7 @@ class Table:
                 raise file_error(self.filename, f"столбец «{name}» встречается в заголовке несколько раз", rowno)
             seen.add(name)
         self.header, self.header_row = cells, rowno
+        self.named = all(cells)
 
 
 def clean_cell(value: str) -> str:
@@ -247,6 +253,7 @@ def read_csv(data: bytes, table: Table) -> None:
         line = text.count("\n", 0, bad.start()) + 1
         raise file_error(table.filename, "файл содержит двоичные данные (управляющие символы) — нужен текстовый CSV",
                     line)
+    table.invisible = _HAS_INVISIBLE.search(text) is not None
     lines = Lines(text)
     first = next((ln for ln in io.StringIO(text, newline="") if ln.strip()), "")
     sep = re.fullmatch(r'\s*"?sep=(.)"?\s*', first)

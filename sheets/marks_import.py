@@ -367,6 +367,7 @@ class _Pupil:
     values: dict[str, tuple[Any, int, str]] = field(default_factory=dict)      # field -> (parsed, row, raw)
     marks: dict[tuple[str, str], str] = field(default_factory=dict)            # (subject key, period) -> mark
     seen: dict[tuple[str, str], int] = field(default_factory=dict)             # (subject key, period) -> row
+    checked_cells: tuple[str, ...] | None = None     # its last row's pupil and class cells, if they were fine
 
 
 @dataclass(eq=False)
@@ -560,7 +561,22 @@ class _Importer:
         return pupil
 
     def row_fields(self, rowno: int, values: Mapping[str, str], cls: _Class | None, pupil: _Pupil | None) -> None:
-        """The per-pupil and per-class columns of one row, checked and compared with earlier rows."""
+        """The per-pupil and per-class columns of one row, checked and compared with earlier rows. The long
+        layout repeats them on each of a pupil's rows: cells the same as the pupil's last row that raised no
+        error are not looked at again."""
+        cells = tuple(values.get(h, "") for h in self.field_headers)
+        if pupil is not None and pupil.checked_cells == cells:
+            return
+        errors = len(self.errors)
+        self.check_fields(rowno, values, cls, pupil)
+        if pupil is not None:
+            pupil.checked_cells = cells if len(self.errors) == errors else None
+
+    @functools.cached_property
+    def field_headers(self) -> tuple[str, ...]:
+        return tuple(h for f in PUPIL_FIELDS + CLASS_FIELDS if (h := self.columns.get(f)))
+
+    def check_fields(self, rowno: int, values: Mapping[str, str], cls: _Class | None, pupil: _Pupil | None) -> None:
         for f in PUPIL_FIELDS + CLASS_FIELDS:
             raw = " ".join(self.value(values, f).split())
             if not raw:

@@ -464,6 +464,11 @@ def test_conflicting_per_pupil_values_in_long_rows():
                               header=header))
     assert (err.row, err.column, err.value) == (3, "Решение", "оставлен")
     assert "в строке 2 указано «переведён»" in err.message
+    # a pupil's repeated cells are looked at again after a row that had an error: each such row is named
+    errors = errors_of(long_file(GOOD + ["переведён"], ["7А", "Иванов Иван", "Алгебра", "Итог", "5", "оставлен"],
+                                 ["7А", "Иванов Иван", "Геометрия", "Год", "5", "оставлен"],
+                                 ["7А", "Иванов Иван", "Геометрия", "Итог", "5", "переведён"], header=header))
+    assert [(e.row, e.value) for e in errors] == [(3, "оставлен"), (4, "оставлен")]
 
 
 def test_quarters_and_half_years_in_one_class():
