@@ -43,8 +43,13 @@ def room(key: tuple, worst_case: int) -> int:
 
 
 def note(key: tuple, pdf: bytes) -> None:
-    """Remember the size of the CMS just embedded as the newest signature of `pdf`."""
-    remember(key, newest_cms_length(pdf))
+    """Remember the size of the CMS just embedded as the newest signature of `pdf` (if it can be read there:
+    otherwise the next one simply gets the worst case again)."""
+    try:
+        length = newest_cms_length(pdf)
+    except (ValueError, IndexError):
+        return
+    remember(key, length)
 
 
 def remember(key: tuple, length: int) -> None:
