@@ -13,7 +13,6 @@ import re
 from io import BytesIO
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 _HEADER = re.compile(rb"(\d+)\s+(\d+)\s+obj\b")
@@ -29,25 +28,22 @@ def reader(pdf: bytes, *, strict: bool = True) -> PdfFileReader:
 
 
 def prime(reader: PdfFileReader, pdf: bytes) -> None:
-    """Put the signature dictionaries of the signature fields in `reader`'s cache, parsed quickly."""
+    """Put the signature dictionaries of the signature fields in `reader`'s cache, parsed quickly. Anything
+    unexpected (a damaged or hostile upload being verified) leaves the rest to pyHanko, which reports it."""
     try:
         form = reader.root["/AcroForm"] if "/AcroForm" in reader.root else None
         fields = [f.get_object() for f in form["/Fields"]] if form is not None and "/Fields" in form else []
-        refs = [f.raw_get("/V") for f in fields if "/V" in f]
-    except (PdfError, ValueError, KeyError):
+        for ref in [f.raw_get("/V") for f in fields if "/V" in f]:
+            if isinstance(ref, generic.IndirectObject):
+                _prime_one(reader, pdf, ref.reference)
+    except Exception:       # an optimisation only: never the reason a file cannot be read
         return
-    for ref in refs:
-        if isinstance(ref, generic.IndirectObject):
-            _prime_one(reader, pdf, ref.reference)
 
 
 def _prime_one(reader: PdfFileReader, pdf: bytes, ref: generic.Reference) -> None:
     if reader.cache_get_indirect_object(ref.generation, ref.idnum) is not None:
         return
-    try:
-        at = reader.xrefs[ref]
-    except (KeyError, PdfError):
-        return
+    at = reader.xrefs[ref]
     header = _HEADER.match(pdf, at) if isinstance(at, int) else None      # not in an object stream
     if header is None or (int(header[1]), int(header[2])) != (ref.idnum, ref.generation):
         return
@@ -56,11 +52,8 @@ def _prime_one(reader: PdfFileReader, pdf: bytes, ref: generic.Reference) -> Non
     if contents is None or end < 0:
         return
     rest = (pdf[header.end():contents.end()] + pdf[end:end + DICT_TAIL]).lstrip()   # the dictionary, /Contents <>
-    try:
-        value = bytes.fromhex(pdf[contents.end():end].decode("ascii"))
-        obj = generic.read_object(BytesIO(rest), generic.Reference(ref.idnum, ref.generation, reader))
-    except (PdfError, ValueError):
-        return
+    value = bytes.fromhex(pdf[contents.end():end].decode("ascii"))
+    obj = generic.read_object(BytesIO(rest), generic.Reference(ref.idnum, ref.generation, reader))
     if not isinstance(obj, generic.DictionaryObject) or obj.get("/Type") not in ("/Sig", "/DocTimeStamp"):
         return
     byte_range = obj.get("/ByteRange")
