@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from io import BytesIO
 from typing import Any
 
 from asn1crypto import x509
@@ -245,7 +246,6 @@ def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certi
 
 async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign.general import SigningError
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
     from pyhanko.sign.validation.dss import collect_validation_info
     from pyhanko_certvalidator import errors as cv_errors
@@ -266,26 +266,19 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     timestamper = _timestamper(tsa_url)
     stamper = PdfTimeStamper(timestamper, field_name=f"ArchiveTimestamp-{uuid.uuid4().hex[:12]}",
                              readable_field_name="Штамп времени архива")
-    key = room.timestamp_key(tsa_url)
+
+    async def attempt(reserved: int, again: bool) -> BytesIO:
+        return await stamper.async_timestamp_pdf(
+            IncrementalPdfFileWriter.from_reader(quick_read.reader(pdf) if again else reader), "sha256",
+            validation_context=vc, validation_paths=paths, bytes_reserved=reserved,
+            dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False))
+
     try:
-        for reserved in dict.fromkeys((room.room(key, TIMESTAMP_RESERVED), TIMESTAMP_RESERVED)):
-            try:
-                out = await stamper.async_timestamp_pdf(
-                    IncrementalPdfFileWriter.from_reader(reader), "sha256", validation_context=vc,
-                    validation_paths=paths, bytes_reserved=reserved,
-                    dss_settings=TimestampDSSContentSettings(update_before_ts=True, include_vri=False))
-                break
-            except SigningError as e:
-                if reserved == TIMESTAMP_RESERVED or not room.outgrown(e):
-                    raise
-                log.warning("document timestamp outgrew its learned room of %s hex characters; again", reserved)
-                reader = quick_read.reader(pdf)    # the failed attempt changed the old reader's objects
+        stamped = await room.made_to_fit(room.timestamp_key(tsa_url), TIMESTAMP_RESERVED, attempt)
     except TimestampUnavailable as e:
         raise ArchiveTimestampError(f"Служба штампов времени недоступна ({tsa_url}): {e}") from None
     finally:
         await timestamper.session.close()
-    stamped = out.getvalue()
-    room.note(key, stamped)
     when, expires = _token_times(timestamper.last_token["content"])   # no second parse of the output
     return Stamped(pdf=stamped, timestamp_at=when, expires_at=expires, notes=notes, signers=_signers(signatures))
 

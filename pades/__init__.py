@@ -444,28 +444,20 @@ async def _sign(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url,
         else:
             pdf_signer = signers.PdfSigner(meta, hk_signer, timestamper=timestamper, stamp_style=STAMP_STYLE)
             params = _stamp_params(cert)
-        worst = RESERVED_T if timestamper else RESERVED_B
-        key = room.signature_key(cert, timestamper_url, embed_validation_info)
+
+        async def attempt(reserved: int, again: bool) -> BytesIO:
+            return await pdf_signer.async_sign_pdf(   # the reader that checked the field: parsed once
+                IncrementalPdfFileWriter.from_reader(_read(pdf) if again else reader),
+                existing_fields_only=not new_field, bytes_reserved=reserved, appearance_text_params=params)
+
         try:
-            for reserved in dict.fromkeys((room.room(key, worst), worst)):     # the learned room, then the worst
-                try:
-                    out = await pdf_signer.async_sign_pdf(   # the reader that checked the field: parsed once
-                        IncrementalPdfFileWriter.from_reader(reader), existing_fields_only=not new_field,
-                        bytes_reserved=reserved, appearance_text_params=params)
-                    break
-                except PyHankoSigningError as e:
-                    if reserved == worst or not room.outgrown(e):
-                        raise
-                    log.warning("signature CMS outgrew its learned room of %s hex characters; signing again", reserved)
-                    reader = _read(pdf)        # the failed attempt filled the field in the old reader's objects
+            return await room.made_to_fit(room.signature_key(cert, timestamper_url, embed_validation_info),
+                                          RESERVED_T if timestamper else RESERVED_B, attempt)
         except TimestampUnavailable as e:
             raise SigningError(f"Служба штампов времени недоступна ({timestamper_url}): {e}. "
                                "Подпись не создана; повторите позже.") from None
         except PyHankoSigningError as e:
             raise SigningError(f"Подпись не создана: {e}") from e
-    signed = out.getvalue()
-    room.note(key, signed)
-    return signed
 
 
 def _sign_gost(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url, certify, validation_context,

@@ -6,11 +6,18 @@ the archive collects validation data for both, every verification reads all of t
 room of 32 K characters cost ≈ 22 ms a read, while a B-T signature of the test PKI fills 9.4 K of them
 (benchmarks/year_end.py: 3 reads a sheet on the way to the archive). So the room is the size of the last CMS
 made for the same key (certificate and TSA), plus a margin; the worst case the first time. A CMS that
-outgrows its room (a TSA whose new certificate is larger) is made once more in the worst-case room, by
-the caller, who holds the key.
+outgrows its room (a TSA whose new certificate is larger) is made once more in the worst-case room
+(`made_to_fit`).
 """
+import logging
 import re
 import threading
+from collections.abc import Awaitable, Callable
+from io import BytesIO
+
+from pyhanko.sign.general import SigningError
+
+log = logging.getLogger(__name__)
 
 MARGIN = 1024            # DER bytes over the largest seen: a token's serial, nonce and time vary by a few
 KEYS_KEPT = 4096         # keys remembered per process (a worker sees a region's signers over months)
@@ -76,3 +83,24 @@ def newest_cms_length(pdf: bytes) -> int:
 def outgrown(error: Exception) -> bool:
     """pyHanko's error when the CMS did not fit the room reserved for it."""
     return "larger than expected" in str(error)
+
+
+async def made_to_fit(key: tuple, worst_case: int, make: Callable[[int, bool], Awaitable[BytesIO]]) -> bytes:
+    """The signed PDF of `await make(room, again)`: in the learned room, and once more (`again`: the first
+    attempt changed the objects of the reader it wrote from) in the worst case if the CMS outgrew it. Its size
+    is remembered for the next one."""
+    learned = room(key, worst_case)
+    out = None
+    if learned < worst_case:
+        try:
+            out = await make(learned, False)
+        except SigningError as e:
+            if not outgrown(e):
+                raise
+            log.warning("%s: the CMS outgrew its learned room of %s hex characters; made again in the worst case",
+                        key[0], learned)
+    if out is None:
+        out = await make(worst_case, learned < worst_case)
+    signed = out.getvalue()
+    note(key, signed)
+    return signed

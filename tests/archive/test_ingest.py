@@ -289,7 +289,7 @@ def test_the_room_for_the_archive_timestamp_is_learned_and_made_again_when_outgr
     assert learned == 2 * (room.newest_cms_length(first) + room.MARGIN) < TIMESTAMP_RESERVED
     room.forget()
     room.remember(room.timestamp_key(tsa), 100)
-    with caplog.at_level(logging.WARNING, logger="archive.lta"):
+    with caplog.at_level(logging.WARNING, logger="pades.room"):
         again, again_room = stamped("10В")
     assert "outgrew its learned room" in caplog.text and again_room == TIMESTAMP_RESERVED
     changed = bytearray(again)
