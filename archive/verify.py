@@ -310,7 +310,7 @@ def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetchin
         ]
         ok = bool(r.bottom_line) and all(c.ok is not False for c in checks)
         v.signatures.append(SignatureResult(
-            kind="signature", field=str(r.field_name), role=str(pades.ROLE_LABELS.get(r.field_name, r.field_name)),
+            kind="signature", field=r.field_name, role=pades.ROLE_LABELS.get(r.field_name, r.field_name),
             signer=r.signer_cn, serial=r.serial, time=r.signing_time.isoformat() if r.signing_time else None,
             ok=ok, summary=r.summary_ru, checks=checks))
 
