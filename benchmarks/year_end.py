@@ -243,7 +243,7 @@ class CpuSplit:
                 self.groups.setdefault(kind, []).append(proc)
         self.groups["this process (batch starter)"] = [psutil.Process()]
         self.groups["TSA, OCSP, CRL (test PKI)"] = [psutil.Process(p) for p in pki_pids]
-        self.start = self._now()
+        self.start = self._last = self._now()
 
     def _now(self) -> dict[str, float]:
         import psutil
@@ -268,7 +268,7 @@ class CpuSplit:
     def lap(self) -> dict[str, float]:
         """CPU seconds by kind since the previous lap (or the start)."""
         now = self._now()
-        last, self._last = getattr(self, "_last", self.start), now
+        last, self._last = self._last, now
         return {k: max(0.0, now[k] - last.get(k, 0.0)) for k in now}
 
 
@@ -276,7 +276,7 @@ def stage_line(name: str, wall: float, used: dict[str, float], cores: int) -> st
     """One stage's CPU by kind and how much of the machine stood idle (waiting on the network, a lock, the
     slower of the stage's jobs, or the poll that sees the stage end)."""
     busy = sum(used.values())
-    short = {"workers": "workers", "TSA, OCSP, CRL (test PKI)": "TSA", "PostgreSQL": "PG", "S3 (SeaweedFS)": "S3",
+    short = {"TSA, OCSP, CRL (test PKI)": "TSA", "PostgreSQL": "PG", "S3 (SeaweedFS)": "S3",
              "Redis": "Redis", "this process (batch starter)": "starter"}
     parts = ", ".join(f"{short.get(k, k)} {v:.2f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v >= 0.01)
     return f"  {name}: {wall:.2f} s wall, CPU s: {parts}; idle {max(0.0, 1 - busy / (wall * cores)) * 100:.0f} %"
