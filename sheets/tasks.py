@@ -57,6 +57,8 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
             check_signer(signer.certificate, actor, other_certs=signer.other_certs)
         except pades.SigningError as exc:
             return _finish(batch, BatchStatus.failed, message=str(exc))
+    if batch.kind is BatchKind.sign_director and batch.done_ids:
+        _hand_over_again(batch.done_ids)
     finished = set(batch.done_ids) | {e["sheet_id"] for e in batch.errors}
     todo = [i for i in batch.sheet_ids if i not in finished]
     size = max(1, int(current_app.config.get("SHEET_BATCH_CHUNK", CHUNK)))
@@ -122,6 +124,16 @@ def _chunk(kind: BatchKind, ids: list[int], signer, actor, pool) -> tuple[list[i
                 step(sheet, lambda sheet=sheet, future=future:
                      services.finish_signing(sheet, role, signer, future.result(), actor=actor))
     return done, errors
+
+
+def _hand_over_again(sheet_ids: list[int]) -> None:
+    """A run again of a director's batch: the sheets an earlier run signed go to the archive again. Their
+    archive jobs are sent after each chunk's commit, so a worker killed in between left their records pending
+    for the archive's 15-minute sweep. Idempotent: an archived record, or one whose job waits or runs, is left
+    alone (archive.services.requeue)."""
+    for sheet in session.scalars(select(SummarySheet).where(SummarySheet.id.in_(sheet_ids))):
+        services.on_final(sheet)
+    db.commit()
 
 
 def _render(sheet: SummarySheet, actor) -> None:

@@ -242,6 +242,34 @@ def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(
     assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
 
 
+def test_a_batch_run_again_hands_over_the_sheets_its_killed_run_had_committed(app, tree, people, pki, sign_sheet,
+                                                                             run_jobs):
+    """The same window inside a batch: the chunk with the sheet committed (the batch counts it done), the worker
+    killed before the chunk's archive jobs were sent. The run again hands the counted sheets over too."""
+    from archive.services import record_for
+    from core import db
+    from sheets.models import BatchKind, BatchStatus, SheetBatch
+    from sheets.tasks import process_batch
+    from tests.archive.conftest import YEAR, signer
+    sheet = sign_sheet(tree["a"], "11Б")
+    db._after_commit_jobs().clear()                   # the job that was never sent
+    batch = SheetBatch(kind=BatchKind.sign_director, organisation_id=tree["a"].id, school_year=YEAR,
+                       requested_by_id=people.director.id, sheet_ids=[sheet.id], done_ids=[sheet.id], errors=[],
+                       status=BatchStatus.running)
+    session.add(batch)
+    db.commit()
+    record = record_for("summary_sheet", sheet.id)
+    run_jobs()
+    assert record.status is RecordStatus.pending
+    process_batch(batch.id, signer=signer(pki, "director"))
+    assert batch.status is BatchStatus.done and batch.done_ids == [sheet.id] and batch.errors == []
+    run_jobs()
+    session.refresh(record)
+    assert record.status is RecordStatus.archived
+    import pades
+    assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
+
+
 def test_an_unreachable_tsa_is_an_error_not_an_unstamped_archive_copy(app, trusting):
     """The archive's timestamper is the signing path's strict one: a TSA that does not answer stops the
     ingest with a clear message (the record stays pending and is retried)."""
