@@ -93,18 +93,44 @@ def render(sheet: SheetData) -> Rendered:
 
 # ---- fonts and text ---------------------------------------------------------------------------------------
 
+class _FlateOnce:
+    """reportlab's Flate filter for the embedded font files, remembering what it compressed: a subset is the
+    same bytes object for every sheet of a batch (`_CachingTTFont`), and compressing its ≈ 90 KB was a
+    quarter of a sheet's rendering. zlib is deterministic: the bytes written are those it would give."""
+    pdfname = pdfdoc.PDFZCompress.pdfname
+
+    @functools.lru_cache(maxsize=64)
+    def encode(self, data: bytes) -> bytes:
+        return pdfdoc.PDFZCompress.encode(data)
+
+    def decode(self, encoded: bytes) -> bytes:
+        return pdfdoc.PDFZCompress.decode(encoded)
+
+
+_FLATE_ONCE = _FlateOnce()
+
+
 class _CachingTTFont(TTFont):
     """A TrueType font whose subsets are made once per set of characters: the same letters give the same
-    subset bytes, so a batch of sheets pays the subsetting of each font once."""
+    subset bytes, so a batch of sheets pays the subsetting of each font once — and its compression."""
 
     def __init__(self, name: str, path: str):
         super().__init__(name, path)
-        make = self.face.makeSubset
+        face = self.face
+        make, add_objects = face.makeSubset, face.addSubsetObjects
 
         @functools.lru_cache(maxsize=64)
         def cached(subset: tuple[int, ...]) -> bytes:
             return make(list(subset))
-        self.face.makeSubset = lambda subset: cached(tuple(subset))
+
+        def add_subset_objects(doc, fontname, subset):
+            descriptor = add_objects(doc, fontname, subset)
+            font_file = doc.idToObject.get(f"fontFile:{face.filename}({fontname})")
+            if font_file is not None and font_file.filters:     # compressed, as every page is (pageCompression)
+                font_file.filters = [_FLATE_ONCE]
+            return descriptor
+        face.makeSubset = lambda subset: cached(tuple(subset))
+        face.addSubsetObjects = add_subset_objects
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 import pades
 from core import audit, records
@@ -92,24 +93,40 @@ def latest(school: Organisation, school_year: str, class_name: str) -> SummarySh
 
 
 def _director(school: Organisation) -> User | None:
-    return session.scalar(select(User).join(RoleGrant, RoleGrant.user_id == User.id).where(
-        RoleGrant.organisation_id == school.id, RoleGrant.role == Role.director).order_by(User.id).limit(1))
+    return session.scalar(select(User).options(lazyload(User.grants)).join(RoleGrant, RoleGrant.user_id == User.id)
+                          .where(RoleGrant.organisation_id == school.id, RoleGrant.role == Role.director)
+                          .order_by(User.id).limit(1))
 
 
 # ---- render and sign ----------------------------------------------------------------------------------------
 
-def sheet_data(sheet: SummarySheet) -> SheetData:
-    school = sheet.school
+@dataclass(frozen=True)
+class SchoolHeading:
+    """What a sheet prints about its school: the same for every sheet of a school's batch."""
+    region: str
+    municipality: str
+    school: str
+    director: str
+
+
+def school_heading(school: Organisation) -> SchoolHeading:
     chain = school.ancestors()
     municipality = next((o for o in chain if o.kind is OrgKind.municipality), None)
     region = chain[0] if chain else school
-    teacher = session.get(User, sheet.class_teacher_id) if sheet.class_teacher_id else None
     director = _director(school)
+    return SchoolHeading(region=region.name, municipality=municipality.name if municipality else "",
+                         school=school.name, director=director.full_name if director else "")
+
+
+def sheet_data(sheet: SummarySheet, heading=school_heading) -> SheetData:
+    """`heading`: how to find the school's heading (a batch passes a memo of `school_heading`)."""
+    head = heading(sheet.school)
+    teacher = session.get(User, sheet.class_teacher_id) if sheet.class_teacher_id else None
     marks = present(sheet.marks, f"sheet {sheet.id}'s marks")
     return SheetData(
-        region=region.name, municipality=municipality.name if municipality else "", school=school.name,
+        region=head.region, municipality=head.municipality, school=head.school,
         class_name=sheet.class_label, school_year=sheet.school_year,
-        class_teacher=teacher.full_name if teacher else "", director=director.full_name if director else "",
+        class_teacher=teacher.full_name if teacher else "", director=head.director,
         document_id=sheet.document_id, verify_url=verify_url(sheet),
         periods=marks["periods"], subjects=marks["subjects"], pupils=_pupils(marks),
         council_date=date.fromisoformat(marks["council_date"]) if marks.get("council_date") else None,
@@ -125,14 +142,14 @@ def verify_url(sheet: SummarySheet) -> str:
     return f"{base.rstrip('/')}/verify/{sheet.document_id}"
 
 
-def render_pdf(sheet: SummarySheet, *, actor=None) -> None:
+def render_pdf(sheet: SummarySheet, *, actor=None, heading=school_heading) -> None:
     """Render the sheet with both signature fields ready. Only unsigned sheets are (re)rendered."""
     if sheet.status not in (SheetStatus.draft, SheetStatus.rendered):
         raise SheetFlowError(f"Ведомость {sheet.label} уже подписана и не формируется заново.")
     # The class teacher assigned now is printed; only they can certify this rendering (_check_step).
     assigned = class_teachers.teacher_of(sheet)
     sheet.class_teacher_id = assigned.id if assigned else None
-    rendered = render(sheet_data(sheet))
+    rendered = render(sheet_data(sheet, heading))
     _store(sheet, pades.prepare_fields(rendered.pdf, rendered.layout))
     sheet.status = SheetStatus.rendered
     session.flush()

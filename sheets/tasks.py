@@ -7,11 +7,13 @@ next sheet's hashing and signing; the checks before and the bookkeeping after st
 database. A killed worker loses at most its current chunk, which was never committed: the batch simply runs
 again, sheets already past the step are counted as done and are never signed twice.
 """
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 import pades
 from core import audit, db, keyvault
@@ -82,8 +84,10 @@ def _chunk(kind: BatchKind, ids: list[int], signer, actor, pool) -> tuple[list[i
     """One chunk, in the current transaction: the sheets done and the errors (per sheet, rolled back to that
     sheet's savepoint). SKIP LOCKED: a second worker running the same batch after a requeue leaves the
     sheets this one holds alone."""
-    rows = session.scalars(select(SummarySheet).where(SummarySheet.id.in_(ids))
-                           .with_for_update(skip_locked=True)).all()
+    query = select(SummarySheet).where(SummarySheet.id.in_(ids)).with_for_update(skip_locked=True)
+    if kind is BatchKind.render:           # every sheet's marks are read: in this query, not one query each
+        query = query.options(undefer(SummarySheet.marks))
+    rows = session.scalars(query).all()
     by_id = {s.id: s for s in rows}
     sheets = [by_id[i] for i in ids if i in by_id]
     done: list[int] = []
@@ -100,8 +104,9 @@ def _chunk(kind: BatchKind, ids: list[int], signer, actor, pool) -> tuple[list[i
                 del entries[mark:]
                 errors.append({"sheet_id": sheet.id, "message": str(exc)})
         if kind is BatchKind.render:
+            heading = functools.cache(services.school_heading)      # a chunk's sheets share their school
             for sheet in sheets:
-                step(sheet, lambda sheet=sheet: _render(sheet, actor))
+                step(sheet, lambda sheet=sheet: _render(sheet, actor, heading))
             return done, errors
         role = "teacher" if kind is BatchKind.sign_teacher else "director"
         jobs = {}
@@ -136,9 +141,9 @@ def _hand_over_again(sheet_ids: list[int]) -> None:
     db.commit()
 
 
-def _render(sheet: SummarySheet, actor) -> None:
+def _render(sheet: SummarySheet, actor, heading) -> None:
     if sheet.status not in DONE_AFTER[BatchKind.render]:
-        services.render_pdf(sheet, actor=actor)
+        services.render_pdf(sheet, actor=actor, heading=heading)
 
 
 INTERRUPTED = ("Пакет прерван: обработка остановилась (сбой или остановка рабочего процесса). Готовые ведомости "

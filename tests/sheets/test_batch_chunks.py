@@ -108,3 +108,39 @@ def test_the_working_pdf_is_stored_without_a_compression_attempt(db):
     from sqlalchemy import text
     assert db.scalar(text("SELECT attstorage FROM pg_attribute WHERE attrelid = 'summary_sheets'::regclass "
                           "AND attname = 'pdf'")) == "e"
+
+
+def test_a_render_chunk_reads_its_school_once_not_once_a_sheet(app, school, run_jobs):
+    """Rendering is a query or two per sheet, not one per item printed: the school's heading (region,
+    municipality, director) is read once per chunk and each sheet's marks come with the chunk's rows."""
+    engine = app.extensions["db_engine"]
+
+    def selects_while_rendering(classes):
+        sheets = _sheets(school, *classes)
+        db.commit()
+        with app.test_request_context():
+            batch = services.start_batch(BatchKind.render, school.org, YEAR, actor=school.director)
+            db.commit()
+        seen: list[str] = []
+
+        def listen(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append(statement)
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            run_jobs()
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        session.refresh(batch)
+        assert batch.status is BatchStatus.done and {s.id for s in sheets} <= set(batch.done_ids)
+        for s in sheets:
+            session.refresh(s)
+            assert s.status is SheetStatus.rendered and s.pdf.startswith(b"%PDF")
+        return seen, len(batch.done_ids)
+
+    (two, n_two), (six, n_six) = selects_while_rendering(["7А", "7Б"]), selects_while_rendering(
+        ["8А", "8Б", "8В", "8Г", "8Д", "8Е"])    # the second batch renders the first's sheets again, too
+    per_sheet = (len(six) - len(two)) / (n_six - n_two)
+    assert per_sheet <= 2, six                       # the class teacher; nothing about the school
+    directors = [s for s in six if "role_grants.role =" in " ".join(s.split())]
+    assert len(directors) == 1, "the director looked up more than once"

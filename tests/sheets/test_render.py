@@ -140,3 +140,20 @@ def test_a_pdf_not_made_here_is_not_ours():
     assert not is_ours(buf.getvalue())
     assert not is_ours(b"not a pdf at all")
     assert document_id_of(b"%PDF-1.7\n%%EOF") is None
+
+
+def test_a_font_subset_reused_from_an_earlier_sheet_is_embedded_whole():
+    """The second sheet with the same letters takes the font subset, and its compressed stream, made for the
+    first: each embedded font program inflates to a TrueType font of the length its /Length1 declares."""
+    sheet = make_sheet(pupils=5, subjects=4)
+    programs = []
+    for _ in range(2):
+        r = PdfFileReader(BytesIO(render(sheet).pdf))
+        fonts = r.find_page_for_modification(0)[0].get_object()["/Resources"]["/Font"]
+        for name in sorted(fonts):
+            stream = fonts[name]["/FontDescriptor"]["/FontFile2"]
+            data = stream.data                        # pyHanko inflates /FlateDecode
+            assert data[:4] == b"\x00\x01\x00\x00" and len(data) == stream["/Length1"]
+            programs.append(data)
+    half = len(programs) // 2
+    assert half and programs[:half] == programs[half:]
