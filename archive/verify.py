@@ -126,12 +126,14 @@ def verify_bytes(data: bytes, *, filename: str | None = None, allow_fetching: bo
     v.document = Check("Документ", ours or record is not None or None,
                        "сводная ведомость, выпущенная этой системой" if ours else
                        ("документ архива" if record is not None else "выпущен не этой системой"))
+    from pades import ReviewedOnce
+    reviewed = ReviewedOnce()        # each signature's later revisions are reviewed once, for all the checks
     if not regular:
         v.checks.append(_no_signatures(record))
     else:
-        _check_signatures(v, data, reader, roots, allow_fetching)
+        _check_signatures(v, data, reader, roots, allow_fetching, reviewed)
     if stamps:
-        _check_archive_timestamps(v, reader, stamps, roots, allow_fetching)
+        _check_archive_timestamps(v, reader, stamps, roots, allow_fetching, reviewed)
     if record is not None:
         _check_evidence_record(v, data, record, roots)
     summarise(v)
@@ -261,11 +263,11 @@ def _fetching(allow_fetching: bool):
     return fetcher_backend()
 
 
-def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetching: bool) -> None:
+def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetching: bool, reviewed) -> None:
     import pades
     try:
         reports = pades.validate(data, roots, allow_fetching=allow_fetching, require_ours=False, reader=reader,
-                                 fetcher_backend=_fetching(allow_fetching))
+                                 fetcher_backend=_fetching(allow_fetching), diff_policy=reviewed)
     except Exception as e:        # pyHanko on a strange file: a clear answer, the details in the log
         log.warning("verify: signatures not validated: %r", e)
         v.checks.append(Check("Подписи", False, f"подписи не удалось проверить ({type(e).__name__})"))
@@ -278,7 +280,7 @@ def _check_signatures(v: Verification, data: bytes, reader, roots, allow_fetchin
         try:
             soft = {r.field_name: r for r in pades.validate(data, roots, allow_fetching=True, require_ours=False,
                                                             revocation_mode="soft-fail", reader=reader,
-                                                            fetcher_backend=_fetching(True))}
+                                                            fetcher_backend=_fetching(True), diff_policy=reviewed)}
         except Exception:
             soft = {}
         for i, r in enumerate(reports):
@@ -350,7 +352,7 @@ def _coverage(r) -> Check:
                  f"после подписания внесены недопустимые изменения ({r.modification_level or r.coverage})")
 
 
-def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetching: bool) -> None:
+def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetching: bool, reviewed) -> None:
     from pyhanko.sign._session_scope import run_and_release
     from pyhanko.sign.validation import async_validate_pdf_timestamp
     from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
@@ -369,7 +371,7 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
         gost.prime_digest(ts)                      # a GOST TSA's token (pades/gost.py)
 
     async def run():
-        return [await async_validate_pdf_timestamp(ts, vc) for ts in stamps]
+        return [await async_validate_pdf_timestamp(ts, vc, diff_policy=reviewed) for ts in stamps]
     try:
         statuses = run_sync(run_and_release(run(), vc))
     except Exception as e:
@@ -392,10 +394,10 @@ def _check_archive_timestamps(v: Verification, reader, stamps, roots, allow_fetc
             serial=format(cert.serial_number, "X"), time=st.timestamp.isoformat(), ok=ok,
             summary=(f"Штамп времени архива {_fmt(st.timestamp)} — " + ("действителен" if ok else "НЕ ПОДТВЕРЖДЁН")),
             checks=checks))
-    _check_lta(v, reader, roots)
+    _check_lta(v, reader, roots, reviewed)
 
 
-def _check_lta(v: Verification, reader, roots) -> None:
+def _check_lta(v: Verification, reader, roots, reviewed) -> None:
     """PAdES B-LTA: each signature validated as of the archive timestamps, with the validation data
     the file itself holds (nothing fetched): what will still hold when the certificates have expired."""
     from pyhanko.sign.validation.ades import ades_lta_validation
@@ -418,7 +420,7 @@ def _check_lta(v: Verification, reader, roots) -> None:
             revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(ee_certificate_rule=rule,
                                                                        intermediate_ca_cert_rule=rule))),
         revinfo_gathering_policy=RevocationInfoGatheringSpec(
-            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
+            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)), diff_policy=reviewed)
 
     if not reader.embedded_regular_signatures:
         return                                     # an unsigned scan: its archive timestamps were checked

@@ -68,6 +68,7 @@ from pades import fetching, gost, gost_keys, quick_read, room
 from pades.fonts import FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
 from pades.pdfa import is_ours
+from pades.reviewed_once import ReviewedOnce  # noqa: F401  (public here)
 from pades.timestamps import StrictTimeStamper, TimestampUnavailable
 
 log = logging.getLogger(__name__)
@@ -752,7 +753,8 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
              other_certs: Iterable[x509.Certificate | bytes] = (), crls: Iterable = (), ocsps: Iterable = (),
              allow_fetching: bool = False, revocation_mode: str | None = None,
              require_ours: bool = True, reader: PdfFileReader | None = None,
-             fetcher_backend=None, allowed_hosts: Iterable[str] | None = None) -> list[SignatureReport]:
+             fetcher_backend=None, allowed_hosts: Iterable[str] | None = None,
+             diff_policy: ReviewedOnce | None = None) -> list[SignatureReport]:
     """Validate every signature in the document, in signing order.
 
     Revocation data comes from the arguments, the document's DSS (B-LT) and, with
@@ -761,7 +763,8 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
     "soft-fail" otherwise. Validation is as of now; long-term (past) validation of B-LTA
     archives is the archive's business. `reader`: the caller's reader of the same bytes (parsing a
     signed sheet's signatures is a good part of the cost); `fetcher_backend`: how to fetch (the
-    archive shares answers between its workers)."""
+    archive shares answers between its workers); `diff_policy`: the caller's `ReviewedOnce`, when it
+    checks the same reader's signatures again (the archive's long-term check)."""
     if require_ours and not is_ours(pdf):
         raise NotOurDocumentError("Файл не является сводной ведомостью, выпущенной этой системой")
     reader = reader or _read(pdf, NotOurDocumentError)
@@ -785,7 +788,7 @@ def validate(pdf: bytes, trust_roots: Iterable[x509.Certificate | bytes], *,
         reports = []
         for sig in reader.embedded_regular_signatures:
             gost.prime_digest(sig)               # Streebog: pyca/cryptography has none
-            reports.append(_report(sig, await async_validate_pdf_signature(sig, vc)))
+            reports.append(_report(sig, await async_validate_pdf_signature(sig, vc, diff_policy=diff_policy)))
         return reports
     return run_sync(run_and_release(run(), vc))
 

@@ -51,6 +51,39 @@ def test_an_archived_sheet_verifies_and_a_tampered_copy_fails(app, tree, people,
     assert [s["field"] for s in good.as_dict()["signatures"]][:2] == ["ClassTeacher", "Director"]
 
 
+def test_each_signed_revision_is_reviewed_once_and_a_later_edit_still_fails(app, tree, people, sign_sheet, run_jobs,
+                                                                            tsa, monkeypatch):
+    """The difference analysis after each signature and archive timestamp is run once per verification (as
+    of now, the B-LTA check and the timestamps share its verdict), and the verdict is still the file's own:
+    a page changed after the archive timestamp fails."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.diff_analysis import StandardDiffPolicy
+    sheet, record = _archived(tree, sign_sheet, run_jobs, "7В")
+    stored = get_storage().get(record.key)
+    reviews: list[tuple[int, int]] = []
+    real = StandardDiffPolicy.review_file
+
+    def counted(self, reader, base_revision, *args, **kwargs):
+        reviews.append((id(reader), base_revision))
+        return real(self, reader, base_revision, *args, **kwargs)
+    monkeypatch.setattr(StandardDiffPolicy, "review_file", counted)
+    good = verify_bytes(stored)
+    assert good.ok, good.lines_ru()
+    assert reviews and len(reviews) == len(set(reviews)), reviews
+    assert len(reviews) == 2              # the teacher's and the director's; the last timestamp covers the file
+
+    w = IncrementalPdfFileWriter(io.BytesIO(stored))
+    page = w.root["/Pages"]["/Kids"][0].get_object()
+    page["/Rotate"] = generic.NumberObject(90)
+    w.update_container(page)
+    edited = io.BytesIO()
+    w.write(edited)
+    bad = verify_bytes(edited.getvalue())
+    assert not bad.ok
+    assert not any(s.ok for s in bad.signatures if s.kind == "signature"), bad.lines_ru()
+
+
 def _leaf_types(value) -> set[type]:
     if isinstance(value, dict):
         return set().union(*map(_leaf_types, value.values()))
