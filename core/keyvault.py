@@ -1,7 +1,8 @@
 """Key material for a signing batch, on its way from the browser to a worker.
 
-A batch signs in a worker process, so the signer's PKCS#12 and passphrase (or a token PIN)
-must reach it. They are never written in plaintext — not to Redis, the database or a log:
+A batch signs in a worker process, so the signer's key must reach it: the key the web process opened from the
+PKCS#12 file (the passphrase stays there; `pades.PKCS12Signer.unlocked`) or, for a GOST key, the file and its
+passphrase. They are never written in plaintext — not to Redis, the database or a log:
 
 - the web process encrypts them with AES-256-GCM under a key derived by HKDF-SHA256 from
   SECRET_KEY and the batch id, and stores only the ciphertext in Redis, with a short TTL;
@@ -16,6 +17,7 @@ decrypt; hence the short TTL and the deletion at the end.
 import json
 import os
 from base64 import b64decode, b64encode
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -41,21 +43,36 @@ def _name(batch_id: int) -> str:
     return f"sign-batch-key:{batch_id}"
 
 
-def put(batch_id: int, *, pkcs12: bytes, passphrase: str) -> None:
-    plain = json.dumps({"p12": b64encode(pkcs12).decode(), "pw": passphrase}).encode()
+@dataclass(frozen=True)
+class KeyMaterial:
+    """What a batch signs with: the key opened by the web process (`pades.PKCS12Signer.unlocked`), or — a GOST
+    key — its PKCS#12 file and passphrase."""
+    unlocked: bytes | None = None
+    pkcs12: bytes | None = None
+    passphrase: str = ""
+
+    def __repr__(self) -> str:              # never the key or the passphrase
+        return f"<KeyMaterial {'unlocked' if self.unlocked else 'pkcs12'}>"
+
+
+def put(batch_id: int, material: KeyMaterial) -> None:
+    doc = {"unlocked": b64encode(material.unlocked).decode()} if material.unlocked is not None else \
+        {"p12": b64encode(material.pkcs12 or b"").decode(), "pw": material.passphrase}
     nonce = os.urandom(12)
-    sealed = nonce + AESGCM(_key(batch_id)).encrypt(nonce, plain, _name(batch_id).encode())
+    sealed = nonce + AESGCM(_key(batch_id)).encrypt(nonce, json.dumps(doc).encode(), _name(batch_id).encode())
     redis_connection().set(_name(batch_id), sealed, ex=TTL_SECONDS)
 
 
-def get(batch_id: int) -> tuple[bytes, str]:
+def get(batch_id: int) -> KeyMaterial:
     sealed = redis_connection().get(_name(batch_id))
     if not isinstance(sealed, bytes):       # None once expired (a binary client never answers str)
         raise KeyMaterialGone("Ключ подписи для пакета больше недоступен (истёк срок 30 минут). "
                               "Запустите подписание ещё раз.")
     plain = AESGCM(_key(batch_id)).decrypt(sealed[:12], sealed[12:], _name(batch_id).encode())
     doc = json.loads(plain)
-    return b64decode(doc["p12"]), doc["pw"]
+    if "unlocked" in doc:
+        return KeyMaterial(unlocked=b64decode(doc["unlocked"]))
+    return KeyMaterial(pkcs12=b64decode(doc["p12"]), passphrase=doc["pw"])
 
 
 def drop(batch_id: int) -> None:

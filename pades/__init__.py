@@ -26,7 +26,9 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import json
 import logging
+from base64 import b64decode, b64encode
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +42,13 @@ from asn1crypto import ocsp as asn1_ocsp
 from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_der_private_key,
+    pkcs12,
+)
 from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1, translate_pyca_cryptography_key_to_asn1
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, GlyphAccumulatorFactory
@@ -153,6 +161,10 @@ class _CachedKeySigner(signers.SimpleSigner):
         super().__init__(**kwargs)
         self._pyca_key = pyca_key
 
+    @property
+    def signing_key_pyca(self):
+        return self._pyca_key
+
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         mech = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
         key = self._pyca_key
@@ -187,11 +199,35 @@ class PKCS12Signer(Signer):
             return
         if key is None or cert is None:
             raise SigningError("В файле PKCS#12 нет закрытого ключа или сертификата подписанта")
-        registry = SimpleCertificateStore.from_certs(
-            [translate_pyca_cryptography_cert_to_asn1(c) for c in chain] + self._extra)
-        self._signer = _CachedKeySigner(
-            key, signing_cert=translate_pyca_cryptography_cert_to_asn1(cert),
-            signing_key=translate_pyca_cryptography_key_to_asn1(key), cert_registry=registry)
+        self._use(key, translate_pyca_cryptography_cert_to_asn1(cert),
+                  [translate_pyca_cryptography_cert_to_asn1(c) for c in chain] + self._extra)
+
+    def _use(self, key, cert: x509.Certificate, chain: list[x509.Certificate]) -> None:
+        self._signer = _CachedKeySigner(key, signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs(chain),
+                                        signing_key=translate_pyca_cryptography_key_to_asn1(key))
+
+    def unlocked(self) -> bytes | None:
+        """The opened key and its certificates, for the sealed hand-over to a worker (core/keyvault.py): the
+        key as PKCS#8, checked when the file was opened here, so the worker need not check it again (OpenSSL's
+        RSA key check is ≈ 28 ms, most of a batch's start) and the passphrase goes nowhere. None for a GOST
+        key, which is handed over as its file."""
+        if self.gost_key is not None:
+            return None
+        key, cert = self._signer.signing_key_pyca, self.certificate
+        return json.dumps({"key": b64encode(key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()))
+                           .decode(), "cert": b64encode(cert.dump()).decode(),
+                           "chain": [b64encode(c.dump()).decode() for c in self._signer.cert_registry]}).encode()
+
+    @classmethod
+    def from_unlocked(cls, blob: bytes) -> "PKCS12Signer":
+        """The signer `unlocked()` handed over; the blob comes only from our own authenticated (AES-GCM) seal."""
+        doc = json.loads(blob)
+        key = load_der_private_key(b64decode(doc["key"]), None, unsafe_skip_rsa_key_validation=True)
+        signer = cls.__new__(cls)
+        signer._extra = []
+        signer._use(key, x509.Certificate.load(b64decode(doc["cert"])),
+                    [x509.Certificate.load(b64decode(c)) for c in doc["chain"]])
+        return signer
 
     @property
     def certificate(self) -> x509.Certificate:

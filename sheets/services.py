@@ -445,9 +445,10 @@ def start_batch(kind, org: Organisation, school_year: str, *, actor, pkcs12: byt
         return batch
     batch_id = batch.id
     if kind is not BatchKind.render and pkcs12 is not None:    # required above for signing batches
-        key = pkcs12
-        on_commit(lambda: _unqueued_on_error(batch_id, lambda: keyvault.put(batch_id, pkcs12=key,
-                                                                              passphrase=passphrase or "")))
+        unlocked = signer.unlocked() if isinstance(signer, pades.PKCS12Signer) else None
+        material = keyvault.KeyMaterial(unlocked=unlocked) if unlocked is not None else \
+            keyvault.KeyMaterial(pkcs12=pkcs12, passphrase=passphrase or "")
+        on_commit(lambda: _unqueued_on_error(batch_id, lambda: keyvault.put(batch_id, material)))
     from sheets.tasks import batch_job_failed
     on_commit(lambda: _unqueued_on_error(batch_id, lambda: enqueue_after_commit(
         run_batch, batch_id, queue_name="signing", job_id=f"sheet-batch-{batch_id}", on_failure=batch_job_failed)))

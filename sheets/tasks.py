@@ -50,8 +50,9 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
     db.commit()
     if batch.kind is not BatchKind.render and signer is None:
         try:
-            p12, passphrase = keyvault.get(batch.id)
-            signer = pades.PKCS12Signer(p12, passphrase)
+            material = keyvault.get(batch.id)
+            signer = pades.PKCS12Signer.from_unlocked(material.unlocked) if material.unlocked is not None else \
+                pades.PKCS12Signer(material.pkcs12 or b"", material.passphrase)
         except (keyvault.KeyMaterialGone, pades.SigningError) as exc:
             return _finish(batch, BatchStatus.failed, message=str(exc))
     if batch.kind is not BatchKind.render:

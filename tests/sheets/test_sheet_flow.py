@@ -137,6 +137,12 @@ def test_batches_render_and_sign_with_progress_and_resume(client, logged_in, sch
     # The key waits in Redis for the worker: encrypted, never in plaintext.
     stored = b"".join(redis_conn.get(k) or b"" for k in redis_conn.keys("sign-batch-key:*"))
     assert stored and test_pki.PASSPHRASE.encode() not in stored and pki.pkcs12("teacher")[:64] not in stored
+    # What is sealed is the key the web process opened: the passphrase stays there, even encrypted.
+    from core import keyvault
+    handed = keyvault.get(batch_id)
+    assert handed.unlocked and handed.pkcs12 is None and handed.passphrase == ""
+    assert test_pki.PASSPHRASE.encode() not in handed.unlocked
+    assert repr(handed) == "<KeyMaterial unlocked>"
     assert client.get(f"/sheets/batches/{batch_id}.json").json["status"] == "queued"
     run_jobs()
     progress = client.get(f"/sheets/batches/{batch_id}.json").json
@@ -145,12 +151,12 @@ def test_batches_render_and_sign_with_progress_and_resume(client, logged_in, sch
     for s in sheets:
         assert s.status is SheetStatus.teacher_signed
         assert_all_valid(s.pdf, pki, count=1)
-    # A worker killed after committing some sheets: the rerun signs the rest and nothing twice.
-    from core import keyvault
+    # A worker killed after committing some sheets: the rerun signs the rest and nothing twice (the key handed
+    # over as its file this time, as a GOST key is).
     from sheets.tasks import run_batch
     batch = session.get(SheetBatch, batch_id)
     batch.status, batch.done_ids = BatchStatus.running, batch.done_ids[:1]
-    keyvault.put(batch.id, pkcs12=pki.pkcs12("teacher"), passphrase=test_pki.PASSPHRASE)
+    keyvault.put(batch.id, keyvault.KeyMaterial(pkcs12=pki.pkcs12("teacher"), passphrase=test_pki.PASSPHRASE))
     run_batch(batch.id)
     assert batch.status is BatchStatus.done and len(batch.done_ids) == 3
     for s in sheets:
