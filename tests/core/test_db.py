@@ -49,3 +49,9 @@ def test_a_connection_used_moments_ago_is_not_pinged(app, engine, monkeypatch):
         _backend(engine)
     assert raised.value.connection_invalidated
     assert _backend(engine) != first
+
+
+def test_a_healthy_idle_connection_is_pinged_and_kept(engine, monkeypatch):
+    first = _backend(engine)
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)
+    assert _backend(engine) == first == _backend(engine)
