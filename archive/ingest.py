@@ -122,6 +122,15 @@ def _source_pdf(record: ArchiveRecord) -> bytes:
 
 
 def prepare(record: ArchiveRecord) -> None:
+    # The record's row is written once, by the flush at the end: the reads in between (the retention rule,
+    # the pupils' names, the organisations for the manifest) would each flush it first, four UPDATEs of a row
+    # with a full-text index instead of one.
+    with session.no_autoflush:
+        _prepare(record)
+    session.flush()
+
+
+def _prepare(record: ArchiveRecord) -> None:
     from archive import lta
     from archive.verify import configured_trust_roots
     source = _source_pdf(record)
@@ -156,7 +165,6 @@ def prepare(record: ArchiveRecord) -> None:
     if record.source_type == SOURCE_SHEET:
         record.search = func.to_tsvector("russian", _sheet_search_text(record))
     record.manifest = build_manifest(record, notes)
-    session.flush()
 
 
 def _field_names(record: ArchiveRecord) -> list[str] | None:

@@ -323,3 +323,28 @@ def test_the_room_for_the_archive_timestamp_is_learned_and_made_again_when_outgr
     changed = bytearray(again)
     changed[again.index(b"/Producer") + 3] ^= 0x01
     assert not verify_bytes(bytes(changed)).ok
+
+
+def test_an_ingest_writes_its_record_twice_prepared_and_stored(app, tree, people, sign_sheet, run_jobs, tsa):
+    """One UPDATE of the record's row when prepared and one when stored: the reads in between (retention rule,
+    pupils' names, organisations) do not flush it again, each time rewriting a row with full-text indexes."""
+    from sqlalchemy import event
+
+    from core import db
+    sheet = sign_sheet(tree["a"], "8В")
+    db.commit()
+    engine = app.extensions["db_engine"]
+    updates: list[str] = []
+
+    def listen(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("UPDATE ARCHIVE_RECORDS"):
+            updates.append(statement)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        run_jobs()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    record = _record(sheet)
+    assert record.status is RecordStatus.archived, record.last_error
+    assert record.search is not None and record.signer_search is not None and record.manifest["signers"]
+    assert len(updates) == 2, updates
