@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import cast as sa_cast
 from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import JSONPATH
+from sqlalchemy.orm import undefer
 
 from archive.models import ArchiveRecord, RecordKind, RecordStatus, RecordVersion
 from archive.services import SOURCE_SHEET, record_for, register_sheet, retention_until, retention_years
@@ -246,6 +247,10 @@ def store(record: ArchiveRecord) -> None:
 
 
 def _store(record: ArchiveRecord) -> None:
+    # one read of the row after the prepare's commit, with the staged bytes and the manifest it defers
+    session.execute(select(ArchiveRecord).where(ArchiveRecord.id == record.id)
+                    .options(undefer(ArchiveRecord.staged_pdf), undefer(ArchiveRecord.manifest))
+                    .execution_options(populate_existing=True))
     storage = get_storage()
     pdf = record.staged_pdf if record.staged_pdf is not None else _source_pdf(record)
     if hashlib.sha256(pdf).hexdigest() != record.sha256:
@@ -285,8 +290,7 @@ def _source_detached_signature(record: ArchiveRecord) -> bytes | None:
     if record.source_type != SOURCE_SHEET:
         return None
     from sheets.models import SummarySheet
-    sheet = session.get(SummarySheet, record.source_id)
-    return None if sheet is None else sheet.detached_sig
+    return session.scalar(select(SummarySheet.detached_sig).where(SummarySheet.id == record.source_id))
 
 
 def store_detached_signature(record: ArchiveRecord, cms: bytes) -> None:
