@@ -1,5 +1,6 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 import re
+from contextlib import contextmanager
 
 PASSWORD = "correct-horse-42"
 
@@ -68,3 +69,20 @@ def assign_teacher(sheets, teacher, actor=None):
     """Make `teacher` the class teacher of each sheet's class (what the director does on the page)."""
     from sheets import class_teachers
     return class_teachers.assign_for(sheets, teacher, actor=actor or teacher)
+
+
+@contextmanager
+def statements_sent(app, prefix: str = ""):
+    """The SQL statements the app's engine sends inside the block (those starting with `prefix`, any case)."""
+    from sqlalchemy import event
+    engine = app.extensions["db_engine"]
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(prefix.upper()):
+            seen.append(statement)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)

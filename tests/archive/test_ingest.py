@@ -213,6 +213,20 @@ def test_quick_signer_reading_agrees_with_the_full_parse(app, tree, people, sign
     assert lta.signer_info(sheet.pdf, ["OnlyOne"]) == full          # unexpected shape: the full parse decides
 
 
+def _run_again_and_archived(batch, sheet, record, pki, run_jobs) -> None:
+    """The director's batch runs again: done without signing twice, and the sheet reaches the archive."""
+    import pades
+    from sheets.models import BatchStatus
+    from sheets.tasks import process_batch
+    from tests.archive.conftest import signer
+    process_batch(batch.id, signer=signer(pki, "director"))
+    assert batch.status is BatchStatus.done and batch.done_ids == [sheet.id] and batch.errors == []
+    run_jobs()
+    session.refresh(record)
+    assert record.status is RecordStatus.archived
+    assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
+
+
 def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(app, tree, people, pki, sign_sheet,
                                                                                run_jobs):
     """A worker killed between a sheet's commit and the sending of its archive job (sent only after the
@@ -220,8 +234,7 @@ def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(
     from archive.services import record_for
     from core import db
     from sheets.models import BatchKind, BatchStatus, SheetBatch
-    from sheets.tasks import process_batch
-    from tests.archive.conftest import YEAR, signer
+    from tests.archive.conftest import YEAR
     sheet = sign_sheet(tree["a"], "11А")
     db._after_commit_jobs().clear()                   # the job that was never sent
     db.commit()
@@ -233,13 +246,7 @@ def test_a_batch_run_again_hands_over_a_signed_sheet_whose_archive_job_was_lost(
                        status=BatchStatus.queued)
     session.add(batch)
     db.commit()
-    process_batch(batch.id, signer=signer(pki, "director"))
-    assert batch.status is BatchStatus.done and batch.done_ids == [sheet.id] and batch.errors == []
-    run_jobs()
-    session.refresh(record)
-    assert record.status is RecordStatus.archived
-    import pades
-    assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
+    _run_again_and_archived(batch, sheet, record, pki, run_jobs)
 
 
 def test_a_batch_run_again_hands_over_the_sheets_its_killed_run_had_committed(app, tree, people, pki, sign_sheet,
@@ -249,8 +256,7 @@ def test_a_batch_run_again_hands_over_the_sheets_its_killed_run_had_committed(ap
     from archive.services import record_for
     from core import db
     from sheets.models import BatchKind, BatchStatus, SheetBatch
-    from sheets.tasks import process_batch
-    from tests.archive.conftest import YEAR, signer
+    from tests.archive.conftest import YEAR
     sheet = sign_sheet(tree["a"], "11Б")
     db._after_commit_jobs().clear()                   # the job that was never sent
     batch = SheetBatch(kind=BatchKind.sign_director, organisation_id=tree["a"].id, school_year=YEAR,
@@ -261,13 +267,7 @@ def test_a_batch_run_again_hands_over_the_sheets_its_killed_run_had_committed(ap
     record = record_for("summary_sheet", sheet.id)
     run_jobs()
     assert record.status is RecordStatus.pending
-    process_batch(batch.id, signer=signer(pki, "director"))
-    assert batch.status is BatchStatus.done and batch.done_ids == [sheet.id] and batch.errors == []
-    run_jobs()
-    session.refresh(record)
-    assert record.status is RecordStatus.archived
-    import pades
-    assert len(pades.validate(sheet.pdf, [pki.root], other_certs=[pki.interm], require_ours=False)) == 2
+    _run_again_and_archived(batch, sheet, record, pki, run_jobs)
 
 
 def test_an_unreachable_tsa_is_an_error_not_an_unstamped_archive_copy(app, trusting):
@@ -328,22 +328,12 @@ def test_the_room_for_the_archive_timestamp_is_learned_and_made_again_when_outgr
 def test_an_ingest_writes_its_record_twice_prepared_and_stored(app, tree, people, sign_sheet, run_jobs, tsa):
     """One UPDATE of the record's row when prepared and one when stored: the reads in between (retention rule,
     pupils' names, organisations) do not flush it again, each time rewriting a row with full-text indexes."""
-    from sqlalchemy import event
-
     from core import db
+    from tests.helpers import statements_sent
     sheet = sign_sheet(tree["a"], "8В")
     db.commit()
-    engine = app.extensions["db_engine"]
-    updates: list[str] = []
-
-    def listen(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("UPDATE ARCHIVE_RECORDS"):
-            updates.append(statement)
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
+    with statements_sent(app, "UPDATE archive_records") as updates:
         run_jobs()
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
     record = _record(sheet)
     assert record.status is RecordStatus.archived, record.last_error
     assert record.search is not None and record.signer_search is not None and record.manifest["signers"]

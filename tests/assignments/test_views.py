@@ -16,7 +16,7 @@ from ordinances import services as ordsvc
 from ordinances.models.ordinances import OrdinanceStatus
 from ordinances.parsing.parser import parse_file
 from orgs import accounts as auth
-from tests.helpers import csrf_token, form_fields
+from tests.helpers import csrf_token, form_fields, statements_sent
 
 SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
 D = dt.date
@@ -315,19 +315,11 @@ def test_officials_feed_sums_up_each_date(client, logged_in, tree, people, order
 
 
 def _statements_of(app, client, path: str) -> tuple[list[str], str]:
-    from sqlalchemy import event
-
     from core.db import session
     session.flush()
     session.expunge_all()      # a request starts with an empty session
-    statements: list[str] = []
-    listen = lambda *a: statements.append(a[2])   # noqa: E731
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
+    with statements_sent(app) as statements:
         page = client.get(path).get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
     return statements, page
 
 

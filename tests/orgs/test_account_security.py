@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from core.db import session, utcnow
 from orgs import accounts as services
-from tests.helpers import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, csrf_token, login, statements_sent
 
 
 def _cookie(client) -> str:
@@ -310,7 +310,6 @@ def test_every_grant_is_loaded_with_the_session_in_one_query(app, db, client, tr
     """The session, its user and all the user's grants come in one joined query before each page; a user with
     several grants must keep all of them (a joined collection cut to its first row would drop rights)."""
     from flask import g
-    from sqlalchemy import event
 
     from orgs.models.users import Role
     user = make_user("director", tree["a"])
@@ -319,16 +318,9 @@ def test_every_grant_is_loaded_with_the_session_in_one_query(app, db, client, tr
     ids = {"a": tree["a"].id, "m1": tree["m1"].id, "region": tree["region"].id}
     db.expunge_all()
     assert login(client, user.login).status_code == 302
-    statements = []
-    engine = app.extensions["db_engine"]
-    listen = lambda *a: statements.append(a[2])   # noqa: E731
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        with client:
-            assert client.get("/assignments/inbox").status_code == 200
-            grants = {(gr.role, gr.organisation_id) for gr in g.user.grants}
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
+    with statements_sent(app) as statements, client:
+        assert client.get("/assignments/inbox").status_code == 200
+        grants = {(gr.role, gr.organisation_id) for gr in g.user.grants}
     assert grants == {(Role.director, ids["a"]), (Role.municipal_official, ids["m1"]),
                       (Role.archivist, ids["region"])}
     assert not any("FROM role_grants" in s and "user_sessions" not in s for s in statements), \

@@ -2,13 +2,14 @@
 thread pool (the TSA round trips overlap), a failing sheet rolled back to its own savepoint while the rest of
 its chunk is kept. Every signature made here is validated; a changed byte fails."""
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from core import audit, db
 from core.audit import AuditEntry
 from core.db import session
 from sheets import services
 from sheets.models import BatchKind, BatchStatus, SheetStatus
+from tests.helpers import statements_sent
 from tests.sheets import pki as test_pki
 from tests.sheets.helpers import assert_all_valid
 from tests.sheets.test_sheet_flow import YEAR, _sheets
@@ -17,15 +18,8 @@ from tests.sheets.test_sheet_flow import YEAR, _sheets
 @pytest.fixture
 def audit_inserts(app):
     """How many INSERT statements reach audit_log."""
-    engine = app.extensions["db_engine"]
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
-            seen.append(statement)
-    event.listen(engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(engine, "before_cursor_execute", count)
+    with statements_sent(app, "INSERT INTO audit_log") as seen:
+        yield seen
 
 
 def test_a_teachers_batch_signs_in_chunks_with_one_audit_insert_each(app, school, pki, run_jobs, audit_inserts):
@@ -113,24 +107,14 @@ def test_the_working_pdf_is_stored_without_a_compression_attempt(db):
 def test_a_render_chunk_reads_its_school_once_not_once_a_sheet(app, school, run_jobs):
     """Rendering is a query or two per sheet, not one per item printed: the school's heading (region,
     municipality, director) is read once per chunk and each sheet's marks come with the chunk's rows."""
-    engine = app.extensions["db_engine"]
-
     def selects_while_rendering(classes):
         sheets = _sheets(school, *classes)
         db.commit()
         with app.test_request_context():
             batch = services.start_batch(BatchKind.render, school.org, YEAR, actor=school.director)
             db.commit()
-        seen: list[str] = []
-
-        def listen(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("SELECT"):
-                seen.append(statement)
-        event.listen(engine, "before_cursor_execute", listen)
-        try:
+        with statements_sent(app, "SELECT") as seen:
             run_jobs()
-        finally:
-            event.remove(engine, "before_cursor_execute", listen)
         session.refresh(batch)
         assert batch.status is BatchStatus.done and {s.id for s in sheets} <= set(batch.done_ids)
         for s in sheets:
