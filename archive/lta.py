@@ -14,8 +14,9 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from io import BytesIO
 from typing import Any
 
@@ -233,6 +234,45 @@ def _revinfo_cache():
     return redis_connection(), int(current_app.config.get("ARCHIVE_REVINFO_CACHE_SECONDS") or 0)
 
 
+# The paths a validation context found, by certificate. A batch's sheets carry the same teacher, director and
+# TSA certificates, so each path is built and checked (revocation included) once per context — which lives
+# VC_TTL_SECONDS at most, with the revocation data it fetched — instead of four times a sheet.
+_paths: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+async def collect_paths(sig, vc) -> list:
+    """pyHanko's `collect_validation_info` (the signer's and its timestamps' certificates validated, their
+    revocation data left in `vc` for the DSS), with the paths remembered by `vc`."""
+    from pyhanko.sign.general import extract_certificate_info
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+    signed = [sig.signed_data, *(tst for attached in (False, True)
+                                 for tst in extract_tst_data_iter(sig.signer_info, signed=attached))]
+    paths = []
+    for signed_data in signed:
+        info = extract_certificate_info(signed_data)
+        paths.append(await validated_path(vc, info.signer_cert, list(info.other_certs)))
+    return paths
+
+
+async def validated_path(vc, cert, others, extended_usage: frozenset[str] = frozenset()):
+    """The path of `cert` in `vc`, found once. A certificate of the path that has expired since is validated
+    again (and fails as it should)."""
+    from pyhanko_certvalidator import CertificateValidator
+    known = _paths.setdefault(vc, {})
+    key = (cert.sha256, *sorted(c.sha256 for c in others), *sorted(extended_usage))
+    path = known.get(key)
+    if path is None or _expired(path):
+        path = await CertificateValidator(cert, intermediate_certs=others, validation_context=vc) \
+            .async_validate_usage(set(), set(extended_usage) or None)
+        known[key] = path
+    return path
+
+
+def _expired(path) -> bool:
+    now = datetime.now(timezone.utc)
+    return any(c.not_valid_after < now for c in path.iter_certs(include_root=True))
+
+
 def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certificate]) -> Stamped:
     """B-LTA at ingest: validation data (certificates, OCSP, CRL) for every signature and its
     timestamp goes into the DSS, then a document timestamp covers the whole file, all in one
@@ -247,7 +287,6 @@ def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certi
 async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
-    from pyhanko.sign.validation.dss import collect_validation_info
     from pyhanko_certvalidator import errors as cv_errors
 
     from pades import owner_name, quick_read, room
@@ -258,7 +297,7 @@ async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     for sig in signatures:
         gost.prime_digest(sig)
         try:
-            paths += await collect_validation_info(sig, vc)
+            paths += await collect_paths(sig, vc)
         except (cv_errors.PathBuildingError, cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as e:
             notes.append(f"подпись {sig.field_name} ({owner_name(gost.embedded_signer_cert(sig))}): данные для "
                          "проверки не собраны — "
@@ -368,15 +407,13 @@ class ArchiveTimeStamper(StrictTimeStamper):
         kept per TSA and process for TSA_CERTS_SECONDS (a renewed TSA certificate is picked up within that)."""
         from pyhanko.sign import DEFAULT_MD
         from pyhanko.sign.timestamps.common_utils import extract_ts_certs
-        from pyhanko_certvalidator import CertificateValidator
         now = time.monotonic()
         known = tsa_tokens.get(self.url)
         if known is None or now - known[0] > TSA_CERTS_SECONDS:
             known = tsa_tokens[self.url] = (now, await self.async_dummy_response(DEFAULT_MD))
         for cert in list(extract_ts_certs(known[1], self.cert_registry)):
-            validator = CertificateValidator(cert, intermediate_certs=self.cert_registry,
-                                             validation_context=validation_context)
-            yield await validator.async_validate_usage(set(), {"time_stamping"})
+            yield await validated_path(validation_context, cert, list(self.cert_registry),
+                                       frozenset({"time_stamping"}))
 
 
 def _timestamper(url: str) -> ArchiveTimeStamper:

@@ -338,3 +338,41 @@ def test_an_ingest_writes_its_record_twice_prepared_and_stored(app, tree, people
     assert record.status is RecordStatus.archived, record.last_error
     assert record.search is not None and record.signer_search is not None and record.manifest["signers"]
     assert len(updates) == 2, updates
+
+
+def test_a_batch_validates_each_certificate_once_and_every_copy_keeps_its_validation_data(
+        app, tree, people, sign_sheet, tsa, monkeypatch):
+    """The sheets of a batch carry the same teacher, director and TSA certificates: their paths are built and
+    checked once per validation context, not four times a sheet. Every copy still gets the revocation data in
+    its DSS (B-LTA verifies), and a tampered copy fails."""
+    from pyhanko_certvalidator import CertificateValidator
+
+    from archive import lta
+    from archive.verify import configured_trust_roots, verify_bytes
+    validated = []
+    real = CertificateValidator.async_validate_usage
+
+    async def counted(self, *args, **kwargs):
+        validated.append(self._certificate.subject.human_friendly[:40])
+        return await real(self, *args, **kwargs)
+    signed = [sign_sheet(tree["a"], name).pdf for name in ("10А", "10Б", "10В")]
+    lta._local.__dict__.clear()          # a fresh validation context, as in a new worker
+    roots = list(configured_trust_roots())
+    monkeypatch.setattr(CertificateValidator, "async_validate_usage", counted)
+    stamped = [lta.add_archive_timestamp(pdf, tsa, roots) for pdf in signed]
+    monkeypatch.undo()
+    # Once each for the three sheets: teacher, director, the TSA of their signature timestamps, and the TSA
+    # again for the archive timestamp (for time-stamping). It was five a sheet: the TSA once per timestamp.
+    assert len(validated) == 4, validated
+    for pdf, copy in zip(signed, stamped):
+        assert copy.pdf.startswith(pdf) and not copy.notes, copy.notes
+        assert _b_lta_holds(verify_bytes(copy.pdf))         # (no archive record: stamped outside an ingest)
+    last = stamped[-1].pdf
+    changed = bytearray(last)
+    changed[last.index(b"/Producer") + 3] ^= 0x01
+    assert not _b_lta_holds(verify_bytes(bytes(changed)))
+
+
+def _b_lta_holds(v) -> bool:
+    lta = [c.ok for c in v.checks if c.label.startswith("Долгосрочная")]
+    return bool(v.signatures) and all(s.ok for s in v.signatures) and lta == [True]
