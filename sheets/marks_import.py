@@ -391,6 +391,7 @@ class _MarkColumn:
     period: str
 
 
+@_memo
 def _subject_key(subject: str) -> str:
     return _fold(subject)
 
@@ -564,13 +565,20 @@ class _Importer:
         """The per-pupil and per-class columns of one row, checked and compared with earlier rows. The long
         layout repeats them on each of a pupil's rows: cells the same as the pupil's last row that raised no
         error are not looked at again."""
-        cells = tuple(values.get(h, "") for h in self.field_headers)
+        cells = tuple([values.get(h, "") for h in self.field_headers])
         if pupil is not None and pupil.checked_cells == cells:
             return
         errors = len(self.errors)
         self.check_fields(rowno, values, cls, pupil)
         if pupil is not None:
             pupil.checked_cells = cells if len(self.errors) == errors else None
+
+    last_who: tuple[str, str] | None = None
+    last_found: tuple[_Class, _Pupil]
+
+    @functools.cached_property
+    def long_headers(self) -> tuple[str | None, ...]:
+        return tuple(self.columns.get(f) for f in ("class", "pupil", "subject", "period", "mark"))
 
     @functools.cached_property
     def field_headers(self) -> tuple[str, ...]:
@@ -655,12 +663,19 @@ class _Importer:
         cls.periods.add(period)
 
     def long_row(self, rowno: int, values: Mapping[str, str]) -> None:
-        cls = self.row_class(rowno, values)
-        pupil = self.row_pupil(rowno, values, cls, unique=False)
+        class_h, pupil_h, subject_h, period_h, mark_h = self.long_headers
+        who = (values.get(class_h, "") if class_h else "", values.get(pupil_h, "") if pupil_h else "")
+        if who == self.last_who:        # a pupil's rows follow each other: found, without errors, on the first
+            cls, pupil = self.last_found
+        else:
+            cls = self.row_class(rowno, values)
+            pupil = self.row_pupil(rowno, values, cls, unique=False)
+            if cls is not None and pupil is not None:
+                self.last_who, self.last_found = who, (cls, pupil)
         self.row_fields(rowno, values, cls, pupil)
-        subject = " ".join(self.value(values, "subject").split())
-        period_raw = self.value(values, "period")
-        mark_raw = self.value(values, "mark")
+        subject = " ".join(values.get(subject_h, "").split()) if subject_h else ""
+        period_raw = values.get(period_h, "") if period_h else ""
+        mark_raw = values.get(mark_h, "") if mark_h else ""
         if not (subject or period_raw or mark_raw):
             return                              # a row with only the pupil's absences or decision
         ok = True

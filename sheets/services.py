@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import lazyload
 
 import pades
@@ -70,8 +71,9 @@ def import_classes(school: Organisation, school_year: str, classes: dict, *, act
                              f"руководителем {'этого класса' if len(others) == 1 else 'этих классов'} "
                              f"на {school_year} учебный год. Ничего не загружено.")
     sheets = []
+    found = latest_of_classes(school, school_year, [cm.class_name for cm in classes.values()])
     for cm in classes.values():
-        current = latest(school, school_year, cm.class_name)
+        current = found.get(cm.class_name)
         if current is not None and current.status in (SheetStatus.teacher_signed, SheetStatus.signed):
             raise SheetFlowError(f"Ведомость {current.label} уже подписана: исправления — только новой версией "
                                  "с указанием причины.")
@@ -86,10 +88,14 @@ def import_classes(school: Organisation, school_year: str, classes: dict, *, act
     return sheets
 
 
-def latest(school: Organisation, school_year: str, class_name: str) -> SummarySheet | None:
-    return session.scalar(select(SummarySheet).where(
+def latest_of_classes(school: Organisation, school_year: str, class_names: list[str]) -> dict[str, SummarySheet]:
+    """The newest version of each class's sheet, in one query: a query a class made each one flush the sheets
+    added before it (autoflush), one INSERT at a time instead of one for all."""
+    rows = session.scalars(select(SummarySheet).where(
         SummarySheet.school_id == school.id, SummarySheet.school_year == school_year,
-        SummarySheet.class_name == class_name).order_by(SummarySheet.version.desc()).limit(1))
+        SummarySheet.class_name.in_(class_names))
+        .order_by(SummarySheet.class_name, SummarySheet.version.desc()).ext(distinct_on(SummarySheet.class_name)))
+    return {s.class_name: s for s in rows}
 
 
 def _director(school: Organisation) -> User | None:

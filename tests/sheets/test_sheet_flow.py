@@ -506,3 +506,24 @@ def test_a_director_signing_while_redis_is_down_is_not_an_error(app, client, log
     db.commit()
     assert queue("archive").fetch_job(f"ingest-sheet-{sheet.id}") is not None
     # (the ingest itself runs in tests/archive: S3 refuses requests signed with this module's frozen clock)
+
+
+def test_an_import_refreshes_each_class_newest_version_reading_them_in_one_query(app, school):
+    """The newest version of every class is read in one query and the new sheets go in one INSERT (a query a
+    class flushed the sheets added before it one by one); a later version is refreshed, not the first one."""
+    from tests.helpers import statements_sent
+    (first,) = _sheets(school, "6А")
+    first.status = SheetStatus.superseded
+    second = SummarySheet(school=school.org, school_year=YEAR, class_name="6А", class_label="6А", version=2,
+                          supersedes=first, created_by_id=school.director.id)
+    session.add(second)
+    session.flush()
+    with statements_sent(app) as sent:
+        sheets = services.import_classes(school.org, YEAR, {n: class_marks(n, seed=i) for i, n in
+                                                            enumerate(("6А", "6Б", "6В", "6Г"))},
+                                         actor=school.director)
+    assert sheets[0] is second and second.marks is not None and first.status is SheetStatus.superseded
+    assert [s.version for s in sheets] == [2, 1, 1, 1] and all(s.id for s in sheets)
+    reads = [s for s in sent if s.lstrip().startswith("SELECT") and "FROM summary_sheets" in s]
+    inserts = [s for s in sent if s.lstrip().startswith("INSERT INTO summary_sheets")]
+    assert len(reads) == 1 and len(inserts) == 1, sent
