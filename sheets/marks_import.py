@@ -665,6 +665,8 @@ class _Importer:
     def long_row(self, rowno: int, values: Mapping[str, str]) -> None:
         class_h, pupil_h, subject_h, period_h, mark_h = self.long_headers
         who = (values.get(class_h, "") if class_h else "", values.get(pupil_h, "") if pupil_h else "")
+        cls: _Class | None
+        pupil: _Pupil | None
         if who == self.last_who:        # a pupil's rows follow each other: found, without errors, on the first
             cls, pupil = self.last_found
         else:
