@@ -17,6 +17,7 @@ import json
 import logging
 import tomllib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from functools import lru_cache
 
 from flask import current_app
@@ -233,10 +234,35 @@ def put_once(storage, key: str, data: bytes, sha: str, **kwargs):
         return head
 
 
-def read_back(storage, key: str, sha: str) -> None:
-    got = hashlib.sha256(storage.get(key)).hexdigest()
+def read_back(storage, key: str, sha: str, version_id: str | None = None) -> None:
+    got = hashlib.sha256(storage.get(key, version_id)).hexdigest()
     if got != sha:
         raise StorageError(f"{key}: read back sha256 {got}, expected {sha}")
+
+
+def put_and_read_back(storage, key: str, data: bytes, **kwargs):
+    """Write once and read the written version back: its bytes, not the server's word for them, prove it."""
+    sha = hashlib.sha256(data).hexdigest()
+    stored = put_once(storage, key, data, sha, confirm=False, **kwargs)
+    read_back(storage, key, sha, stored.version_id)
+    return stored
+
+
+# The document and its manifest are written and read back side by side: an ingest's wall time was mostly
+# waiting on the object store, one request after another (benchmarks/year_end.py's archive stage).
+_objects = ThreadPoolExecutor(4, thread_name_prefix="archive-put")
+
+
+def put_with_manifest(storage, key: str, pdf: bytes, man_key: str, man: bytes, **kwargs):
+    """The document and its manifest, each written once and read back; the document's stored object."""
+    manifest = _objects.submit(put_and_read_back, storage, man_key, man,
+                               **{**kwargs, "content_type": "application/json"})
+    try:
+        stored = put_and_read_back(storage, key, pdf, **kwargs)
+    finally:
+        wait([manifest])                # neither is left running when this returns or raises
+    manifest.result()
+    return stored
 
 
 def store(record: ArchiveRecord) -> None:
@@ -257,15 +283,10 @@ def _store(record: ArchiveRecord) -> None:
         raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
     man = manifest_bytes(present(record.manifest, "manifest"))
     key, man_key = present(record.key, "key"), present(record.manifest_key, "manifest key")
-    sha = present(record.sha256, "sha256")
     meta = {"record-id": str(record.id), "document-class": record.kind.value}
-    obj = put_once(storage, key, pdf, sha, retain_until=record.retention_until,
-                   metadata=meta, legal_hold=record.legal_hold)
+    obj = put_with_manifest(storage, key, pdf, man_key, man, retain_until=record.retention_until, metadata=meta,
+                            legal_hold=record.legal_hold)
     man_sha = hashlib.sha256(man).hexdigest()
-    put_once(storage, man_key, man, man_sha, retain_until=record.retention_until,
-             content_type="application/json", metadata=meta, legal_hold=record.legal_hold)
-    read_back(storage, key, sha)
-    read_back(storage, man_key, man_sha)
     now = utcnow()
     record.version_id, record.manifest_sha256 = obj.version_id, man_sha
     record.status, record.archived_at, record.staged_pdf, record.last_error = RecordStatus.archived, now, None, None
@@ -302,9 +323,9 @@ def store_detached_signature(record: ArchiveRecord, cms: bytes) -> None:
         return
     storage = get_storage()
     key = object_key(record.id, sha, ".sig")
-    put_once(storage, key, cms, sha, retain_until=record.retention_until, content_type="application/pkcs7-signature",
-             metadata={"record-id": str(record.id), "document-class": record.kind.value}, legal_hold=record.legal_hold)
-    read_back(storage, key, sha)
+    put_and_read_back(storage, key, cms, retain_until=record.retention_until, legal_hold=record.legal_hold,
+                      content_type="application/pkcs7-signature",
+                      metadata={"record-id": str(record.id), "document-class": record.kind.value})
     record.detached_sig_key, record.detached_sig_sha256 = key, sha
     session.flush()
     audit.record("archive.detached_signature", record, key=key, sha256=sha)
@@ -340,8 +361,6 @@ def renew(record: ArchiveRecord) -> RecordVersion:
     sha = hashlib.sha256(stamped.pdf).hexdigest()
     key = object_key(record.id, sha)
     meta = {"record-id": str(record.id), "document-class": record.kind.value}
-    obj = put_once(storage, key, stamped.pdf, sha, retain_until=record.retention_until, metadata=meta,
-                   legal_hold=record.legal_hold)
     number = max((v.number for v in record.versions), default=0) + 1
     previous = {"key": record.key, "sha256": record.sha256}
     manifest = {**(record.manifest or {}), "sha256": sha, "size": len(stamped.pdf), "object_key": key,
@@ -352,10 +371,8 @@ def renew(record: ArchiveRecord) -> RecordVersion:
                 "software": software_version()}
     man, man_key = manifest_bytes(manifest), object_key(record.id, sha, ".json")
     man_sha = hashlib.sha256(man).hexdigest()
-    put_once(storage, man_key, man, man_sha, retain_until=record.retention_until, content_type="application/json",
-             metadata=meta, legal_hold=record.legal_hold)
-    read_back(storage, key, sha)
-    read_back(storage, man_key, man_sha)
+    obj = put_with_manifest(storage, key, stamped.pdf, man_key, man, retain_until=record.retention_until,
+                            metadata=meta, legal_hold=record.legal_hold)
     version = RecordVersion(record=record, number=number, reason="lta_renewal", backend=storage.scheme, key=key,
                             sha256=sha, size=len(stamped.pdf), version_id=obj.version_id, manifest_key=man_key,
                             manifest_sha256=man_sha, timestamp_at=stamped.timestamp_at,

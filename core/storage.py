@@ -195,8 +195,10 @@ class ArchiveStorage(abc.ABC):
     @abc.abstractmethod
     def put(self, key: str, data: bytes | BinaryIO, *, retain_until: dt.date | None,
             content_type: str = "application/pdf", metadata: dict[str, str] | None = None,
-            legal_hold: bool = False) -> StoredObject:
-        """Store new bytes under `key` with their retention; `ObjectExists` if the key is taken."""
+            legal_hold: bool = False, confirm: bool = True) -> StoredObject:
+        """Store new bytes under `key` with their retention; `ObjectExists` if the key is taken.
+        `confirm=False`: the object's state is not asked of the server again after the write (what is returned
+        is what was written) — for a caller that reads the object back itself."""
 
     @abc.abstractmethod
     def get(self, key: str, version_id: str | None = None) -> bytes: ...
@@ -355,7 +357,8 @@ class S3ArchiveStorage(ArchiveStorage):
 
     # -- operations
 
-    def put(self, key, data, *, retain_until, content_type="application/pdf", metadata=None, legal_hold=False):
+    def put(self, key, data, *, retain_until, content_type="application/pdf", metadata=None, legal_hold=False,
+            confirm=True):
         from minio.commonconfig import COMPLIANCE
         from minio.retention import Retention
         name = self._name(key)
@@ -382,6 +385,10 @@ class S3ArchiveStorage(ArchiveStorage):
                                             metadata=headers, retention=retention, legal_hold=legal_hold)
         log.info("archive: stored %s (%d bytes, sha256 %s, version %s, retain until %s)",
                  key, size, sha256, result.version_id, retain_until)
+        if not confirm:
+            return StoredObject(key=key, size=size, sha256=sha256, version_id=result.version_id,
+                                retain_until=retain_until, legal_hold=bool(legal_hold), content_type=content_type,
+                                metadata=metadata)
         # Read the object's state back from the server (it may add a bucket default retention).
         stored = self.head(key, result.version_id)
         if stored.size != size or stored.sha256 != sha256:
@@ -567,7 +574,8 @@ class LocalArchiveStorage(ArchiveStorage):
 
     # -- operations
 
-    def put(self, key, data, *, retain_until, content_type="application/pdf", metadata=None, legal_hold=False):
+    def put(self, key, data, *, retain_until, content_type="application/pdf", metadata=None, legal_hold=False,
+            confirm=True):
         path = self._data_path(key)
         _check_retention(retain_until)
         metadata = _check_metadata(metadata)

@@ -376,3 +376,32 @@ def test_a_batch_validates_each_certificate_once_and_every_copy_keeps_its_valida
 def _b_lta_holds(v) -> bool:
     lta = [c.ok for c in v.checks if c.label.startswith("Долгосрочная")]
     return bool(v.signatures) and all(s.ok for s in v.signatures) and lta == [True]
+
+
+def test_an_ingest_writes_document_and_manifest_once_each_and_reads_back_the_versions_written(
+        app, tree, people, sign_sheet, run_jobs, trusting, monkeypatch):
+    """Per object: is the key free, write, read back the version written — three requests, not four (the
+    server is not asked again after the write what the read-back proves anyway)."""
+    from core import db
+    storage = get_storage()
+    sent = []
+    real = storage.client._url_open
+
+    def counted(method, region, bucket_name=None, object_name=None, query_params=None, **kwargs):
+        sent.append((method, object_name, (query_params or {}).get("versionId")))
+        return real(method, region, bucket_name=bucket_name, object_name=object_name, query_params=query_params,
+                    **kwargs)
+    monkeypatch.setattr(storage.client, "_url_open", counted)
+    sheet = sign_sheet(tree["a"], "11А")
+    db.commit()
+    run_jobs()
+    monkeypatch.undo()
+    record = _record(sheet)
+    assert record.status is RecordStatus.archived, record.last_error
+    for key in (record.key, record.manifest_key):
+        mine = [(method, version) for method, name, version in sent if name and name.endswith(key)]
+        assert [m for m, _ in mine[:3]] == ["HEAD", "PUT", "GET"], mine     # (then the validation job reads it)
+        assert mine[2][1] is not None, mine          # the version written is the one read back
+    pdf_reads = [version for method, name, version in sent if method == "GET" and (name or "").endswith(record.key)]
+    assert pdf_reads[0] == record.version_id
+    assert storage.get(record.key) == sheet.pdf

@@ -96,6 +96,17 @@ def test_put_get_head_round_trip(store):
     assert head.metadata == meta
 
 
+def test_an_unconfirmed_put_returns_what_the_server_then_reports(store):
+    """`confirm=False` (the caller reads back itself) skips asking the server after the write; what it returns
+    is what a head then says, version included, and write-once still holds."""
+    meta = {"record-id": "43"}
+    put = store.put("records/43/a.pdf", PDF, retain_until=in_days(3), metadata=meta, confirm=False)
+    assert put == store.head("records/43/a.pdf")
+    assert store.get("records/43/a.pdf", version_id=put.version_id) == PDF
+    with pytest.raises(ObjectExists):
+        store.put("records/43/a.pdf", PDF, retain_until=in_days(3), confirm=False)
+
+
 def test_put_from_streams(store):
     class NonSeekable(io.RawIOBase):   # like an HTTP upload: read() only
         def __init__(self, data):
