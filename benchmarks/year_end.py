@@ -146,7 +146,9 @@ def import_schools(app, school_ids: list[int], csv: bytes, teacher_id: int, dire
 
     def one(school_id: int) -> None:
         app.extensions["db_engine"].dispose(close=False)     # the parent's connections stay the parent's
-        with app.app_context():
+        # a request's context, as the upload's: its audit entries wait for the commit (core/audit.py), so the
+        # other school's import does not queue behind this one's lock on the audit chain
+        with app.test_request_context():
             from core import db
             from core.db import session
             from orgs.models.organisations import Organisation
