@@ -236,7 +236,7 @@ def _revinfo_cache():
 
 # The paths a validation context found, by certificate. A batch's sheets carry the same teacher, director and
 # TSA certificates, so each path is built and checked (revocation included) once per context — which lives
-# VC_TTL_SECONDS at most, with the revocation data it fetched — instead of four times a sheet.
+# VC_TTL_SECONDS at most, with the revocation data it fetched — instead of five times a sheet.
 _paths: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
