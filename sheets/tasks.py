@@ -86,8 +86,9 @@ def _chunk(kind: BatchKind, ids: list[int], signer, actor, pool) -> tuple[list[i
     sheet's savepoint). SKIP LOCKED: a second worker running the same batch after a requeue leaves the
     sheets this one holds alone."""
     query = select(SummarySheet).where(SummarySheet.id.in_(ids)).with_for_update(skip_locked=True)
-    if kind is BatchKind.render:           # every sheet's marks are read: in this query, not one query each
-        query = query.options(undefer(SummarySheet.marks))
+    # what each sheet's step reads comes with the chunk's rows, not in a query a sheet: the marks to render,
+    # the working PDF to sign
+    query = query.options(undefer(SummarySheet.marks if kind is BatchKind.render else SummarySheet.pdf))
     rows = session.scalars(query).all()
     by_id = {s.id: s for s in rows}
     sheets = [by_id[i] for i in ids if i in by_id]

@@ -22,7 +22,8 @@ def audit_inserts(app):
         yield seen
 
 
-def test_a_teachers_batch_signs_in_chunks_with_one_audit_insert_each(app, school, pki, run_jobs, audit_inserts):
+def test_a_teachers_batch_signs_in_chunks_with_one_audit_insert_and_one_read_each(
+        app, school, pki, run_jobs, audit_inserts):
     app.config.update(SHEET_BATCH_CHUNK=2, SIGN_THREADS=3)
     try:
         sheets = _sheets(school, "4А", "4Б", "4В", "4Г", "4Д")
@@ -36,9 +37,13 @@ def test_a_teachers_batch_signs_in_chunks_with_one_audit_insert_each(app, school
         before = session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "sheet.sign_teacher"))
         audit_inserts.clear()
-        run_jobs()
+        with statements_sent(app, "SELECT") as selects:
+            run_jobs()
     finally:
         app.config.update(SHEET_BATCH_CHUNK=25, SIGN_THREADS=4)
+    # each working PDF comes with its chunk's rows, not in a query of its own
+    alone = [q for q in selects if " ".join(q.split()).startswith("SELECT summary_sheets.pdf FROM")]
+    assert alone == [], alone
     session.refresh(batch)
     assert batch.status is BatchStatus.done and sorted(batch.done_ids) == sorted(s.id for s in sheets)
     for s in sheets:
