@@ -10,7 +10,7 @@ from core.db import session
 from orgs.access import can, has_any, require, scope_condition, scopes
 from orgs.models.organisations import Organisation, OrgKind
 from orgs.models.users import User
-from sheets import class_teachers, services
+from sheets import class_teachers, services, verdicts
 from sheets.loaders import b64_field, get_batch, get_role_sheet, get_sheet
 from sheets.models import BatchKind, SheetBatch, SheetStatus, SummarySheet
 from sheets.preview import MAX_PAGES, marks_table, page_count
@@ -117,21 +117,14 @@ def _cadesplugin_js() -> str | None:
     return None
 
 
-# The page's verdicts, by the PDF's bytes and the trust roots: validation here is offline, so it changes only as
-# certificates expire, and a sheet viewed again within VERDICT_SECONDS is not parsed and checked again (that was
-# 67 of the 75 ms of CPU a signed sheet's page cost; benchmarks/load.py). Per process; bounded.
-VERDICT_SECONDS = 300
-_VERDICTS: dict[tuple, tuple[float, list]] = {}
-_MAX_VERDICTS = 512
-
-
 _PAGE_COUNTS: dict[bytes, int] = {}
+MAX_PAGE_COUNTS = 512
 
 
 def _page_count(pdf: bytes, digest: bytes) -> int:
     """Parsing the PDF for its page count cost ≈ 3 ms a view; the count is kept by the bytes' digest."""
     if digest not in _PAGE_COUNTS:
-        if len(_PAGE_COUNTS) >= _MAX_VERDICTS:
+        if len(_PAGE_COUNTS) >= MAX_PAGE_COUNTS:
             _PAGE_COUNTS.clear()
         _PAGE_COUNTS[digest] = page_count(pdf)
     return _PAGE_COUNTS[digest]
@@ -139,25 +132,14 @@ def _page_count(pdf: bytes, digest: bytes) -> int:
 
 def _validation(sheet: SummarySheet, digest: bytes | None) -> list | None:
     """The signatures as validated now against TRUST_ROOTS (None: nothing signed yet)."""
-    import time
-
     from core.trust import trust_roots
-    if sheet.status not in (SheetStatus.teacher_signed, SheetStatus.signed, SheetStatus.superseded) or not sheet.pdf:
+    if sheet.status not in (SheetStatus.teacher_signed, SheetStatus.signed, SheetStatus.superseded) or \
+            not sheet.pdf or digest is None:
         return None
-    roots = trust_roots()
-    key = (digest, tuple(c.sha256 for c in roots))
-    now = time.monotonic()
-    cached = _VERDICTS.get(key)
-    if cached is not None and now - cached[0] < VERDICT_SECONDS:
-        return cached[1]
     try:
-        verdict: list = pades.validate(sheet.pdf, roots)
+        return verdicts.verdict(sheet.pdf, digest, trust_roots())
     except (pades.SigningError, OSError, ValueError) as exc:
         return [{"summary_ru": f"Проверка невозможна: {exc}"}]
-    if len(_VERDICTS) >= _MAX_VERDICTS:
-        _VERDICTS.clear()
-    _VERDICTS[key] = (now, verdict)
-    return verdict
 
 
 @bp.route("/sheets/<int:sheet_id>/preview/<int:page>.png")

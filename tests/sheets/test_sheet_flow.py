@@ -527,3 +527,34 @@ def test_an_import_refreshes_each_class_newest_version_reading_them_in_one_query
     reads = [s for s in sent if s.lstrip().startswith("SELECT") and "FROM summary_sheets" in s]
     inserts = [s for s in sent if s.lstrip().startswith("INSERT INTO summary_sheets")]
     assert len(reads) == 1 and len(inserts) == 1, sent
+
+
+def test_a_verdict_made_in_one_web_process_serves_the_others(app, client, logged_in, school, pki, tmp_path,
+                                                             monkeypatch):
+    """The verdict goes to Redis too: another gunicorn worker (here: this one with its own verdicts forgotten)
+    shows the same page without validating again; what cannot be read back from Redis is validated here."""
+    from asn1crypto import pem
+
+    import pades
+    from core.jobs import redis_connection
+    from sheets import verdicts
+    (sheet,) = _sheets(school, "4В")
+    services.render_pdf(sheet, actor=school.director)
+    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()) + pem.armor("CERTIFICATE", pki.interm.dump()))
+    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(roots))
+    validations = []
+    real_validate = pades.validate
+    monkeypatch.setattr(pades, "validate", lambda pdf, *a, **kw: validations.append(1) or real_validate(pdf, *a, **kw))
+    logged_in(school.director)
+    first = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
+    verdicts._local.clear()                                        # another process
+    other = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
+    assert len(validations) == 1 and "Действительна" in other and "Иванова Мария Петровна" in other
+    assert other.count("Действительна") == first.count("Действительна")
+    verdicts._local.clear()
+    for key in redis_connection().scan_iter(verdicts.PREFIX + "*"):
+        redis_connection().set(key, b"not json")
+    again = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
+    assert len(validations) == 2 and "Действительна" in again
