@@ -3,7 +3,7 @@
 Validation on the page is offline (no OCSP, no CRL fetched), so a verdict changes only as certificates
 expire: a sheet viewed again within VERDICT_SECONDS is not parsed and checked again. Each web process keeps
 its own verdicts and shares them with the others through Redis: while a batch signs, every newly signed PDF
-was otherwise validated once per gunicorn worker that showed it (≈ 30 ms each; benchmarks/load.py).
+was otherwise validated once per gunicorn worker that showed it (most of such a page's CPU; benchmarks/load.py).
 The shared copy is an optimisation only: any Redis error means validating here. (Redis is trusted as the job
 queue is; the page's verdict informs, the archive's verification of its own copy is the one that counts.)
 """
