@@ -343,7 +343,7 @@ def test_an_ingest_writes_its_record_twice_prepared_and_stored(app, tree, people
 def test_a_batch_validates_each_certificate_once_and_every_copy_keeps_its_validation_data(
         app, tree, people, sign_sheet, tsa, monkeypatch):
     """The sheets of a batch carry the same teacher, director and TSA certificates: their paths are built and
-    checked once per validation context, not four times a sheet. Every copy still gets the revocation data in
+    checked once per validation context, not five times a sheet. Every copy still gets the revocation data in
     its DSS (B-LTA verifies), and a tampered copy fails."""
     from pyhanko_certvalidator import CertificateValidator
 
