@@ -7,9 +7,9 @@ every sheet of N schools through real RQ worker processes; print throughput agai
 Everything runs on this machine: embedded PostgreSQL, Redis and SeaweedFS from their wheels, the
 test PKI's timestamp server (certomancer, on 127.0.0.1, in a process of its own: benchmarks/pki_process.py) and
 the demo CA's keys (pades/demo_pki.py).
-Figures, not assertions. In the same run it measures the primitives (render one sheet, sign
-teacher + director, put one object) and the naive path (one `pyhanko sign addsig` process per
-signature), and reports:
+Figures, not assertions. In the same run it measures the primitives (render a sheet — a different one each
+round, as a batch does —, sign teacher + director, put one object) and the naive path (one `pyhanko sign
+addsig` process per signature), and reports:
   - the new renderer against the previous one (benchmarks/render_platypus.py; target ≤ 0.35×);
   - end to end seconds per sheet per core against the sum of the primitive medians — render, B-T signatures
     of teacher and director, a B-LTA document timestamp, a put + read-back (target ≤ 1.5×);
@@ -21,8 +21,8 @@ signature), and reports:
   - the CPU seconds of each kind of process during the batches, and per stage with the share of the machine
     left idle (the next bottleneck).
 The workers are started and warm (registered with Redis) before the clock starts, as on a year-end day; their
-start-up is printed apart. Each school's marks file is imported at the same time in a process of its own, as
-schools' uploads are separate web requests.
+start-up is printed apart. Each school's marks file is imported at the same time in a process of its own, in a
+request's context, as schools' uploads are separate web requests.
 `--keep DIR` leaves the signed PDFs and `trust.pem` there (verify with
 `TRUST_ROOTS=DIR/trust.pem flask --app wsgi archive verify FILE`).
 """
