@@ -233,22 +233,30 @@ def test_sheet_page_shows_signatures_validated_against_trust_roots(app, client, 
     assert "Действительна" in page and "Иванова Мария Петровна" in page
 
 
-def test_the_sheet_pages_verdict_is_reused_for_the_same_bytes_only(app, client, logged_in, school, pki, tmp_path,
-                                                                   monkeypatch):
-    """A signed sheet's page validates its signatures once per VERDICT_SECONDS, not on every view; bytes changed
-    behind the service's back get a verdict of their own at once, and so do other trust roots."""
+def _signed_sheet_with_validations_counted(app, school, pki, tmp_path, monkeypatch, class_name):
+    """A sheet the class teacher signed, the test PKI's roots trusted, and the list each `pades.validate`
+    call appends to."""
     from asn1crypto import pem
 
     import pades
-    (sheet,) = _sheets(school, "4Б")
+    (sheet,) = _sheets(school, class_name)
     services.render_pdf(sheet, actor=school.director)
     services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
     roots = tmp_path / "roots.pem"
     roots.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()) + pem.armor("CERTIFICATE", pki.interm.dump()))
     monkeypatch.setitem(app.config, "TRUST_ROOTS", str(roots))
-    validations = []
+    validations: list[int] = []
     real_validate = pades.validate
     monkeypatch.setattr(pades, "validate", lambda pdf, *a, **kw: validations.append(1) or real_validate(pdf, *a, **kw))
+    return sheet, validations
+
+
+def test_the_sheet_pages_verdict_is_reused_for_the_same_bytes_only(app, client, logged_in, school, pki, tmp_path,
+                                                                   monkeypatch):
+    """A signed sheet's page validates its signatures once per VERDICT_SECONDS, not on every view; bytes changed
+    behind the service's back get a verdict of their own at once, and so do other trust roots."""
+    from asn1crypto import pem
+    sheet, validations = _signed_sheet_with_validations_counted(app, school, pki, tmp_path, monkeypatch, "4Б")
     logged_in(school.director)
     first = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
     again = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
@@ -533,20 +541,9 @@ def test_a_verdict_made_in_one_web_process_serves_the_others(app, client, logged
                                                              monkeypatch):
     """The verdict goes to Redis too: another gunicorn worker (here: this one with its own verdicts forgotten)
     shows the same page without validating again; what cannot be read back from Redis is validated here."""
-    from asn1crypto import pem
-
-    import pades
     from core.jobs import redis_connection
     from sheets import verdicts
-    (sheet,) = _sheets(school, "4В")
-    services.render_pdf(sheet, actor=school.director)
-    services.sign(sheet, "teacher", test_pki_signer(pki, "teacher"), actor=school.teacher)
-    roots = tmp_path / "roots.pem"
-    roots.write_bytes(pem.armor("CERTIFICATE", pki.root.dump()) + pem.armor("CERTIFICATE", pki.interm.dump()))
-    monkeypatch.setitem(app.config, "TRUST_ROOTS", str(roots))
-    validations = []
-    real_validate = pades.validate
-    monkeypatch.setattr(pades, "validate", lambda pdf, *a, **kw: validations.append(1) or real_validate(pdf, *a, **kw))
+    sheet, validations = _signed_sheet_with_validations_counted(app, school, pki, tmp_path, monkeypatch, "4В")
     logged_in(school.director)
     first = client.get(f"/sheets/{sheet.id}").get_data(as_text=True)
     verdicts._local.clear()                                        # another process
