@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, insert, select, update
 
 from archive import evidence
-from archive.ingest import put_once, read_back
+from archive.ingest import put_and_read_back
 from archive.models import ArchiveRecord, EvidenceTree, RecordEvidence, RecordStatus
 from core import audit
 from core.db import execute_count, present, session, utcnow
@@ -150,10 +150,9 @@ def store_pending(limit: int | None = None) -> int:
         def put(item) -> str:
             ev, key, data, until, hold = item
             sha = hashlib.sha256(data).hexdigest()
-            put_once(storage, key, data, sha, retain_until=until, legal_hold=hold,
-                     content_type="application/octet-stream",
-                     metadata={"record-id": str(ev.record_id), "document-class": "evidence-record"})
-            read_back(storage, key, sha)
+            put_and_read_back(storage, key, data, sha, retain_until=until, legal_hold=hold,
+                              content_type="application/octet-stream",
+                              metadata={"record-id": str(ev.record_id), "document-class": "evidence-record"})
             return sha
         with ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="ers") as pool:
             shas = list(pool.map(put, work))

@@ -240,9 +240,8 @@ def read_back(storage, key: str, sha: str, version_id: str | None = None) -> Non
         raise StorageError(f"{key}: read back sha256 {got}, expected {sha}")
 
 
-def put_and_read_back(storage, key: str, data: bytes, **kwargs):
+def put_and_read_back(storage, key: str, data: bytes, sha: str, **kwargs):
     """Write once and read the written version back: its bytes, not the server's word for them, prove it."""
-    sha = hashlib.sha256(data).hexdigest()
     stored = put_once(storage, key, data, sha, confirm=False, **kwargs)
     read_back(storage, key, sha, stored.version_id)
     return stored
@@ -253,12 +252,12 @@ def put_and_read_back(storage, key: str, data: bytes, **kwargs):
 _objects = ThreadPoolExecutor(4, thread_name_prefix="archive-put")
 
 
-def put_with_manifest(storage, key: str, pdf: bytes, man_key: str, man: bytes, **kwargs):
+def put_with_manifest(storage, key: str, pdf: bytes, sha: str, man_key: str, man: bytes, man_sha: str, **kwargs):
     """The document and its manifest, each written once and read back; the document's stored object."""
-    manifest = _objects.submit(put_and_read_back, storage, man_key, man,
+    manifest = _objects.submit(put_and_read_back, storage, man_key, man, man_sha,
                                **{**kwargs, "content_type": "application/json"})
     try:
-        stored = put_and_read_back(storage, key, pdf, **kwargs)
+        stored = put_and_read_back(storage, key, pdf, sha, **kwargs)
     finally:
         wait([manifest])                # neither is left running when this returns or raises
     manifest.result()
@@ -283,10 +282,10 @@ def _store(record: ArchiveRecord) -> None:
         raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
     man = manifest_bytes(present(record.manifest, "manifest"))
     key, man_key = present(record.key, "key"), present(record.manifest_key, "manifest key")
-    meta = {"record-id": str(record.id), "document-class": record.kind.value}
-    obj = put_with_manifest(storage, key, pdf, man_key, man, retain_until=record.retention_until, metadata=meta,
-                            legal_hold=record.legal_hold)
     man_sha = hashlib.sha256(man).hexdigest()
+    meta = {"record-id": str(record.id), "document-class": record.kind.value}
+    obj = put_with_manifest(storage, key, pdf, present(record.sha256, "sha256"), man_key, man, man_sha,
+                            retain_until=record.retention_until, metadata=meta, legal_hold=record.legal_hold)
     now = utcnow()
     record.version_id, record.manifest_sha256 = obj.version_id, man_sha
     record.status, record.archived_at, record.staged_pdf, record.last_error = RecordStatus.archived, now, None, None
@@ -323,7 +322,7 @@ def store_detached_signature(record: ArchiveRecord, cms: bytes) -> None:
         return
     storage = get_storage()
     key = object_key(record.id, sha, ".sig")
-    put_and_read_back(storage, key, cms, retain_until=record.retention_until, legal_hold=record.legal_hold,
+    put_and_read_back(storage, key, cms, sha, retain_until=record.retention_until, legal_hold=record.legal_hold,
                       content_type="application/pkcs7-signature",
                       metadata={"record-id": str(record.id), "document-class": record.kind.value})
     record.detached_sig_key, record.detached_sig_sha256 = key, sha
@@ -371,7 +370,7 @@ def renew(record: ArchiveRecord) -> RecordVersion:
                 "software": software_version()}
     man, man_key = manifest_bytes(manifest), object_key(record.id, sha, ".json")
     man_sha = hashlib.sha256(man).hexdigest()
-    obj = put_with_manifest(storage, key, stamped.pdf, man_key, man, retain_until=record.retention_until,
+    obj = put_with_manifest(storage, key, stamped.pdf, sha, man_key, man, man_sha, retain_until=record.retention_until,
                             metadata=meta, legal_hold=record.legal_hold)
     version = RecordVersion(record=record, number=number, reason="lta_renewal", backend=storage.scheme, key=key,
                             sha256=sha, size=len(stamped.pdf), version_id=obj.version_id, manifest_key=man_key,
