@@ -17,7 +17,8 @@ import json
 import logging
 import tomllib
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import current_app
@@ -75,14 +76,105 @@ def ingest_sheet(sheet_id: int) -> ArchiveRecord | None:
 
 
 def ingest(record: ArchiveRecord) -> bool:
-    """Prepare (once) and store the record. True when it is archived; raises to make the job retry."""
+    """Prepare (once) and store the record. True when it is archived; raises to make the job retry. False
+    when another job holds the record (it archives it, or notes why not)."""
     if record.status is not RecordStatus.pending:
         return record.status is RecordStatus.archived
     if record.prepared_at is None:
-        prepare(record)
+        if not _locked_for_prepare([record.id]):
+            return record.status is RecordStatus.archived
+        if record.prepared_at is None:
+            prepare(record)
         db.commit()                      # staged: from here a retry writes the same bytes
     store(record)
-    return True
+    return record.status is RecordStatus.archived
+
+
+def _locked_for_prepare(ids: list[int]) -> list[ArchiveRecord]:
+    """The records still pending, locked until the prepare's commit (SKIP LOCKED: a record another job is
+    preparing or storing is left to that job, so no record is ever timestamped twice)."""
+    return list(session.scalars(
+        select(ArchiveRecord).where(ArchiveRecord.id.in_(ids), ArchiveRecord.status == RecordStatus.pending)
+        .order_by(ArchiveRecord.id).with_for_update(skip_locked=True).execution_options(populate_existing=True)))
+
+
+# A director's batch hands its sheets over by the handful (ARCHIVE_INGEST_GROUP): one job prepares and stores
+# them together, so their archive timestamps are asked for at once and their objects written side by side —
+# while one record waits on the TSA or the object store, the others are worked on. One at a time, a worker
+# stood idle for half of each ingest (benchmarks/year_end.py's archive stage).
+INGEST_GROUP = 5
+
+
+def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, Exception]]:
+    """The records of these signed sheets, archived together: (the records archived, the failures by record
+    id). A failure leaves its record pending and rolled back to before it; the others go on. Records that
+    another job holds are left to it."""
+    records = {r.source_id: r for r in session.scalars(select(ArchiveRecord).where(
+        ArchiveRecord.source_type == SOURCE_SHEET, ArchiveRecord.source_id.in_(sheet_ids)))}
+    failures: dict[int, Exception] = {}
+    archived = []
+    for sheet_id in sheet_ids:
+        if sheet_id not in records and (alone := _alone(sheet_id, failures)) is not None:
+            archived.append(alone)
+    fresh = [r for r in _locked_for_prepare([r.id for r in records.values()]) if r.prepared_at is None]
+    sources = {}
+    for record in fresh:
+        try:
+            sources[record.id] = _source_pdf(record)
+        except IngestError as exc:
+            failures[record.id] = exc
+    stamps = stamp_all(list(sources.values())) if current_app.config.get("TSA_URL") else [None] * len(sources)
+    for record, stamped in zip([r for r in fresh if r.id in sources], stamps):
+        if isinstance(stamped, Exception):
+            failures[record.id] = stamped
+            continue
+        savepoint = session.begin_nested()
+        try:
+            prepare(record, stamped)
+            savepoint.commit()
+        except Exception as exc:       # this record's problem must not stop the others
+            savepoint.rollback()
+            failures[record.id] = exc
+    db.commit()                        # staged: from here a retry writes the same bytes
+    with audit.gathered():
+        plans = []
+        for record in _locked_for_store([r.id for r in records.values() if r.id not in failures]):
+            try:
+                plan = _plan(record)
+            except IngestError as exc:
+                failures[record.id] = exc
+                continue
+            plans.append((plan, _write(get_storage(), plan)))
+        for plan, futures in plans:
+            try:
+                obj = _outcome(futures)
+            except Exception as exc:
+                failures[plan.record.id] = exc
+                continue
+            _stored(plan, obj)
+            archived.append(plan.record)
+    return archived, failures
+
+
+def _alone(sheet_id: int, failures: dict[int, Exception]) -> ArchiveRecord | None:
+    """A sheet without a record yet (signed before the archive hook existed): registered and ingested alone."""
+    try:
+        record = ingest_sheet(sheet_id)
+    except Exception as exc:
+        db.rollback()
+        record = record_for(SOURCE_SHEET, sheet_id)
+        if record is None:
+            raise
+        failures[record.id] = exc
+        return None
+    return record if record is not None and record.status is RecordStatus.archived else None
+
+
+def stamp_all(sources: list[bytes]) -> list:
+    """Archive timestamps over each of `sources`, asked for together: a Stamped, or the exception, for each."""
+    from archive import lta
+    from archive.verify import configured_trust_roots
+    return lta.add_archive_timestamps(sources, current_app.config["TSA_URL"], list(configured_trust_roots()))
 
 
 def note_failure(record_id: int, exc: Exception) -> None:
@@ -93,11 +185,11 @@ def note_failure(record_id: int, exc: Exception) -> None:
         return
     record.attempts += 1
     record.last_attempt_at = utcnow()
-    record.last_error = _describe(exc)[:2000]
+    record.last_error = describe(exc)[:2000]
     db.commit()
 
 
-def _describe(exc: Exception) -> str:
+def describe(exc: Exception) -> str:
     from archive.lta import ArchiveTimestampError
     from core.storage import StorageUnavailable
     if isinstance(exc, StorageUnavailable):
@@ -123,25 +215,25 @@ def _source_pdf(record: ArchiveRecord) -> bytes:
     return record.staged_pdf
 
 
-def prepare(record: ArchiveRecord) -> None:
+def prepare(record: ArchiveRecord, stamped=None) -> None:
+    """`stamped`: the archive timestamp already made for the record's source (a group's are made together)."""
     # The record's row is written once, by the flush at the end: the reads in between (the retention rule,
     # the pupils' names, the organisations for the manifest) would each flush it first, four UPDATEs of a row
     # with a full-text index instead of one.
     with session.no_autoflush:
-        _prepare(record)
+        _prepare(record, stamped)
     session.flush()
 
 
-def _prepare(record: ArchiveRecord) -> None:
+def _prepare(record: ArchiveRecord, stamped=None) -> None:
     from archive import lta
-    from archive.verify import configured_trust_roots
     source = _source_pdf(record)
     record.source_sha256 = hashlib.sha256(source).hexdigest()
-    tsa = current_app.config.get("TSA_URL")
     notes = []
     signers = None
-    if tsa:
-        stamped = lta.add_archive_timestamp(source, tsa, list(configured_trust_roots()))
+    if stamped is None and current_app.config.get("TSA_URL"):
+        stamped = stamp(source)
+    if stamped is not None:
         pdf, notes, signers = stamped.pdf, stamped.notes, stamped.signers
         record.timestamp_at, record.timestamp_expires_at = stamped.timestamp_at, stamped.expires_at
     else:
@@ -167,6 +259,13 @@ def _prepare(record: ArchiveRecord) -> None:
     if record.source_type == SOURCE_SHEET:
         record.search = func.to_tsvector("russian", _sheet_search_text(record))
     record.manifest = build_manifest(record, notes)
+
+
+def stamp(source: bytes):
+    """The archive timestamp (B-LTA) over `source`, from the configured TSA."""
+    from archive import lta
+    from archive.verify import configured_trust_roots
+    return lta.add_archive_timestamp(source, current_app.config["TSA_URL"], list(configured_trust_roots()))
 
 
 def _field_names(record: ArchiveRecord) -> list[str] | None:
@@ -268,25 +367,65 @@ def store(record: ArchiveRecord) -> None:
     # The audit log's lock is held from an entry's append to the commit; appended at the end, a worker (niced
     # below the web) does not hold every audited page waiting while it puts and reads back the .sig.
     with audit.gathered():
-        _store(record)
+        for locked in _locked_for_store([record.id]):
+            plan = _plan(locked)
+            _stored(plan, _outcome(_write(get_storage(), plan)))
 
 
-def _store(record: ArchiveRecord) -> None:
-    # one read of the row after the prepare's commit, with the staged bytes and the manifest it defers
-    session.execute(select(ArchiveRecord).where(ArchiveRecord.id == record.id)
-                    .options(undefer(ArchiveRecord.staged_pdf), undefer(ArchiveRecord.manifest))
-                    .execution_options(populate_existing=True))
-    storage = get_storage()
+@dataclass
+class _Plan:
+    """What storing one prepared record writes: its document, manifest and (a sheet's) detached signature."""
+    record: ArchiveRecord
+    objects: list[tuple[str, bytes, str, dict]]        # key, bytes, SHA-256, put's keywords; the document first
+    sig: tuple[str, str] | None = None                 # the .sig's key and SHA-256
+
+
+def _locked_for_store(ids: list[int]) -> list[ArchiveRecord]:
+    """The prepared records still pending, locked (SKIP LOCKED: one that another job stores is left to it), read
+    with their staged bytes and manifest in one query after the prepare's commit."""
+    return list(session.scalars(
+        select(ArchiveRecord).where(ArchiveRecord.id.in_(ids), ArchiveRecord.status == RecordStatus.pending,
+                                    ArchiveRecord.prepared_at.is_not(None))
+        .options(undefer(ArchiveRecord.staged_pdf), undefer(ArchiveRecord.manifest))
+        .order_by(ArchiveRecord.id).with_for_update(skip_locked=True).execution_options(populate_existing=True)))
+
+
+def _plan(record: ArchiveRecord) -> _Plan:
     pdf = record.staged_pdf if record.staged_pdf is not None else _source_pdf(record)
     if hashlib.sha256(pdf).hexdigest() != record.sha256:
         raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
     man = manifest_bytes(present(record.manifest, "manifest"))
-    key, man_key = present(record.key, "key"), present(record.manifest_key, "manifest key")
-    man_sha = hashlib.sha256(man).hexdigest()
-    meta = {"record-id": str(record.id), "document-class": record.kind.value}
-    obj = put_with_manifest(storage, key, pdf, present(record.sha256, "sha256"), man_key, man, man_sha,
-                            retain_until=record.retention_until, metadata=meta, legal_hold=record.legal_hold)
+    kw = {"retain_until": record.retention_until, "legal_hold": record.legal_hold,
+          "metadata": {"record-id": str(record.id), "document-class": record.kind.value}}
+    plan = _Plan(record, [(present(record.key, "key"), pdf, present(record.sha256, "sha256"), kw),
+                          (present(record.manifest_key, "manifest key"), man, hashlib.sha256(man).hexdigest(),
+                           {**kw, "content_type": "application/json"})])
+    sig = _source_detached_signature(record)
+    if sig is not None and hashlib.sha256(sig).hexdigest() != record.detached_sig_sha256:
+        sha = hashlib.sha256(sig).hexdigest()
+        plan.sig = (object_key(record.id, sha, ".sig"), sha)
+        plan.objects.append((plan.sig[0], sig, sha, {**kw, "content_type": "application/pkcs7-signature"}))
+    return plan
+
+
+def _write(storage, plan: _Plan) -> list[Future]:
+    """Every object of the plan written once and read back, side by side (the document's future first)."""
+    return [_objects.submit(put_and_read_back, storage, key, data, sha, **kw) for key, data, sha, kw in plan.objects]
+
+
+def _outcome(futures: list[Future]):
+    """The document's stored object once none of the plan's writes still runs; the first error if one failed."""
+    wait(futures)
+    for f in futures:
+        f.result()
+    return futures[0].result()
+
+
+def _stored(plan: _Plan, obj) -> None:
+    """The record says "archived", with its first version and audit entries (the objects are written)."""
+    record, storage = plan.record, get_storage()
     now = utcnow()
+    man_sha = plan.objects[1][2]
     record.version_id, record.manifest_sha256 = obj.version_id, man_sha
     record.status, record.archived_at, record.staged_pdf, record.last_error = RecordStatus.archived, now, None, None
     record.attempts += 1
@@ -300,9 +439,8 @@ def _store(record: ArchiveRecord) -> None:
     audit.record("archive.ingest", record, key=record.key, sha256=record.sha256, retention_until=record.retention_until,
                  timestamp=record.timestamp_at is not None)
     log.info("archive: record %s archived as %s", record.id, record.key)
-    sig = _source_detached_signature(record)
-    if sig is not None:
-        store_detached_signature(record, sig)
+    if plan.sig is not None:
+        _detached_signature_stored(record, *plan.sig)
     _after_archived(record)
 
 
@@ -325,6 +463,10 @@ def store_detached_signature(record: ArchiveRecord, cms: bytes) -> None:
     put_and_read_back(storage, key, cms, sha, retain_until=record.retention_until, legal_hold=record.legal_hold,
                       content_type="application/pkcs7-signature",
                       metadata={"record-id": str(record.id), "document-class": record.kind.value})
+    _detached_signature_stored(record, key, sha)
+
+
+def _detached_signature_stored(record: ArchiveRecord, key: str, sha: str) -> None:
     record.detached_sig_key, record.detached_sig_sha256 = key, sha
     session.flush()
     audit.record("archive.detached_signature", record, key=key, sha256=sha)

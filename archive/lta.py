@@ -7,6 +7,7 @@ file and every signature made before stays valid (modification level LTA_UPDATES
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -284,6 +285,19 @@ def add_archive_timestamp(pdf: bytes, tsa_url: str, trust_roots: list[x509.Certi
     return run_sync(run_and_release(_add(pdf, tsa_url, vc), vc))
 
 
+def add_archive_timestamps(pdfs: list[bytes], tsa_url: str, trust_roots: list[x509.Certificate]) -> list:
+    """`add_archive_timestamp` for each of `pdfs`, concurrently on one event loop and validation context: while
+    one document waits for its token, the next is hashed. A Stamped, or the exception raised, for each."""
+    from pyhanko.sign._session_scope import run_and_release
+
+    from pades import run_sync
+    vc = _validation_context(trust_roots)
+
+    async def each():
+        return await asyncio.gather(*(_add(pdf, tsa_url, vc) for pdf in pdfs), return_exceptions=True)
+    return run_sync(run_and_release(each(), vc))
+
+
 async def _add(pdf: bytes, tsa_url: str, vc) -> Stamped:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper, TimestampDSSContentSettings
@@ -386,6 +400,7 @@ def _session():
 # A token of each TSA, per process, from which its certificates are read for the DSS (see validation_paths).
 TSA_CERTS_SECONDS = 3600
 tsa_tokens: dict[str, tuple[float, Any]] = {}
+_learning: dict[str, asyncio.Future] = {}
 
 
 class ArchiveTimeStamper(StrictTimeStamper):
@@ -407,10 +422,17 @@ class ArchiveTimeStamper(StrictTimeStamper):
         kept per TSA and process for TSA_CERTS_SECONDS (a renewed TSA certificate is picked up within that)."""
         from pyhanko.sign import DEFAULT_MD
         from pyhanko.sign.timestamps.common_utils import extract_ts_certs
-        now = time.monotonic()
         known = tsa_tokens.get(self.url)
-        if known is None or now - known[0] > TSA_CERTS_SECONDS:
-            known = tsa_tokens[self.url] = (now, await self.async_dummy_response(DEFAULT_MD))
+        if known is None or time.monotonic() - known[0] > TSA_CERTS_SECONDS:
+            # documents stamped together (add_archive_timestamps) wait for the one request already made
+            learning = _learning.get(self.url)
+            if learning is None or learning.get_loop() is not asyncio.get_running_loop():
+                learning = _learning[self.url] = asyncio.ensure_future(self.async_dummy_response(DEFAULT_MD))
+            try:
+                known = tsa_tokens[self.url] = (time.monotonic(), await learning)
+            finally:
+                if _learning.get(self.url) is learning:
+                    del _learning[self.url]
         for cert in list(extract_ts_certs(known[1], self.cert_registry)):
             yield await validated_path(validation_context, cert, list(self.cert_registry),
                                        frozenset({"time_stamping"}))

@@ -89,8 +89,7 @@ def record_for(source_type: str, source_id: int) -> ArchiveRecord | None:
 def register_sheet(sheet) -> ArchiveRecord:
     """The hook run when the director has signed (same transaction): a pending record now, the
     ingest job after the commit. Idempotent per sheet version."""
-    from archive.tasks import ingest_sheet
-    from core.jobs import enqueue_after_commit
+    from core.db import on_commit_gathered
     record = record_for(SOURCE_SHEET, sheet.id)
     if record is None:
         chain = _org_chain(sheet.school)
@@ -105,11 +104,28 @@ def register_sheet(sheet) -> ArchiveRecord:
         session.add(record)
         session.flush()
         log.info("archive: record %s pending for sheet %s", record.id, sheet.id)
-        enqueue_after_commit(ingest_sheet, sheet.id, queue_name="archive", job_id=f"ingest-sheet-{sheet.id}",
-                             retry=INGEST_RETRY, swept=True)
+        on_commit_gathered("archive-ingest", sheet.id, _send_ingests)
     elif record.status is RecordStatus.pending:
         requeue(record)          # unless its job is still waiting or running
     return record
+
+
+def _send_ingests(sheet_ids: list[int]) -> None:
+    """The ingest jobs of the sheets a transaction signed: one a sheet signed alone, one a handful of a batch's
+    (archive/ingest.py, INGEST_GROUP). Queued as from enqueue_after_commit, after the commit: Redis unreachable
+    leaves them to the sweep."""
+    from archive.ingest import INGEST_GROUP
+    from archive.tasks import ingest_sheet, ingest_sheets
+    from core.jobs import send_job
+    size = max(1, int(current_app.config.get("ARCHIVE_INGEST_GROUP") or INGEST_GROUP))
+    for start in range(0, len(sheet_ids), size):
+        ids = sheet_ids[start:start + size]
+        if len(ids) == 1:
+            send_job(ingest_sheet, ids[0], queue_name="archive", job_id=f"ingest-sheet-{ids[0]}", retry=INGEST_RETRY,
+                     swept=True)
+        else:
+            send_job(ingest_sheets, ",".join(map(str, ids)), queue_name="archive",
+                     job_id=f"ingest-sheets-{ids[0]}-{len(ids)}", retry=INGEST_RETRY, swept=True)
 
 
 def register_document(kind: RecordKind, pdf: bytes, *, source_type: str, source_id: int | None,

@@ -37,6 +37,30 @@ def ingest_sheet(sheet_id: int) -> int | None:
 
 
 @job
+def ingest_sheets(sheet_ids: str) -> list[int]:
+    """A handful of sheets signed in one go (a director's batch, "12,13,14"), archived together
+    (archive/ingest.py, INGEST_GROUP). A record that fails is noted and the job raises after the others are
+    archived, so RQ retries it: the retry skips what is archived."""
+    from archive import ingest
+    from core import db
+    try:
+        ids = [int(i) for i in sheet_ids.split(",")]
+    except ValueError:
+        raise ValueError(f"ingest_sheets: sheet ids expected, got {sheet_ids!r}") from None
+    archived, failures = ingest.ingest_sheets(ids)
+    for record in archived:
+        _validate_later(record)
+    db.commit()
+    for record_id, exc in failures.items():
+        log.warning("archive: ingest of record %s failed: %s", record_id, type(exc).__name__)
+        ingest.note_failure(record_id, exc)
+    if failures:
+        raise ingest.IngestError(f"{len(failures)} из {len(ids)} записей не переданы в архив, повтор по расписанию: "
+                                 + "; ".join(f"{i}: {ingest.describe(e)}" for i, e in failures.items())[:2000])
+    return [r.id for r in archived]
+
+
+@job
 def ingest_record(record_id: int) -> int | None:
     from archive import ingest
     record = session.get(ArchiveRecord, record_id)

@@ -68,6 +68,26 @@ def on_commit(send) -> None:
     _after_commit_jobs().append(send)
 
 
+class _Gathered:
+    def __init__(self, key: str, send_all):
+        self.key, self.send_all = key, send_all
+        self.items: list = []
+
+    def __call__(self) -> None:
+        self.send_all(self.items)
+
+
+def on_commit_gathered(key: str, item, send_all) -> None:
+    """Gather `item` under `key`: after the commit, `send_all(items)` is called once with this transaction's
+    items in order (a batch's sheets handed over as a few jobs, not a job each). Dropped on rollback."""
+    jobs = _after_commit_jobs()
+    gathered = next((j for j in jobs if isinstance(j, _Gathered) and j.key == key), None)
+    if gathered is None:
+        gathered = _Gathered(key, send_all)
+        jobs.append(gathered)
+    gathered.items.append(item)
+
+
 def present(value: T | None, what: str) -> T:
     """`value`, which the row's state guarantees is set (a stored record has a key); an error if not."""
     if value is None:

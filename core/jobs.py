@@ -53,18 +53,25 @@ def enqueue_after_commit(func, *args, queue_name: str = "default", job_id: str |
     logged, not raised: the change is committed and the user must not get an error for it."""
     if job_id is not None and not JOB_ID.match(job_id):
         raise ValueError(f"bad job id {job_id!r}")
-    q = queue(queue_name)
+    db.on_commit(lambda: send_job(func, *args, queue_name=queue_name, job_id=job_id, retry=retry,
+                                  on_failure=on_failure, swept=swept))
 
-    def send():
-        try:
-            q.enqueue(func, *args, job_id=job_id, unique=job_id is not None, retry=retry, on_failure=on_failure)
-        except DuplicateJobError:
-            log.info("job %s already queued", job_id)   # the same work is already waiting
-        except RedisError as exc:
-            if not swept:
-                raise
-            log.warning("job %s not queued (%s): the sweep will queue it", job_id, type(exc).__name__)
-    db.on_commit(send)
+
+def send_job(func, *args, queue_name: str = "default", job_id: str | None = None, retry: Retry | None = None,
+             on_failure=None, swept: bool = False) -> None:
+    """Queue `func(*args)` now: what `enqueue_after_commit` sends after the commit (the same arguments), for
+    an after-commit callback of its own."""
+    if job_id is not None and not JOB_ID.match(job_id):
+        raise ValueError(f"bad job id {job_id!r}")
+    try:
+        queue(queue_name).enqueue(func, *args, job_id=job_id, unique=job_id is not None, retry=retry,
+                                  on_failure=on_failure)
+    except DuplicateJobError:
+        log.info("job %s already queued", job_id)   # the same work is already waiting
+    except RedisError as exc:
+        if not swept:
+            raise
+        log.warning("job %s not queued (%s): the sweep will queue it", job_id, type(exc).__name__)
 
 
 class BadJobArguments(TypeError):

@@ -20,6 +20,7 @@ DEFAULTS = {
     "ARCHIVE_REVINFO_CACHE_SECONDS": 300,  # OCSP/CRL answers shared by the workers via Redis (0: off)
     "ARCHIVE_LTA_RENEW_DAYS": 365,  # renew the archive timestamp this long before its TSA certificate ends
     "SHEET_BATCH_CHUNK": 25,      # sheets a batch renders or signs per transaction (sheets.tasks)
+    "ARCHIVE_INGEST_GROUP": 5,    # sheets signed together that one archive job ingests together (archive.ingest)
     "SIGN_THREADS": 4,            # signatures of a batch made at once (their TSA round trips overlap)
     "BABEL_DEFAULT_LOCALE": "ru",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Moscow",

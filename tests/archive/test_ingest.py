@@ -92,6 +92,50 @@ def test_the_tsa_certificate_is_learnt_once_not_per_document(app, tree, people, 
     assert not verify_bytes(bytes(changed)).ok
 
 
+def test_sheets_signed_together_are_archived_by_the_handful_and_one_bad_copy_stops_no_other(
+        app, tree, people, sign_sheet, run_jobs, tsa, monkeypatch):
+    """A director's batch hands its sheets to the archive in groups (ARCHIVE_INGEST_GROUP): one job a group, their
+    archive timestamps asked for together. A sheet whose PDF no longer matches its hash fails alone: the others
+    are archived (B-LTA, verified), it stays pending with the reason, and the group's job is retried."""
+    from archive import lta
+    from archive.verify import verify_bytes
+    from core import db
+    from core.jobs import queue
+    asked = []
+    real = lta.ArchiveTimeStamper.async_timestamp
+
+    async def counted(self, message_digest, md_algorithm):
+        asked.append(md_algorithm)
+        return await real(self, message_digest, md_algorithm)
+    monkeypatch.setattr(lta.ArchiveTimeStamper, "async_timestamp", counted)
+    monkeypatch.setitem(app.config, "ARCHIVE_INGEST_GROUP", 3)
+    lta.tsa_tokens.clear()
+    sheets = [sign_sheet(tree["a"], name) for name in ("5А", "5Б", "5В", "5Г")]
+    broken = sheets[1]
+    broken.pdf = broken.pdf.replace(b"/Producer", b"/Produced", 1)     # changed after signing: its hash differs
+    db.commit()
+    q = queue("archive")
+    group_id, alone_id = f"ingest-sheets-{sheets[0].id}-3", f"ingest-sheet-{sheets[3].id}"
+    assert sorted(q.get_job_ids()) == sorted([group_id, alone_id])
+    run_jobs()
+    assert len(asked) == 3 + 1                       # the TSA's certificate learnt once, a token a good copy
+    for sheet in (sheets[0], sheets[2], sheets[3]):
+        record = _record(sheet)
+        assert record.status is RecordStatus.archived, record.last_error
+        stored = get_storage().get(record.key)
+        assert stored.startswith(sheet.pdf) and hashlib.sha256(stored).hexdigest() == record.sha256
+        v = verify_bytes(stored)
+        assert v.ok and any(c.label.startswith("Долгосрочная") and c.ok for c in v.checks), v.lines_ru()
+    changed = bytearray(stored)
+    changed[len(sheet.pdf) - 200] ^= 0x01
+    assert not verify_bytes(bytes(changed)).ok
+    record = _record(broken)
+    session.refresh(record)
+    assert record.status is RecordStatus.pending and record.attempts == 1 and record.key is None
+    assert "не совпадает" in record.last_error
+    assert q.scheduled_job_registry.get_job_ids() == [group_id]       # retried with backoff; the rest is done
+
+
 def test_ingest_with_storage_stopped_finishes_once_it_is_back(app, tree, people, sign_sheet, run_jobs, redis_conn,
                                                               client, logged_in, tmp_path):
     """A SeaweedFS of this test's own is stopped: the record stays pending (shown on the status page),
