@@ -109,8 +109,11 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
     """The records of these signed sheets, archived together: (the records archived, the failures by record
     id). A failure leaves its record pending and rolled back to before it; the others go on. Records that
     another job holds are left to it."""
+    from sheets.models import SummarySheet
     records = {r.source_id: r for r in session.scalars(select(ArchiveRecord).where(
         ArchiveRecord.source_type == SOURCE_SHEET, ArchiveRecord.source_id.in_(sheet_ids)))}
+    # the signed PDFs in one query, not two a sheet (its row, then its deferred PDF)
+    session.scalars(select(SummarySheet).where(SummarySheet.id.in_(sheet_ids)).options(undefer(SummarySheet.pdf))).all()
     failures: dict[int, Exception] = {}
     archived = []
     for sheet_id in sheet_ids:
@@ -125,8 +128,9 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
             failures[record.id] = exc
     stamps = stamp_all(list(sources.values())) if current_app.config.get("TSA_URL") else [None] * len(sources)
     for record, stamped in zip([r for r in fresh if r.id in sources], stamps):
-        if isinstance(stamped, Exception):
-            failures[record.id] = stamped
+        if isinstance(stamped, BaseException):     # gathered: a cancelled request comes back as one too
+            failures[record.id] = stamped if isinstance(stamped, Exception) else \
+                IngestError(f"Штамп времени архива не получен: {stamped!r}")
             continue
         savepoint = session.begin_nested()
         try:
@@ -138,9 +142,11 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
     db.commit()                        # staged: from here a retry writes the same bytes
     with audit.gathered():
         plans = []
+        sigs = {i: sig for i, sig in session.execute(select(SummarySheet.id, SummarySheet.detached_sig)
+                                                       .where(SummarySheet.id.in_(sheet_ids)))}
         for record in _locked_for_store([r.id for r in records.values() if r.id not in failures]):
             try:
-                plan = _plan(record)
+                plan = _plan(record, sigs.get(present(record.source_id, "source")))
             except IngestError as exc:
                 failures[record.id] = exc
                 continue
@@ -368,7 +374,7 @@ def store(record: ArchiveRecord) -> None:
     # below the web) does not hold every audited page waiting while it puts and reads back the .sig.
     with audit.gathered():
         for locked in _locked_for_store([record.id]):
-            plan = _plan(locked)
+            plan = _plan(locked, _source_detached_signature(locked))
             _stored(plan, _outcome(_write(get_storage(), plan)))
 
 
@@ -390,7 +396,8 @@ def _locked_for_store(ids: list[int]) -> list[ArchiveRecord]:
         .order_by(ArchiveRecord.id).with_for_update(skip_locked=True).execution_options(populate_existing=True)))
 
 
-def _plan(record: ArchiveRecord) -> _Plan:
+def _plan(record: ArchiveRecord, sig: bytes | None) -> _Plan:
+    """`sig`: the source's detached signature (a sheet's), stored beside the record unless it is already."""
     pdf = record.staged_pdf if record.staged_pdf is not None else _source_pdf(record)
     if hashlib.sha256(pdf).hexdigest() != record.sha256:
         raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
@@ -400,7 +407,6 @@ def _plan(record: ArchiveRecord) -> _Plan:
     plan = _Plan(record, [(present(record.key, "key"), pdf, present(record.sha256, "sha256"), kw),
                           (present(record.manifest_key, "manifest key"), man, hashlib.sha256(man).hexdigest(),
                            {**kw, "content_type": "application/json"})])
-    sig = _source_detached_signature(record)
     if sig is not None and hashlib.sha256(sig).hexdigest() != record.detached_sig_sha256:
         sha = hashlib.sha256(sig).hexdigest()
         plan.sig = (object_key(record.id, sha, ".sig"), sha)

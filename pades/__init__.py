@@ -2,8 +2,9 @@
 
 The legal sequence (DESIGN.md, "Signing, and what it must mean legally"):
 
-1. `prepare_fields` rewrites the rendered PDF once, adding both empty signature fields
-   where the renderer left room. The director's field carries a /Lock (FieldMDP: all fields;
+1. Both empty signature fields are in the document's first revision, where the renderer left room:
+   the summary sheet's renderer writes them itself (sheets/render.py), `prepare_fields` rewrites any
+   other PDF once to add them. The director's field carries a /Lock (FieldMDP: all fields;
    DocMDP P=1): whoever signs it locks the document.
 2. The class teacher signs first with `certify=True`: a certification signature allowing
    FILL_FORMS only, so the director can still sign and nothing else may change.

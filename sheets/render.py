@@ -584,6 +584,34 @@ def _draw_final(c: Canvas, boxes: list[FieldBox], *, sheet: SheetData, council, 
         # Rounded: float noise (230.00000000000003) makes pyHanko warn that the stamp does not fit.
         box = (round(x, 2), round(bottom + 12, 2), round(x + SIG_BOX_W, 2), round(bottom + 12 + SIG_BOX_H, 2))
         boxes.append(FieldBox(field, role, c.getPageNumber() - 1, box))
+        _signature_field(c, boxes[-1])
+
+
+# The empty signature fields are written with the page, in the document's only revision, as pyHanko's
+# `append_signature_field` would add them (pades.prepare_fields, for documents drawn elsewhere): parsing the
+# whole PDF again and copying it into a new writer to add them was a fifth of a sheet's rendering.
+def _signature_field(c: Canvas, box: FieldBox) -> None:
+    x1, y1, x2, y2 = (round(v) for v in box.box)
+    w, h = x2 - x1, y2 - y1
+    # an appearance stream, however neutral: PDF/A wants one on every widget
+    look = _stream(f"q q 0.95 0.95 0.95 rg 0 0 {w} {h} re f Q 0.5 w 0 0 {w} {h} re S Q".encode(), filters=[],
+                   Type=pdfdoc.PDFName("XObject"), Subtype=pdfdoc.PDFName("Form"),
+                   BBox=pdfdoc.PDFArray([0, 0, w, h]), Resources=pdfdoc.PDFDictionary({}))
+    entries = {"FT": pdfdoc.PDFName("Sig"), "T": pdfdoc.PDFString(box.name), "TU": pdfdoc.PDFString(
+               f"Подпись: {box.label}"), "Type": pdfdoc.PDFName("Annot"), "Subtype": pdfdoc.PDFName("Widget"),
+               "F": 132, "Rect": pdfdoc.PDFArray([x1, y1, x2, y2]), "P": c._doc.thisPageRef(),
+               "AP": pdfdoc.PDFDictionary({"N": c._doc.Reference(look)})}
+    if box.name == DIRECTOR_FIELD:
+        # signed, the director's field locks every field and the document (pades.DIRECTOR_FIELD's contract)
+        entries["Lock"] = c._doc.Reference(pdfdoc.PDFDictionary({
+            "Type": pdfdoc.PDFName("SigFieldLock"), "Action": pdfdoc.PDFName("All"), "P": 1}))
+    name = f"SignatureField{box.name}"
+    c._addAnnotation(pdfdoc.PDFDictionary(entries), name)
+    catalog = c._doc.Catalog
+    fields = getattr(catalog, "AcroForm", None)
+    if fields is None:
+        fields = catalog.AcroForm = pdfdoc.PDFDictionary({"Fields": pdfdoc.PDFArray([]), "SigFlags": 1})
+    fields["Fields"].sequence.append(c._doc.refAnnotation(name))
 
 
 def _footer(c: Canvas, sheet: SheetData, number: int, total: int) -> None:

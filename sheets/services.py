@@ -156,7 +156,7 @@ def render_pdf(sheet: SummarySheet, *, actor=None, heading=school_heading) -> No
     assigned = class_teachers.teacher_of(sheet)
     sheet.class_teacher_id = assigned.id if assigned else None
     rendered = render(sheet_data(sheet, heading))
-    _store(sheet, pades.prepare_fields(rendered.pdf, rendered.layout))
+    _store(sheet, rendered.pdf)                      # with both empty signature fields (sheets/render.py)
     sheet.status = SheetStatus.rendered
     session.flush()
     audit.record("sheet.render", sheet, actor=actor, sha256=sheet.pdf_sha256)

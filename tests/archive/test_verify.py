@@ -253,7 +253,7 @@ def test_a_responder_that_has_gone_away_is_a_warning_not_a_failure(app, db, tmp_
     """As for sheets kept by benchmarks/year_end.py --keep: their TSA and OCSP/CRL servers are gone
     when they are verified. Revocation cannot be checked — said so — and the signatures still hold."""
 
-    from pades import PKCS12Signer, prepare_fields, sign
+    from pades import PKCS12Signer, sign
     from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
     from sheets.render import render
     from tests.sheets import pki as test_pki
@@ -261,7 +261,7 @@ def test_a_responder_that_has_gone_away_is_a_warning_not_a_failure(app, db, tmp_
     gone = test_pki.start(tmp_path / "pki")
     try:
         rendered = render(make_sheet(pupils=4, subjects=3))
-        pdf = prepare_fields(rendered.pdf, rendered.layout)
+        pdf = rendered.pdf
         key = lambda label: PKCS12Signer(gone.pkcs12(label), test_pki.PASSPHRASE)
         pdf = sign(pdf, CLASS_TEACHER_FIELD, key("teacher"), certify=True, timestamper_url=gone.tsa_url)
         pdf = sign(pdf, DIRECTOR_FIELD, key("director"), timestamper_url=gone.tsa_url)
@@ -373,7 +373,7 @@ def test_verification_does_not_fetch_an_uploaded_files_addresses(app, client, lo
         p12 = pkcs12.serialize_key_and_certificates(b"k", key, cert, [ca], serialization.NoEncryption())
         from sheets.render import render
         rendered = render(make_sheet())
-        pdf = pades.sign(pades.prepare_fields(rendered.pdf, rendered.layout), "ClassTeacher",
+        pdf = pades.sign(rendered.pdf, "ClassTeacher",
                          pades.PKCS12Signer(p12, None), certify=True)
 
         def upload_everywhere():

@@ -102,11 +102,13 @@ def _signer(pki, label):
 
 
 def test_the_working_pdf_is_stored_without_a_compression_attempt(db):
-    """A sheet's PDF is Flate-compressed already: PostgreSQL stores it out of line as it is (EXTERNAL), rather
-    than trying pglz on every write of it and keeping the original anyway (issue 20)."""
+    """A sheet's PDF, and the archive's staged copy of it, are Flate-compressed already: PostgreSQL stores them
+    out of line as they are (EXTERNAL), rather than trying pglz on every write and keeping the original anyway
+    (issue 20)."""
     from sqlalchemy import text
-    assert db.scalar(text("SELECT attstorage FROM pg_attribute WHERE attrelid = 'summary_sheets'::regclass "
-                          "AND attname = 'pdf'")) == "e"
+    for table, column in (("summary_sheets", "pdf"), ("archive_records", "staged_pdf")):
+        assert db.scalar(text("SELECT attstorage FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
+                              "AND attname = :c"), {"t": table, "c": column}) == "e", (table, column)
 
 
 def test_a_render_chunk_reads_its_school_once_not_once_a_sheet(app, school, run_jobs):

@@ -22,7 +22,6 @@ from pades import (
     SigningError,
     begin_external,
     finish_external,
-    prepare_fields,
     sign,
     validate,
 )
@@ -336,10 +335,9 @@ def test_external_signing_refuses_an_expired_certificate(by_teacher, pki):
 
 
 def test_a_fresh_render_signs_the_same_way(pki, teacher, director):
-    """Render → fields → two signatures end to end on a half-year sheet (other layout)."""
+    """Render (the fields come with it) → two signatures end to end on a half-year sheet (other layout)."""
     from sheets.sheet_data import HALF_YEARS
-    r = render(make_sheet(periods=HALF_YEARS, document_id="SV-2026-0000002"))
-    pdf = prepare_fields(r.pdf, r.layout)
+    pdf = render(make_sheet(periods=HALF_YEARS, document_id="SV-2026-0000002")).pdf
     pdf = sign(sign(pdf, CLASS_TEACHER_FIELD, teacher, certify=True), DIRECTOR_FIELD, director)
     assert_all_valid(pdf, pki, count=2)
 

@@ -125,6 +125,28 @@ def test_signature_boxes_are_on_the_last_page_inside_it(rendered):
     assert fields[0].box[2] < fields[1].box[0]              # side by side, not overlapping
 
 
+def test_the_render_carries_both_empty_signature_fields_in_its_only_revision(rendered):
+    """What pades.prepare_fields adds to other PDFs, the renderer writes itself: both empty fields on the boxes'
+    page, printable with an appearance (PDF/A), the director's locking every field and the document."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+    assert rendered.pdf.count(b"%%EOF") == 1 and b"/Prev" not in rendered.pdf     # one revision, no update
+    reader = PdfFileReader(BytesIO(rendered.pdf))
+    assert reader.root["/AcroForm"]["/SigFlags"] == 1
+    found = {name: (value, field) for name, value, field in enumerate_sig_fields(reader)}
+    assert list(found) == [CLASS_TEACHER_FIELD, DIRECTOR_FIELD]
+    page = reader.root["/Pages"]["/Kids"][rendered.layout.fields[0].page].get_object()
+    for box in rendered.layout.fields:
+        value, ref = found[box.name]
+        widget = ref.get_object()
+        assert value is None                                               # empty: nobody has signed
+        assert [float(v) for v in widget["/Rect"]] == [round(v) for v in box.box]
+        assert widget["/P"].get_object() is page and ref in [a for a in page["/Annots"]]
+        assert widget["/F"] & 4 and widget["/AP"]["/N"].get_object()["/Subtype"] == "/Form"
+        assert widget["/TU"] == f"Подпись: {box.label}"
+    lock = found[DIRECTOR_FIELD][1].get_object()["/Lock"]
+    assert (lock["/Action"], lock["/P"]) == ("/All", 1) and "/Lock" not in found[CLASS_TEACHER_FIELD][1].get_object()
+
+
 def test_half_year_sheet_fits_more_subjects_per_page():
     quarters = render(make_sheet(subjects=12)).layout.pages     # 4 subjects a page
     halves = render(make_sheet(subjects=12, periods=HALF_YEARS)).layout.pages   # 6 a page
