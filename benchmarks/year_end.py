@@ -146,6 +146,10 @@ def import_schools(app, school_ids: list[int], csv: bytes, teacher_id: int, dire
 
     def one(school_id: int) -> None:
         app.extensions["db_engine"].dispose(close=False)     # the parent's connections stay the parent's
+        # as a web worker does once its app is loaded (gunicorn.conf.py): what the fork brought along (≈ 300,000
+        # objects) stays out of full collections — one landing in an import walked them all (≈ 0.17 s)
+        from web.worker import freeze_startup_objects
+        freeze_startup_objects()
         # a request's context, as the upload's: its audit entries wait for the commit (core/audit.py), so the
         # other school's import does not queue behind this one's lock on the audit chain
         with app.test_request_context():
