@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 from base64 import b64decode, b64encode
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1, translate_pyca_cryptography_key_to_asn1
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.api import FontEngine
 from pyhanko.pdf_utils.font.opentype import CIDFontType2, GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError, PdfReadError
@@ -320,23 +322,53 @@ class _PTSansFactory(GlyphAccumulatorFactory):
     def create_font_engine(self, writer, obj_stream=None) -> GlyphAccumulator:
         if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
             obj_stream = writer.prepare_object_stream()
-        return _StampFontEngine(writer=writer, font_handle=BytesIO(_stamp_font()), font_size=self.font_size,
-                                obj_stream=obj_stream)
+        return _StampFontEngine(writer, self.font_size, obj_stream)
 
 
 # Given to every stamp, so the stamps of one signer use the same glyphs whatever their times and serials.
 STAMP_ALWAYS = "0123456789ABCDEF.:-+ "
 
+_parsed = threading.local()
+
+
+def _stamp_faces() -> tuple:
+    """The stamp font parsed once per thread — (HarfBuzz font, fontTools font, glyph set, PostScript name) — not
+    for each signature (fontTools read its glyph table again: ≈ 2.3 ms of a signature's ≈ 20). Per thread:
+    fontTools decompiles lazily and HarfBuzz objects are not for sharing between threads."""
+    faces = getattr(_parsed, "faces", None)
+    if faces is None:
+        import uharfbuzz as hb
+        from fontTools import ttLib
+        data = _stamp_font()
+        tt = ttLib.TTFont(BytesIO(data))
+        name = next(n for n in tt["name"].names if n.nameID == 6).toUnicode()
+        faces = _parsed.faces = (hb.Font(hb.Face(data)), tt, tt.getGlyphSet(preferCFF=True), name)
+    return faces
+
 
 class _StampFontEngine(GlyphAccumulator):
     """The stamp's font subset made once per set of glyphs and process, not per signature: pyHanko subsets
     and saves the font for each (fontTools: ≈ 17 ms, half of a signature's CPU), while a batch's stamps
-    differ only in their digits, which every stamp carries (STAMP_ALWAYS)."""
+    differ only in their digits, which every stamp carries (STAMP_ALWAYS).
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        base_name = self.cidfont_obj.name.split("+", 1)[1]
-        self.cidfont_obj = _SubsetOnce(self.tt, base_name, self.subset_prefix)
+    Made from the font parsed once per thread (`_stamp_faces`): what GlyphAccumulator.__init__ sets up
+    (pyHanko 0.38, pinned), for a TrueType font without OpenType options, with those objects."""
+
+    def __init__(self, writer, font_size: int, obj_stream=None) -> None:
+        hb_font, tt, glyph_set, ps_name = _stamp_faces()
+        FontEngine.__init__(self, writer, ps_name, embedded_subset=True, obj_stream=obj_stream, font_size=font_size)
+        self.hb_font, self.tt = hb_font, tt
+        self._font_ref = writer.allocate_placeholder()
+        self.cff_charset, self.use_raw_gids = None, True             # TrueType outlines: glyph ids are CIDs
+        self.cidfont_obj = _SubsetOnce(tt, ps_name, self.subset_prefix)
+        self.features = None
+        self.units_per_em = tt["head"].unitsPerEm
+        self._glyphs: dict[int, tuple[int, int]] = {}
+        self._glyph_set = glyph_set
+        self._cid_to_unicode: dict[int, str] = {}
+        self._GlyphAccumulator__reverse_cmap = None
+        self.ot_language_tag = self.ot_script_tag = self.writing_direction = self.bcp47_lang_code = None
+        self._subset_created = self._write_prepared = False
         self.shape(STAMP_ALWAYS)
 
     def _extract_subset(self, options=None):
