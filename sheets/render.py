@@ -597,9 +597,11 @@ def _signature_field(c: Canvas, box: FieldBox) -> None:
     look = _stream(f"q q 0.95 0.95 0.95 rg 0 0 {w} {h} re f Q 0.5 w 0 0 {w} {h} re S Q".encode(), filters=[],
                    Type=pdfdoc.PDFName("XObject"), Subtype=pdfdoc.PDFName("Form"),
                    BBox=pdfdoc.PDFArray([0, 0, w, h]), Resources=pdfdoc.PDFDictionary({}))
-    entries = {"FT": pdfdoc.PDFName("Sig"), "T": pdfdoc.PDFString(box.name), "TU": pdfdoc.PDFString(
-               f"Подпись: {box.label}"), "Type": pdfdoc.PDFName("Annot"), "Subtype": pdfdoc.PDFName("Widget"),
-               "F": 132, "Rect": pdfdoc.PDFArray([x1, y1, x2, y2]), "P": c._doc.thisPageRef(),
+    entries = {"FT": pdfdoc.PDFName("Sig"), "T": pdfdoc.PDFString(box.name),
+               "TU": pdfdoc.PDFString(f"Подпись: {box.label}"),
+               "Type": pdfdoc.PDFName("Annot"), "Subtype": pdfdoc.PDFName("Widget"),
+               "F": 132,                                            # printed, locked (PDF/A wants it printed)
+               "Rect": pdfdoc.PDFArray([x1, y1, x2, y2]), "P": c._doc.thisPageRef(),
                "AP": pdfdoc.PDFDictionary({"N": c._doc.Reference(look)})}
     if box.name == DIRECTOR_FIELD:
         # signed, the director's field locks every field and the document (pades.DIRECTOR_FIELD's contract)

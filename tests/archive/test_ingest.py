@@ -62,13 +62,10 @@ def test_with_a_tsa_the_archive_copy_is_b_lta_and_verifies(app, tree, people, si
     assert original.ok and "подписанным подлинником" in " ".join(c.text for c in original.checks)
 
 
-def test_the_tsa_certificate_is_learnt_once_not_per_document(app, tree, people, sign_sheet, run_jobs, tsa,
-                                                               monkeypatch):
-    """pyHanko learns the TSA's certificate (for the DSS) from a dummy token per timestamper; the archive keeps
-    that token per TSA, so N ingests ask the TSA N + 1 times, not 2N, and each copy is still B-LTA."""
+@pytest.fixture
+def tsa_asked(tsa, monkeypatch):
+    """The archive's requests to the TSA, counted (its known TSA certificates forgotten first)."""
     from archive import lta
-    from archive.verify import verify_bytes
-    from core import db
     asked = []
     real = lta.ArchiveTimeStamper.async_timestamp
 
@@ -77,6 +74,15 @@ def test_the_tsa_certificate_is_learnt_once_not_per_document(app, tree, people, 
         return await real(self, message_digest, md_algorithm)
     monkeypatch.setattr(lta.ArchiveTimeStamper, "async_timestamp", counted)
     lta.tsa_tokens.clear()
+    return asked
+
+
+def test_the_tsa_certificate_is_learnt_once_not_per_document(app, tree, people, sign_sheet, run_jobs, tsa_asked):
+    """pyHanko learns the TSA's certificate (for the DSS) from a dummy token per timestamper; the archive keeps
+    that token per TSA, so N ingests ask the TSA N + 1 times, not 2N, and each copy is still B-LTA."""
+    from archive.verify import verify_bytes
+    from core import db
+    asked = tsa_asked
     sheets = [sign_sheet(tree["a"], name) for name in ("9А", "9Б", "9В")]
     db.commit()
     run_jobs()
@@ -93,23 +99,15 @@ def test_the_tsa_certificate_is_learnt_once_not_per_document(app, tree, people, 
 
 
 def test_sheets_signed_together_are_archived_by_the_handful_and_one_bad_copy_stops_no_other(
-        app, tree, people, sign_sheet, run_jobs, tsa, monkeypatch):
+        app, tree, people, sign_sheet, run_jobs, tsa_asked, monkeypatch):
     """A director's batch hands its sheets to the archive in groups (ARCHIVE_INGEST_GROUP): one job a group, their
     archive timestamps asked for together. A sheet whose PDF no longer matches its hash fails alone: the others
     are archived (B-LTA, verified), it stays pending with the reason, and the group's job is retried."""
-    from archive import lta
     from archive.verify import verify_bytes
     from core import db
     from core.jobs import queue
-    asked = []
-    real = lta.ArchiveTimeStamper.async_timestamp
-
-    async def counted(self, message_digest, md_algorithm):
-        asked.append(md_algorithm)
-        return await real(self, message_digest, md_algorithm)
-    monkeypatch.setattr(lta.ArchiveTimeStamper, "async_timestamp", counted)
+    asked = tsa_asked
     monkeypatch.setitem(app.config, "ARCHIVE_INGEST_GROUP", 3)
-    lta.tsa_tokens.clear()
     sheets = [sign_sheet(tree["a"], name) for name in ("5А", "5Б", "5В", "5Г")]
     broken = sheets[1]
     broken.pdf = broken.pdf.replace(b"/Producer", b"/Produced", 1)     # changed after signing: its hash differs
