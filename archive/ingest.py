@@ -6,11 +6,14 @@ Two steps, each committed (the job runner calls them, see archive/tasks.py):
    SHA-256, the retention date from the document class, the manifest. New bytes (timestamped) are
    staged in the row, so a retry after a storage failure writes the very same object under the same
    key; a sheet archived as signed is read again from its own row.
-2. *store*: PDF and manifest are put with an Object Lock retention (COMPLIANCE on S3); a key that
-   already holds the same SHA-256 counts as written (the retried put is idempotent). Both are read
-   back and hashed; only then does the record say "archived".
+2. *store*: PDF, manifest (and a sheet's detached `.sig`) are put with an Object Lock retention
+   (COMPLIANCE on S3), side by side; a key that already holds the same SHA-256 counts as written (the
+   retried put is idempotent). All are read back and hashed; only then does the record say "archived".
 
-Storage down (`StorageUnavailable`) leaves the record pending with the error noted; the job retries.
+Each step holds the record's row lock (SKIP LOCKED): a record another job holds is left to it. The sheets
+of a director's batch go through both steps a handful at a time (`ingest_sheets`), their TSA requests and
+object writes overlapping. Storage down (`StorageUnavailable`) leaves the record pending with the error
+noted; the job retries.
 """
 import hashlib
 import json
