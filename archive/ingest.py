@@ -137,7 +137,7 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
             continue
         savepoint = session.begin_nested()
         try:
-            prepare(record, stamped)
+            prepare(record, stamped, sources[record.id])
             savepoint.commit()
         except Exception as exc:       # this record's problem must not stop the others
             savepoint.rollback()
@@ -153,7 +153,7 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
             except IngestError as exc:
                 failures[record.id] = exc
                 continue
-            plans.append((plan, _write(get_storage(), plan)))
+            plans.append((plan, _write(get_storage(), plan.objects)))
         for plan, futures in plans:
             try:
                 obj = _outcome(futures)
@@ -224,19 +224,20 @@ def _source_pdf(record: ArchiveRecord) -> bytes:
     return record.staged_pdf
 
 
-def prepare(record: ArchiveRecord, stamped=None) -> None:
-    """`stamped`: the archive timestamp already made for the record's source (a group's are made together)."""
+def prepare(record: ArchiveRecord, stamped=None, source: bytes | None = None) -> None:
+    """`stamped`: the archive timestamp already made over `source`, the record's document read and checked by
+    the caller (a group's are made together)."""
     # The record's row is written once, by the flush at the end: the reads in between (the retention rule,
     # the pupils' names, the organisations for the manifest) would each flush it first, four UPDATEs of a row
     # with a full-text index instead of one.
     with session.no_autoflush:
-        _prepare(record, stamped)
+        _prepare(record, stamped, source)
     session.flush()
 
 
-def _prepare(record: ArchiveRecord, stamped=None) -> None:
+def _prepare(record: ArchiveRecord, stamped=None, source: bytes | None = None) -> None:
     from archive import lta
-    source = _source_pdf(record)
+    source = _source_pdf(record) if source is None else source
     record.source_sha256 = hashlib.sha256(source).hexdigest()
     notes = []
     signers = None
@@ -355,21 +356,9 @@ def put_and_read_back(storage, key: str, data: bytes, sha: str, **kwargs):
     return stored
 
 
-# The document and its manifest are written and read back side by side: an ingest's wall time was mostly
-# waiting on the object store, one request after another (benchmarks/year_end.py's archive stage).
+# A record's objects are written and read back side by side: an ingest's wall time was mostly waiting on the
+# object store, one request after another (benchmarks/year_end.py's archive stage).
 _objects = ThreadPoolExecutor(4, thread_name_prefix="archive-put")
-
-
-def put_with_manifest(storage, key: str, pdf: bytes, sha: str, man_key: str, man: bytes, man_sha: str, **kwargs):
-    """The document and its manifest, each written once and read back; the document's stored object."""
-    manifest = _objects.submit(put_and_read_back, storage, man_key, man, man_sha,
-                               **{**kwargs, "content_type": "application/json"})
-    try:
-        stored = put_and_read_back(storage, key, pdf, sha, **kwargs)
-    finally:
-        wait([manifest])                # neither is left running when this returns or raises
-    manifest.result()
-    return stored
 
 
 def store(record: ArchiveRecord) -> None:
@@ -378,7 +367,7 @@ def store(record: ArchiveRecord) -> None:
     with audit.gathered():
         for locked in _locked_for_store([record.id]):
             plan = _plan(locked, _source_detached_signature(locked))
-            _stored(plan, _outcome(_write(get_storage(), plan)))
+            _stored(plan, _outcome(_write(get_storage(), plan.objects)))
 
 
 @dataclass
@@ -405,25 +394,38 @@ def _plan(record: ArchiveRecord, sig: bytes | None) -> _Plan:
     if hashlib.sha256(pdf).hexdigest() != record.sha256:
         raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
     man = manifest_bytes(present(record.manifest, "manifest"))
-    kw = {"retain_until": record.retention_until, "legal_hold": record.legal_hold,
-          "metadata": {"record-id": str(record.id), "document-class": record.kind.value}}
-    plan = _Plan(record, [(present(record.key, "key"), pdf, present(record.sha256, "sha256"), kw),
-                          (present(record.manifest_key, "manifest key"), man, hashlib.sha256(man).hexdigest(),
-                           {**kw, "content_type": "application/json"})])
-    if sig is not None and hashlib.sha256(sig).hexdigest() != record.detached_sig_sha256:
-        sha = hashlib.sha256(sig).hexdigest()
-        plan.sig = (object_key(record.id, sha, ".sig"), sha)
-        plan.objects.append((plan.sig[0], sig, sha, {**kw, "content_type": "application/pkcs7-signature"}))
+    plan = _Plan(record, _document_and_manifest(record, present(record.key, "key"), pdf,
+                                                present(record.sha256, "sha256"),
+                                                present(record.manifest_key, "manifest key"), man))
+    if sig is not None:
+        sig_sha = hashlib.sha256(sig).hexdigest()
+        if sig_sha != record.detached_sig_sha256:
+            plan.sig = (object_key(record.id, sig_sha, ".sig"), sig_sha)
+            plan.objects.append((plan.sig[0], sig, sig_sha,
+                                 {**_put_keywords(record), "content_type": "application/pkcs7-signature"}))
     return plan
 
 
-def _write(storage, plan: _Plan) -> list[Future]:
-    """Every object of the plan written once and read back, side by side (the document's future first)."""
-    return [_objects.submit(put_and_read_back, storage, key, data, sha, **kw) for key, data, sha, kw in plan.objects]
+def _put_keywords(record: ArchiveRecord) -> dict:
+    """How each of the record's objects is put: its retention, legal hold and metadata."""
+    return {"retain_until": record.retention_until, "legal_hold": record.legal_hold,
+            "metadata": {"record-id": str(record.id), "document-class": record.kind.value}}
+
+
+def _document_and_manifest(record: ArchiveRecord, key: str, pdf: bytes, sha: str, man_key: str, man: bytes) -> list:
+    """The (key, bytes, SHA-256, put's keywords) of a version's document and manifest, the document first."""
+    kw = _put_keywords(record)
+    return [(key, pdf, sha, kw),
+            (man_key, man, hashlib.sha256(man).hexdigest(), {**kw, "content_type": "application/json"})]
+
+
+def _write(storage, objects: list) -> list[Future]:
+    """Each object written once and read back, side by side (the first object's future first)."""
+    return [_objects.submit(put_and_read_back, storage, key, data, sha, **kw) for key, data, sha, kw in objects]
 
 
 def _outcome(futures: list[Future]):
-    """The document's stored object once none of the plan's writes still runs; the first error if one failed."""
+    """The first object's stored state once none of the writes still runs; the first error if one failed."""
     wait(futures)
     for f in futures:
         f.result()
@@ -469,9 +471,7 @@ def store_detached_signature(record: ArchiveRecord, cms: bytes) -> None:
         return
     storage = get_storage()
     key = object_key(record.id, sha, ".sig")
-    put_and_read_back(storage, key, cms, sha, retain_until=record.retention_until, legal_hold=record.legal_hold,
-                      content_type="application/pkcs7-signature",
-                      metadata={"record-id": str(record.id), "document-class": record.kind.value})
+    put_and_read_back(storage, key, cms, sha, content_type="application/pkcs7-signature", **_put_keywords(record))
     _detached_signature_stored(record, key, sha)
 
 
@@ -510,7 +510,6 @@ def renew(record: ArchiveRecord) -> RecordVersion:
     stamped = lta.renew_archive_timestamp(current, tsa, list(configured_trust_roots()))
     sha = hashlib.sha256(stamped.pdf).hexdigest()
     key = object_key(record.id, sha)
-    meta = {"record-id": str(record.id), "document-class": record.kind.value}
     number = max((v.number for v in record.versions), default=0) + 1
     previous = {"key": record.key, "sha256": record.sha256}
     manifest = {**(record.manifest or {}), "sha256": sha, "size": len(stamped.pdf), "object_key": key,
@@ -520,9 +519,9 @@ def renew(record: ArchiveRecord) -> RecordVersion:
                                       "tsa": tsa},
                 "software": software_version()}
     man, man_key = manifest_bytes(manifest), object_key(record.id, sha, ".json")
-    man_sha = hashlib.sha256(man).hexdigest()
-    obj = put_with_manifest(storage, key, stamped.pdf, sha, man_key, man, man_sha, retain_until=record.retention_until,
-                            metadata=meta, legal_hold=record.legal_hold)
+    objects = _document_and_manifest(record, key, stamped.pdf, sha, man_key, man)
+    man_sha = objects[1][2]
+    obj = _outcome(_write(storage, objects))
     version = RecordVersion(record=record, number=number, reason="lta_renewal", backend=storage.scheme, key=key,
                             sha256=sha, size=len(stamped.pdf), version_id=obj.version_id, manifest_key=man_key,
                             manifest_sha256=man_sha, timestamp_at=stamped.timestamp_at,
