@@ -22,7 +22,8 @@ addsig` process per signature), and reports:
     left idle (the next bottleneck).
 The workers are started and warm (registered with Redis) before the clock starts, as on a year-end day; their
 start-up is printed apart. Each school's marks file is imported at the same time in a process of its own, in a
-request's context, as schools' uploads are separate web requests.
+request's context, as schools' uploads are separate web requests (the app loaded and its start-up objects
+frozen before the fork, as a web worker has them).
 `--keep DIR` leaves the signed PDFs and `trust.pem` there (verify with
 `TRUST_ROOTS=DIR/trust.pem flask --app wsgi archive verify FILE`).
 """
@@ -142,14 +143,13 @@ def import_schools(app, school_ids: list[int], csv: bytes, teacher_id: int, dire
     """Seconds to import every school's marks file, each school in a process of its own at the same time: two
     schools' uploads are two web requests, on two cores (forked from here with the app loaded; the database
     pool is not shared). The class teacher is assigned to every class, as the director would."""
+    import gc
     import multiprocessing
+
+    from web.worker import freeze_startup_objects
 
     def one(school_id: int) -> None:
         app.extensions["db_engine"].dispose(close=False)     # the parent's connections stay the parent's
-        # as a web worker does once its app is loaded (gunicorn.conf.py): what the fork brought along (≈ 300,000
-        # objects) stays out of full collections — one landing in an import walked them all (≈ 0.17 s)
-        from web.worker import freeze_startup_objects
-        freeze_startup_objects()
         # a request's context, as the upload's: its audit entries wait for the commit (core/audit.py), so the
         # other school's import does not queue behind this one's lock on the audit chain
         with app.test_request_context():
@@ -165,10 +165,16 @@ def import_schools(app, school_ids: list[int], csv: bytes, teacher_id: int, dire
                                              import_marks(csv, "marks.csv"), actor=director)
             assign_for(sheets, session.get_one(User, teacher_id), actor=director)
             db.commit()
+    # as a web worker does once at start-up (gunicorn.conf.py), not per request: what the fork brings along
+    # (≈ 300,000 objects) is frozen out of full collections — one landing in an import walked them all (≈ 0.17 s);
+    # the request's modules are loaded
+    import sheets.marks_import  # noqa: F401
+    freeze_startup_objects()
     t0 = time.perf_counter()
     procs = [multiprocessing.get_context("fork").Process(target=one, args=(sid,)) for sid in school_ids]
     for p in procs:
         p.start()
+    gc.unfreeze()       # this process goes on as before
     for p in procs:
         p.join()
     if any(p.exitcode for p in procs):
