@@ -30,7 +30,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.dialects.postgresql import JSONPATH
 from sqlalchemy.orm import undefer
 
-from archive.models import ArchiveRecord, RecordKind, RecordStatus, RecordVersion
+from archive.models import ArchiveRecord, RecordKind, RecordStatus, RecordVersion, RetentionRule
 from archive.services import SOURCE_SHEET, record_for, register_sheet, retention_until, retention_years
 from core import audit, db
 from core.db import present, session, utcnow
@@ -115,8 +115,11 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
     from sheets.models import SummarySheet
     records = {r.source_id: r for r in session.scalars(select(ArchiveRecord).where(
         ArchiveRecord.source_type == SOURCE_SHEET, ArchiveRecord.source_id.in_(sheet_ids)))}
-    # the signed PDFs in one query, not two a sheet (its row, then its deferred PDF)
-    session.scalars(select(SummarySheet).where(SummarySheet.id.in_(sheet_ids)).options(undefer(SummarySheet.pdf))).all()
+    # Read once for the group, not once a record: the signed PDFs (a sheet's row, then its deferred PDF) and
+    # the retention rules. Held here because the session's identity map keeps objects only while referenced.
+    held = [*session.scalars(select(SummarySheet).where(SummarySheet.id.in_(sheet_ids))
+                             .options(undefer(SummarySheet.pdf))),
+            *session.scalars(select(RetentionRule))]
     failures: dict[int, Exception] = {}
     archived = []
     for sheet_id in sheet_ids:
@@ -130,6 +133,7 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
         except IngestError as exc:
             failures[record.id] = exc
     stamps = stamp_all(list(sources.values())) if current_app.config.get("TSA_URL") else [None] * len(sources)
+    names = pupil_names(sheet_ids)
     for record, stamped in zip([r for r in fresh if r.id in sources], stamps):
         if isinstance(stamped, BaseException):     # gathered: a cancelled request comes back as one too
             failures[record.id] = stamped if isinstance(stamped, Exception) else \
@@ -137,17 +141,18 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
             continue
         savepoint = session.begin_nested()
         try:
-            prepare(record, stamped, sources[record.id])
+            prepare(record, stamped, sources[record.id], names.get(present(record.source_id, "source"), []))
             savepoint.commit()
         except Exception as exc:       # this record's problem must not stop the others
             savepoint.rollback()
             failures[record.id] = exc
+    to_store = [r.id for r in records.values() if r.id not in failures]    # before the commit expires them
     db.commit()                        # staged: from here a retry writes the same bytes
     with audit.gathered():
         plans = []
         sigs = {i: sig for i, sig in session.execute(select(SummarySheet.id, SummarySheet.detached_sig)
                                                        .where(SummarySheet.id.in_(sheet_ids)))}
-        for record in _locked_for_store([r.id for r in records.values() if r.id not in failures]):
+        for record in _locked_for_store(to_store):
             try:
                 plan = _plan(record, sigs.get(present(record.source_id, "source")))
             except IngestError as exc:
@@ -162,6 +167,7 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
                 continue
             _stored(plan, obj)
             archived.append(plan.record)
+    del held
     return archived, failures
 
 
@@ -224,18 +230,20 @@ def _source_pdf(record: ArchiveRecord) -> bytes:
     return record.staged_pdf
 
 
-def prepare(record: ArchiveRecord, stamped=None, source: bytes | None = None) -> None:
+def prepare(record: ArchiveRecord, stamped=None, source: bytes | None = None,
+            pupils: list[str] | None = None) -> None:
     """`stamped`: the archive timestamp already made over `source`, the record's document read and checked by
-    the caller (a group's are made together)."""
+    the caller (a group's are made together); `pupils`: a sheet's pupils' names, read by the caller."""
     # The record's row is written once, by the flush at the end: the reads in between (the retention rule,
     # the pupils' names, the organisations for the manifest) would each flush it first, four UPDATEs of a row
     # with a full-text index instead of one.
     with session.no_autoflush:
-        _prepare(record, stamped, source)
+        _prepare(record, stamped, source, pupils)
     session.flush()
 
 
-def _prepare(record: ArchiveRecord, stamped=None, source: bytes | None = None) -> None:
+def _prepare(record: ArchiveRecord, stamped=None, source: bytes | None = None,
+             pupils: list[str] | None = None) -> None:
     from archive import lta
     source = _source_pdf(record) if source is None else source
     record.source_sha256 = hashlib.sha256(source).hexdigest()
@@ -267,7 +275,7 @@ def _prepare(record: ArchiveRecord, stamped=None, source: bytes | None = None) -
     if record.signers:
         record.signer_search = func.to_tsvector("russian", " ".join(s["name"] for s in record.signers))
     if record.source_type == SOURCE_SHEET:
-        record.search = func.to_tsvector("russian", _sheet_search_text(record))
+        record.search = func.to_tsvector("russian", _sheet_search_text(record, pupils))
     record.manifest = build_manifest(record, notes)
 
 
@@ -286,17 +294,25 @@ def _field_names(record: ArchiveRecord) -> list[str] | None:
     return [CLASS_TEACHER_FIELD, DIRECTOR_FIELD]
 
 
-def _sheet_search_text(record: ArchiveRecord) -> str:
-    """Pupils' full names, the class and the school: what an archivist types. Only the names are read
-    from the marks (a sheet's marks are a large JSON document)."""
+def _sheet_search_text(record: ArchiveRecord, pupils: list[str] | None = None) -> str:
+    """Pupils' full names, the class and the school: what an archivist types."""
     from sheets.models import SummarySheet
     sheet = session.get_one(SummarySheet, record.source_id)
-    path = sa_cast(literal("$.pupils[*].name"), JSONPATH)
-    names = session.scalar(select(func.jsonb_path_query_array(SummarySheet.marks, path))
-                           .where(SummarySheet.id == sheet.id)) or []
-    pupils = " ".join(names)
+    if pupils is None:
+        pupils = pupil_names([sheet.id]).get(sheet.id, [])
     school = sheet.school
-    return " ".join(filter(None, [pupils, sheet.class_label, sheet.class_name, school.name, school.short_name]))
+    return " ".join(filter(None, [" ".join(pupils), sheet.class_label, sheet.class_name, school.name,
+                                  school.short_name]))
+
+
+def pupil_names(sheet_ids: list[int]) -> dict[int, list[str]]:
+    """The pupils' names of each sheet, in one query. Only the names are read from the marks (a sheet's
+    marks are a large JSON document)."""
+    from sheets.models import SummarySheet
+    path = sa_cast(literal("$.pupils[*].name"), JSONPATH)
+    rows = session.execute(select(SummarySheet.id, func.jsonb_path_query_array(SummarySheet.marks, path))
+                           .where(SummarySheet.id.in_(sheet_ids)))
+    return {sheet_id: names or [] for sheet_id, names in rows}
 
 
 def _org(org) -> dict | None:

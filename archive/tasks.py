@@ -48,8 +48,8 @@ def ingest_sheets(sheet_ids: str) -> list[int]:
     except ValueError:
         raise ValueError(f"ingest_sheets: sheet ids expected, got {sheet_ids!r}") from None
     archived, failures = ingest.ingest_sheets(ids)
-    for record in archived:
-        _validate_later(record)
+    _validate_later(*archived)
+    archived_ids = [r.id for r in archived]          # read before the commit expires them
     db.commit()
     for record_id, exc in failures.items():
         log.warning("archive: ingest of record %s failed: %s", record_id, type(exc).__name__)
@@ -57,7 +57,7 @@ def ingest_sheets(sheet_ids: str) -> list[int]:
     if failures:
         raise ingest.IngestError(f"{len(failures)} из {len(ids)} записей не переданы в архив, повтор по расписанию: "
                                  + "; ".join(f"{i}: {ingest.describe(e)}" for i, e in failures.items())[:2000])
-    return [r.id for r in archived]
+    return archived_ids
 
 
 @job
@@ -86,14 +86,17 @@ def _failed(find, exc: Exception):
     return record
 
 
-def _validate_later(record) -> None:
-    """The first validation report of an archived record, made off the ingest path."""
-    if record is None or record.status is not RecordStatus.archived:
+def _validate_later(*records) -> None:
+    """The first validation report of each archived record, made off the ingest path."""
+    ids = [r.id for r in records if r is not None and r.status is RecordStatus.archived]
+    if not ids:
         return
-    if session.scalar(select(ValidationReport.id).where(ValidationReport.record_id == record.id).limit(1)):
-        return
+    reported = set(session.scalars(select(ValidationReport.record_id).where(ValidationReport.record_id.in_(ids))))
     from core.jobs import enqueue_after_commit
-    enqueue_after_commit(validate_record, record.id, queue_name="archive", job_id=f"validate-record-{record.id}")
+    for record_id in ids:
+        if record_id not in reported:
+            enqueue_after_commit(validate_record, record_id, queue_name="archive",
+                                 job_id=f"validate-record-{record_id}")
 
 
 @job

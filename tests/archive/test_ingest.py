@@ -4,8 +4,9 @@ import hashlib
 import json
 
 import pytest
+from sqlalchemy import func, select
 
-from archive.models import RecordStatus
+from archive.models import ArchiveRecord, RecordStatus
 from core.db import session
 from core.storage import get_storage
 
@@ -132,6 +133,32 @@ def test_sheets_signed_together_are_archived_by_the_handful_and_one_bad_copy_sto
     assert record.status is RecordStatus.pending and record.attempts == 1 and record.key is None
     assert "не совпадает" in record.last_error
     assert q.scheduled_job_registry.get_job_ids() == [group_id]       # retried with backoff; the rest is done
+
+
+def test_a_groups_reads_do_not_grow_with_its_size(app, tree, people, sign_sheet, tsa):
+    """A group reads its sheets, their PDFs and pupils' names, the retention rules and its records a query each
+    for the whole group: a group of four sends the same SELECTs as a group of two (the row refreshed after the
+    commit, the identity map's weakly held rule and sheets, a names query a record were one query a record)."""
+    from archive import tasks
+    from core import db
+    from core.jobs import queue
+    from tests.helpers import statements_sent
+    sheets = [sign_sheet(tree["a"], name) for name in ("5А", "5Б", "5В", "5Г", "6А", "6Б")]
+    db.commit()
+    queue("archive").empty()                        # the groups are run here, one at a time
+    selects = []
+    for group in (sheets[:2], sheets[2:]):
+        ids, records = ",".join(str(s.id) for s in group), [_record(s).id for s in group]
+        with statements_sent(app, "SELECT") as seen:
+            assert tasks.ingest_sheets(ids) == records
+        selects.append(len(seen))
+    assert selects[0] == selects[1], selects
+    for sheet in sheets:
+        record = _record(sheet)
+        assert record.status is RecordStatus.archived and record.timestamp_at is not None, record.last_error
+        surname = sheet.marks["pupils"][-1]["name"].split()[0]       # the names read for the group, searchable
+        pupil = ArchiveRecord.search.op("@@")(func.plainto_tsquery("russian", surname))
+        assert session.scalar(select(ArchiveRecord.id).where(pupil, ArchiveRecord.id == record.id)) == record.id
 
 
 def test_ingest_with_storage_stopped_finishes_once_it_is_back(app, tree, people, sign_sheet, run_jobs, redis_conn,
