@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from project_path import use_checkout  # noqa: E402
@@ -240,15 +241,16 @@ class RssWatch(threading.Thread):
 
 class CpuSplit:
     """CPU seconds (user + system) used from now on by each kind of process: the RQ workers (with their
-    children), PostgreSQL, Redis, SeaweedFS (S3) — found by their data directory under `base` —, this
+    children), PostgreSQL, Redis, SeaweedFS (S3) — found by their data directory under `base`, Redis by its port —, this
     process (which starts the batches, as the web would) and the test PKI's (the TSA, OCSP and CRL)."""
 
-    def __init__(self, base: Path, worker_pids, pki_pids=()):
+    def __init__(self, base: Path, worker_pids, pki_pids=(), redis_port: int | None = None):
         import psutil
         self.groups: dict[str, list] = {"workers": [psutil.Process(p) for p in worker_pids]}
         for proc in psutil.process_iter(["cmdline", "name"]):
-            cmd = " ".join(proc.info["cmdline"] or [])
-            if str(base) not in cmd:
+            cmd = " ".join(filter(None, proc.info["cmdline"] or []))
+            # redis-server replaces its command line with "redis-server 127.0.0.1:<port>"
+            if str(base) not in cmd and not (redis_port and cmd.endswith(f"127.0.0.1:{redis_port}")):
                 continue
             name = (proc.info["name"] or "").lower()
             kind = "PostgreSQL" if "postgres" in name else "Redis" if "redis" in name else \
@@ -456,7 +458,7 @@ def main() -> None:
         startup_s = wait_ready(app, args.workers)
         watch = RssWatch([w.pid for w in workers])
         watch.start()
-        cpu = CpuSplit(base, [w.pid for w in workers], [tpki.pid])
+        cpu = CpuSplit(base, [w.pid for w in workers], [tpki.pid], redis_port=urlsplit(urls["REDIS_URL"]).port)
         pki_before = tpki.requests()
         from sheets.models import BatchKind
         stage_s: dict[str, float] = {}
