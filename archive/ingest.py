@@ -133,8 +133,9 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
         except IngestError as exc:
             failures[record.id] = exc
     stamps = stamp_all(list(sources.values())) if current_app.config.get("TSA_URL") else [None] * len(sources)
-    names = pupil_names(sheet_ids)
-    for record, stamped in zip([r for r in fresh if r.id in sources], stamps):
+    readable = [r for r in fresh if r.id in sources]
+    names = pupil_names([present(r.source_id, "source") for r in readable])
+    for record, stamped in zip(readable, stamps):
         if isinstance(stamped, BaseException):     # gathered: a cancelled request comes back as one too
             failures[record.id] = stamped if isinstance(stamped, Exception) else \
                 IngestError(f"Штамп времени архива не получен: {stamped!r}")
@@ -309,6 +310,8 @@ def pupil_names(sheet_ids: list[int]) -> dict[int, list[str]]:
     """The pupils' names of each sheet, in one query. Only the names are read from the marks (a sheet's
     marks are a large JSON document)."""
     from sheets.models import SummarySheet
+    if not sheet_ids:
+        return {}
     path = sa_cast(literal("$.pupils[*].name"), JSONPATH)
     rows = session.execute(select(SummarySheet.id, func.jsonb_path_query_array(SummarySheet.marks, path))
                            .where(SummarySheet.id.in_(sheet_ids)))
