@@ -388,8 +388,18 @@ class _SubsetOnce(CIDFontType2):
         return ref
 
 
-@functools.lru_cache(maxsize=64)
+_subsetting = threading.Lock()
+
+
 def _stamp_font_file(glyph_ids: frozenset[int]) -> bytes:
+    # One thread makes a missing subset while the others wait for it: a batch's signing threads start
+    # together with the same signer, and lru_cache alone let each of them make it (≈ 15 ms each).
+    with _subsetting:
+        return _stamp_font_subset(glyph_ids)
+
+
+@functools.lru_cache(maxsize=64)
+def _stamp_font_subset(glyph_ids: frozenset[int]) -> bytes:
     """The stamp font cut down to `glyph_ids`, compressed, as pyHanko would embed it: glyph ids kept (the
     stamp's text refers to them: CIDToGIDMap /Identity), no layout tables."""
     import zlib

@@ -66,19 +66,26 @@ def process_batch(batch_id: int, on_progress=None, signer=None) -> dict:
     todo = [i for i in batch.sheet_ids if i not in finished]
     size = max(1, int(current_app.config.get("SHEET_BATCH_CHUNK", CHUNK)))
     threads = int(current_app.config.get("SIGN_THREADS", SIGN_THREADS)) if getattr(signer, "concurrent", False) else 1
-    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="sign") as pool:
-        for start in range(0, len(todo), size):
-            done, errors = _chunk(batch.kind, todo[start:start + size], signer, actor, pool)
-            batch = session.get_one(SheetBatch, batch_id)
-            batch.done_ids = [*batch.done_ids, *done]
-            batch.errors = [*batch.errors, *errors]
-            db.commit()
-            if on_progress:
-                on_progress(batch.progress)
-            tsa_down = next((e["message"] for e in errors if TSA_DOWN in e["message"]), None)
-            if tsa_down:                       # the TSA is down: the rest would fail the same way
-                return _finish(batch, BatchStatus.failed, message=tsa_down)
+    pool = signing_pool(max(1, threads))
+    for start in range(0, len(todo), size):
+        done, errors = _chunk(batch.kind, todo[start:start + size], signer, actor, pool)
+        batch = session.get_one(SheetBatch, batch_id)
+        batch.done_ids = [*batch.done_ids, *done]
+        batch.errors = [*batch.errors, *errors]
+        db.commit()
+        if on_progress:
+            on_progress(batch.progress)
+        tsa_down = next((e["message"] for e in errors if TSA_DOWN in e["message"]), None)
+        if tsa_down:                       # the TSA is down: the rest would fail the same way
+            return _finish(batch, BatchStatus.failed, message=tsa_down)
     return _finish(batch, BatchStatus.done)
+
+
+@functools.cache
+def signing_pool(threads: int) -> ThreadPoolExecutor:
+    """Kept for the worker's life, not made per batch: its threads keep what each parsed once (the stamp's
+    font, pades' per-thread faces) from one batch to the next."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="sign")
 
 
 def _chunk(kind: BatchKind, ids: list[int], signer, actor, pool) -> tuple[list[int], list[dict]]:
