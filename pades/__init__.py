@@ -373,11 +373,11 @@ class _StampFontEngine(GlyphAccumulator):
 
     def _extract_subset(self, options=None):
         assert isinstance(self.cidfont_obj, _SubsetOnce)
-        self.cidfont_obj.font_file = _stamp_font_file(frozenset(self._glyphs))
+        self.cidfont_obj.font_file = stamp_font_file(frozenset(self._glyphs))
 
 
 class _SubsetOnce(CIDFontType2):
-    """A CIDFontType2 whose font file is the cached subset (`_stamp_font_file`), not `tt` saved again."""
+    """A CIDFontType2 whose font file is the cached subset (`stamp_font_file`), not `tt` saved again."""
     font_file = b""
 
     def set_font_file(self, writer):
@@ -391,7 +391,7 @@ class _SubsetOnce(CIDFontType2):
 _subsetting = threading.Lock()
 
 
-def _stamp_font_file(glyph_ids: frozenset[int]) -> bytes:
+def stamp_font_file(glyph_ids: frozenset[int]) -> bytes:
     # One thread makes a missing subset while the others wait for it: a batch's signing threads start
     # together with the same signer, and lru_cache alone let each of them make it (≈ 15 ms each).
     with _subsetting:
