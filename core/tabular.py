@@ -108,7 +108,7 @@ class Table:
 
     def add(self, rowno: int, cells: list[str]) -> bool:
         """Take one record; True if it became a data row."""
-        cells = [clean_cell(c) for c in cells] if self.invisible else [c.strip() for c in cells]
+        cells = list(map(clean_cell if self.invisible else str.strip, cells))
         if self.header is None:
             if any(cells):
                 self._set_header(rowno, cells)
@@ -118,11 +118,12 @@ class Table:
         if len(self.rows) >= self.max_rows:
             raise file_error(self.filename, f"в файле больше {self.max_rows} строк с данными — "
                                        f"разделите его на несколько файлов")
-        if self.named and len(cells) >= len(self.header):     # the usual row: a name for every value
+        width = len(self.header)
+        if self.named and len(cells) >= width:     # the usual row: a name for every value
             values = dict(zip(self.header, cells))
         else:
             values = {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(self.header) if h}
-        if self.strict_width and any(cells[len(self.header):]):
+        if self.strict_width and len(cells) > width and any(cells[width:]):
             used = max(i for i, c in enumerate(cells) if c) + 1
             delim = "табуляция" if self.delimiter == "\t" else self.delimiter
             self.errors.append(RowError(
@@ -211,22 +212,6 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
                               "(или вовсе не текстовый)")
 
 
-class Lines:
-    """Physical lines of a text (\\n, \\r\\n or \\r), counting how many have been read."""
-
-    def __init__(self, text: str):
-        self._it = iter(io.StringIO(text, newline=""))
-        self.count = 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._it)
-        self.count += 1
-        return line
-
-
 def detect_delimiter(line: str) -> str:
     outside_quotes = re.sub(r'"[^"]*"', "", line)
     counts = {d: outside_quotes.count(d) for d in DELIMITERS}
@@ -255,14 +240,16 @@ def read_csv(data: bytes, table: Table) -> None:
         raise file_error(table.filename, "файл содержит двоичные данные (управляющие символы) — нужен текстовый CSV",
                     line)
     table.invisible = _HAS_INVISIBLE.search(text) is not None
-    lines = Lines(text)
+    lines = iter(io.StringIO(text, newline=""))      # physical lines: \n, \r\n or \r
     first = next((ln for ln in io.StringIO(text, newline="") if ln.strip()), "")
     sep = re.fullmatch(r'\s*"?sep=(.)"?\s*', first)
+    read = 0                                    # lines read before the current reader
     if sep:   # Excel's "sep=;" line
         if sep.group(1) not in DELIMITERS:
             raise file_error(table.filename, f"разделитель «{sep.group(1)}» не поддерживается: используйте «;» или «,»")
         table.delimiter = sep.group(1)
         for ln in lines:
+            read += 1
             if ln.strip():
                 break
     else:
@@ -273,14 +260,15 @@ def read_csv(data: bytes, table: Table) -> None:
 
     records = reader()
     while True:
-        start = lines.count + 1
+        start = read + records.line_num + 1
         try:
             record = next(records)
         except StopIteration:
             break
         except csv.Error as exc:
             table.errors.append(RowError(table.filename, start, None, None, csv_message(exc, table.delimiter)))
-            if lines.count < start:     # nothing left to read
+            read += records.line_num
+            if read < start:            # nothing left to read
                 break
             records = reader()          # go on with the next line
             continue

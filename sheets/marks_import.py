@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import PurePath
@@ -392,6 +393,11 @@ class _MarkColumn:
 
 
 @_memo
+def _squeezed(text: str) -> str:
+    return " ".join(text.split())
+
+
+@_memo
 def _subject_key(subject: str) -> str:
     return _fold(subject)
 
@@ -565,7 +571,7 @@ class _Importer:
         """The per-pupil and per-class columns of one row, checked and compared with earlier rows. The long
         layout repeats them on each of a pupil's rows: cells the same as the pupil's last row that raised no
         error are not looked at again."""
-        cells = tuple([values.get(h, "") for h in self.field_headers])
+        cells = self.field_cells(values)
         if pupil is not None and pupil.checked_cells == cells:
             return
         errors = len(self.errors)
@@ -577,12 +583,21 @@ class _Importer:
     last_found: tuple[_Class, _Pupil]
 
     @functools.cached_property
-    def long_headers(self) -> tuple[str | None, ...]:
-        return tuple(self.columns.get(f) for f in ("class", "pupil", "subject", "period", "mark"))
+    def long_cells(self) -> Callable[[Mapping[str, str]], tuple[str, str, str, str, str]]:
+        """A long row's class, pupil, subject, period and mark cells (all required: map_header said so)."""
+        return operator.itemgetter(*(self.columns[f] for f in LONG_REQUIRED))
 
     @functools.cached_property
     def field_headers(self) -> tuple[str, ...]:
         return tuple(h for f in PUPIL_FIELDS + CLASS_FIELDS if (h := self.columns.get(f)))
+
+    @functools.cached_property
+    def field_cells(self) -> Callable[[Mapping[str, str]], tuple[str, ...]]:
+        """A row's per-pupil and per-class cells, as a tuple (every row has every named column)."""
+        headers = self.field_headers
+        if len(headers) > 1:
+            return operator.itemgetter(*headers)
+        return lambda values: tuple(values[h] for h in headers)
 
     def check_fields(self, rowno: int, values: Mapping[str, str], cls: _Class | None, pupil: _Pupil | None) -> None:
         for f in PUPIL_FIELDS + CLASS_FIELDS:
@@ -663,8 +678,8 @@ class _Importer:
         cls.periods.add(period)
 
     def long_row(self, rowno: int, values: Mapping[str, str]) -> None:
-        class_h, pupil_h, subject_h, period_h, mark_h = self.long_headers
-        who = (values.get(class_h, "") if class_h else "", values.get(pupil_h, "") if pupil_h else "")
+        class_raw, pupil_raw, subject_raw, period_raw, mark_raw = self.long_cells(values)
+        who = (class_raw, pupil_raw)
         cls: _Class | None
         pupil: _Pupil | None
         if who == self.last_who:        # a pupil's rows follow each other: found, without errors, on the first
@@ -675,9 +690,7 @@ class _Importer:
             if cls is not None and pupil is not None:
                 self.last_who, self.last_found = who, (cls, pupil)
         self.row_fields(rowno, values, cls, pupil)
-        subject = " ".join(values.get(subject_h, "").split()) if subject_h else ""
-        period_raw = values.get(period_h, "") if period_h else ""
-        mark_raw = values.get(mark_h, "") if mark_h else ""
+        subject = _squeezed(subject_raw)
         if not (subject or period_raw or mark_raw):
             return                              # a row with only the pupil's absences or decision
         ok = True
