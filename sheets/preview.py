@@ -64,6 +64,6 @@ def marks_table(marks: dict | None) -> tuple[list[str], list[tuple[str, list[str
     column = "Год" if "Год" in periods else (periods[-1] if periods else None)
     rows = []
     for p in marks["pupils"]:
-        by = {(s, per): m for s, per, m in p["marks"]}
-        rows.append((p["name"], [by.get((s, column), "") for s in subjects], p.get("decision") or ""))
+        by = p["marks"]
+        rows.append((p["name"], [by.get(s, {}).get(column, "") for s in subjects], p.get("decision") or ""))
     return subjects, rows

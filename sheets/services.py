@@ -41,18 +41,33 @@ class SheetFlowError(ValueError):
 # ---- marks in, as JSON in the row ---------------------------------------------------------------------------
 
 def marks_to_json(cm) -> dict:
+    """A pupil's marks as {subject: {period: mark}}, as the PDF's attached JSON has them (sheet_data.to_json).
+    Not a [subject, period, mark] list a mark: that wrote each subject's name once per mark, twice the bytes,
+    and its ≈ 2,000 small lists a class cost ten times as much to build and to read back (measured, issue 20)."""
     return {
         "periods": list(cm.periods), "subjects": list(cm.subjects),
         "council_date": cm.council_date.isoformat() if cm.council_date else None,
         "council_protocol": cm.council_protocol or "",
-        "pupils": [{"name": p.name, "marks": [[s, per, m] for (s, per), m in p.marks.items()],
+        "pupils": [{"name": p.name, "marks": nested_marks(p.marks),
                     "absences_days": p.absences_days, "absences_lessons": p.absences_lessons,
                     "absences_illness": p.absences_illness, "decision": p.decision} for p in cm.pupils],
     }
 
 
+def nested_marks(marks: dict[tuple[str, str], str]) -> dict[str, dict[str, str]]:
+    by_subject: dict[str, dict[str, str]] = {}
+    for (subject, period), mark in marks.items():
+        by_subject.setdefault(subject, {})[period] = mark
+    return by_subject
+
+
+def pupil_marks(pupil: dict) -> dict[tuple[str, str], str]:
+    """A stored pupil's marks by (subject, period)."""
+    return {(s, per): m for s, by_period in pupil["marks"].items() for per, m in by_period.items()}
+
+
 def _pupils(marks: dict) -> list[PupilRow]:
-    return [PupilRow(name=p["name"], marks={(s, per): m for s, per, m in p["marks"]},
+    return [PupilRow(name=p["name"], marks=pupil_marks(p),
                      absences_days=p["absences_days"], absences_lessons=p["absences_lessons"],
                      absences_illness=p["absences_illness"], decision=p["decision"]) for p in marks["pupils"]]
 

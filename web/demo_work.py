@@ -281,7 +281,8 @@ def _sheets(school, day, rnd, *, render: bool, keys: Path | None) -> None:
         services.sign(signed, "director", as_director, actor=director)           # handed to the archive
         marks = dict(signed.marks or {})
         marks["pupils"] = [dict(p) for p in marks["pupils"]]
-        marks["pupils"][0]["marks"] = [[subj, per, "5"] for subj, per, _ in marks["pupils"][0]["marks"]]
+        marks["pupils"][0]["marks"] = {subj: dict.fromkeys(by_period, "5")
+                                       for subj, by_period in marks["pupils"][0]["marks"].items()}
         corrected = services.correct(signed, marks, actor=director,
                                      reason="Ошибка переноса годовых отметок первого ученика из журнала.")
         services.render_pdf(corrected, actor=director)
