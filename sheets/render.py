@@ -42,6 +42,7 @@ from pades.fonts import FONT_BOLD, FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, FieldBox, SheetLayout
 from pades.pdfa import CREATOR_TOOL, srgb_icc_profile
 from sheets import sheet_data as sheet_model
+from sheets.qr import QRCode
 from sheets.sheet_data import SheetData, sorted_pupils
 
 FONT, FONT_B = "PTSans", "PTSans-Bold"
@@ -365,7 +366,7 @@ def _draw_header(c: Canvas, boxes, *, sheet: SheetData) -> None:
 @functools.lru_cache(maxsize=256)
 def _qr_runs(data: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     """The QR code's dark modules as horizontal runs (row, first column, length): one rectangle per run."""
-    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    qr = QRCode(None, qrencoder.QRErrorCorrectLevel.M)
     qr.addData(data)
     qr.make()
     n = qr.getModuleCount()
