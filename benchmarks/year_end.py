@@ -140,10 +140,10 @@ def start_workers(base: Path, env: dict, queue_sets, *, nice: int = 0) -> list[s
     return workers
 
 
-def import_schools(app, school_ids: list[int], csv: bytes, teacher_id: int, director_id: int) -> float:
+def import_schools(app, school_ids: list[int], csv: bytes, director_id: int) -> float:
     """Seconds to import every school's marks file, each school in a process of its own at the same time: two
     schools' uploads are two web requests, on two cores (forked from here with the app loaded; the database
-    pool is not shared). The class teacher is assigned to every class, as the director would."""
+    pool is not shared)."""
     import gc
     import multiprocessing
 
@@ -159,12 +159,9 @@ def import_schools(app, school_ids: list[int], csv: bytes, teacher_id: int, dire
             from orgs.models.organisations import Organisation
             from orgs.models.users import User
             from sheets import services
-            from sheets.class_teachers import assign_for
             from sheets.marks_import import import_marks
-            director = session.get_one(User, director_id)
-            sheets = services.import_classes(session.get_one(Organisation, school_id), YEAR,
-                                             import_marks(csv, "marks.csv"), actor=director)
-            assign_for(sheets, session.get_one(User, teacher_id), actor=director)
+            services.import_classes(session.get_one(Organisation, school_id), YEAR, import_marks(csv, "marks.csv"),
+                                    actor=session.get_one(User, director_id))
             db.commit()
     # as a web worker does once at start-up (gunicorn.conf.py), not per request: what the fork brings along
     # (≈ 300,000 objects) is frozen out of full collections — one landing in an import walked them all (≈ 0.17 s);
@@ -440,17 +437,24 @@ def main() -> None:
             teacher = auth.create_user("teacher", "Иванова Мария Петровна", PASS + "-x")
             director = auth.create_user("director", "Сафин Ринат Ильдарович", PASS + "-x")
             schools = []
+            from sheets.class_teachers import assign
+            from sheets.marks_import import import_marks
+            class_names = list(import_marks(csv, "marks.csv"))
             for i in range(args.schools):
                 s = create_org(kind=OrgKind.school, code=f"BS{i}", parent=mun, name=f"Школа № {i + 1}", audited=False)
                 auth.grant(teacher, Role.class_teacher, s)
                 auth.grant(director, Role.director, s)
+                db.commit()
+                # the director made them class teachers in September, not on the year-end day
+                for name in class_names:
+                    assign(s, YEAR, name, teacher, actor=director)
                 schools.append(s.id)
             db.commit()
             teacher_id, director_id = teacher.id, director.id
             from core.db import session
             from orgs.models.organisations import Organisation
             session.remove()
-        import_s = import_schools(app, schools, csv, teacher_id, director_id)
+        import_s = import_schools(app, schools, csv, director_id)
         total = args.schools * args.classes
 
         # --- workers and the three batch stages --------------------------------------------------
