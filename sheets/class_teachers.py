@@ -45,6 +45,18 @@ def teacher_of(sheet: SummarySheet) -> User | None:
                           .where(_of_class(sheet.school_id, sheet.school_year, sheet.class_name)))
 
 
+def teachers_of(sheets: list[SummarySheet]) -> dict[int, User | None]:
+    """`teacher_of` for many sheets in one query (a batch's chunk): sheet id -> its class teacher now."""
+    classes = {(s.school_id, s.school_year, s.class_name) for s in sheets}
+    if not classes:
+        return {}
+    rows = session.execute(select(ClassTeacher.school_id, ClassTeacher.school_year, ClassTeacher.class_name, User)
+                           .options(lazyload(User.grants)).join(User, User.id == ClassTeacher.user_id)
+                           .where(or_(*(_of_class(*c) for c in classes))))
+    found = {(school_id, year, name): user for school_id, year, name, user in rows}
+    return {s.id: found.get((s.school_id, s.school_year, s.class_name)) for s in sheets}
+
+
 def is_teacher_of(user: User | None, sheet: SummarySheet) -> bool:
     found = assignment(sheet.school_id, sheet.school_year, sheet.class_name)
     return user is not None and found is not None and found.user_id == user.id

@@ -163,12 +163,15 @@ def verify_url(sheet: SummarySheet) -> str:
     return f"{base.rstrip('/')}/verify/{sheet.document_id}"
 
 
-def render_pdf(sheet: SummarySheet, *, actor=None, heading=school_heading) -> None:
-    """Render the sheet with both signature fields ready. Only unsigned sheets are (re)rendered."""
+def render_pdf(sheet: SummarySheet, *, actor=None, heading=school_heading,
+               teacher_of=class_teachers.teacher_of) -> None:
+    """Render the sheet with both signature fields ready. Only unsigned sheets are (re)rendered.
+    `heading`, `teacher_of`: how to find the school's heading and the class teacher (a batch passes what it
+    read once for its chunk)."""
     if sheet.status not in (SheetStatus.draft, SheetStatus.rendered):
         raise SheetFlowError(f"Ведомость {sheet.label} уже подписана и не формируется заново.")
     # The class teacher assigned now is printed; only they can certify this rendering (_check_step).
-    assigned = class_teachers.teacher_of(sheet)
+    assigned = teacher_of(sheet)
     sheet.class_teacher_id = assigned.id if assigned else None
     rendered = render(sheet_data(sheet, heading))
     _store(sheet, rendered.pdf)                      # with both empty signature fields (sheets/render.py)
@@ -219,9 +222,10 @@ class SigningJob:
         return pades.sign(self.pdf, self.field, signer, timestamper_url=self.tsa, certify=self.certify)
 
 
-def begin_signing(sheet: SummarySheet, role: str, actor) -> SigningJob:
-    """The checks of one signing step (order, the class's teacher); raises SheetFlowError."""
-    field = _check_step(sheet, role, actor)
+def begin_signing(sheet: SummarySheet, role: str, actor, *, teacher_of=class_teachers.teacher_of) -> SigningJob:
+    """The checks of one signing step (order, the class's teacher); raises SheetFlowError. `teacher_of`: how
+    to find the class teacher (a batch passes what it read once for its chunk)."""
+    field = _check_step(sheet, role, actor, teacher_of)
     return SigningJob(working_pdf(sheet), field, role == "teacher", current_app.config.get("TSA_URL"))
 
 
@@ -232,17 +236,17 @@ def finish_signing(sheet: SummarySheet, role: str, signer: pades.Signer, signed:
         attach_detached_signature(sheet, signer.gost_key.sign_cades(signed), actor=actor)
 
 
-def _check_step(sheet: SummarySheet, role: str, actor) -> str:
+def _check_step(sheet: SummarySheet, role: str, actor, teacher_of=class_teachers.teacher_of) -> str:
     needed, field, _, _ = STEP[role]
     if sheet.status is not needed:
         raise SheetFlowError(_order_message(sheet, role))
     if role == "teacher":
-        _check_class_teacher(sheet, actor)
+        _check_class_teacher(sheet, actor, teacher_of)
     return field
 
 
-def _check_class_teacher(sheet: SummarySheet, actor) -> None:
-    assigned = class_teachers.teacher_of(sheet)
+def _check_class_teacher(sheet: SummarySheet, actor, teacher_of) -> None:
+    assigned = teacher_of(sheet)
     if assigned is None:
         raise SheetFlowError(f"Классу {sheet.class_label} ({sheet.school_year}) не назначен классный руководитель: "
                              "его назначает директор или заместитель директора в разделе «Классные руководители».")

@@ -21,7 +21,7 @@ from core.db import session, utcnow
 from core.jobs import job
 from orgs.models.users import User
 from orgs.signers import check_signer
-from sheets import services
+from sheets import class_teachers, services
 from sheets.models import BatchKind, BatchStatus, SheetBatch, SheetStatus, SummarySheet
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,12 @@ def _chunk(kind: BatchKind, ids: list[int], signer, actor, pool) -> tuple[list[i
                 errors.append({"sheet_id": sheet.id, "message": str(exc)})
         if kind is BatchKind.render:
             heading = functools.cache(services.school_heading)      # a chunk's sheets share their school
+            teacher_of = _teachers_read_once(sheets)
             for sheet in sheets:
-                step(sheet, lambda sheet=sheet: _render(sheet, actor, heading))
+                step(sheet, lambda sheet=sheet: _render(sheet, actor, heading, teacher_of))
             return done, errors
         role = "teacher" if kind is BatchKind.sign_teacher else "director"
+        teacher_of = _teachers_read_once(sheets) if kind is BatchKind.sign_teacher else class_teachers.teacher_of
         jobs = {}
         for sheet in sheets:
             if sheet.status in DONE_AFTER[kind]:
@@ -128,7 +130,7 @@ def _chunk(kind: BatchKind, ids: list[int], signer, actor, pool) -> tuple[list[i
                 done.append(sheet.id)
                 continue
             try:
-                jobs[sheet.id] = services.begin_signing(sheet, role, actor)
+                jobs[sheet.id] = services.begin_signing(sheet, role, actor, teacher_of=teacher_of)
             except services.SheetFlowError as exc:
                 errors.append({"sheet_id": sheet.id, "message": str(exc)})
         signed = {sheet_id: pool.submit(j.sign, signer) for sheet_id, j in jobs.items()}
@@ -150,9 +152,15 @@ def _hand_over_again(sheet_ids: list[int]) -> None:
     db.commit()
 
 
-def _render(sheet: SummarySheet, actor, heading) -> None:
+def _teachers_read_once(sheets: list[SummarySheet]):
+    """The chunk's class teachers in one query, as `teacher_of` finds them one sheet at a time."""
+    found = class_teachers.teachers_of(sheets)
+    return lambda sheet: found[sheet.id]
+
+
+def _render(sheet: SummarySheet, actor, heading, teacher_of) -> None:
     if sheet.status not in DONE_AFTER[BatchKind.render]:
-        services.render_pdf(sheet, actor=actor, heading=heading)
+        services.render_pdf(sheet, actor=actor, heading=heading, teacher_of=teacher_of)
 
 
 INTERRUPTED = ("Пакет прерван: обработка остановилась (сбой или остановка рабочего процесса). Готовые ведомости "

@@ -44,6 +44,8 @@ def test_a_teachers_batch_signs_in_chunks_with_one_audit_insert_and_one_read_eac
     # each working PDF comes with its chunk's rows, not in a query of its own
     alone = [q for q in selects if " ".join(q.split()).startswith("SELECT summary_sheets.pdf FROM")]
     assert alone == [], alone
+    # and each chunk's class teachers in one query, not one a sheet (chunks of 2, 2 and 1)
+    assert len([q for q in selects if "FROM class_teachers" in " ".join(q.split())]) == 3, selects
     session.refresh(batch)
     assert batch.status is BatchStatus.done and sorted(batch.done_ids) == sorted(s.id for s in sheets)
     for s in sheets:
@@ -112,8 +114,8 @@ def test_the_working_pdf_is_stored_without_a_compression_attempt(db):
 
 
 def test_a_render_chunk_reads_its_school_once_not_once_a_sheet(app, school, run_jobs):
-    """Rendering is a query or two per sheet, not one per item printed: the school's heading (region,
-    municipality, director) is read once per chunk and each sheet's marks come with the chunk's rows."""
+    """Rendering sends no query a sheet: the school's heading (region, municipality, director) and the classes'
+    teachers are read once per chunk, and each sheet's marks come with the chunk's rows."""
     def selects_while_rendering(classes):
         sheets = _sheets(school, *classes)
         db.commit()
@@ -131,7 +133,6 @@ def test_a_render_chunk_reads_its_school_once_not_once_a_sheet(app, school, run_
 
     (two, n_two), (six, n_six) = selects_while_rendering(["7А", "7Б"]), selects_while_rendering(
         ["8А", "8Б", "8В", "8Г", "8Д", "8Е"])    # the second batch renders the first's sheets again, too
-    per_sheet = (len(six) - len(two)) / (n_six - n_two)
-    assert per_sheet <= 2, six                       # the class teacher; nothing about the school
+    assert n_six > n_two and len(six) == len(two), six   # rows, school, class teachers: a query each per chunk
     directors = [s for s in six if "role_grants.role =" in " ".join(s.split())]
     assert len(directors) == 1, "the director looked up more than once"
