@@ -29,7 +29,7 @@ from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
 from sheets import class_teachers
 from sheets.models import SheetStatus, SummarySheet
 from sheets.render import render
-from sheets.sheet_data import PupilRow, SheetData
+from sheets.sheet_data import PupilRow, SheetData, marks_by_key, marks_by_subject
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +48,14 @@ def marks_to_json(cm) -> dict:
         "periods": list(cm.periods), "subjects": list(cm.subjects),
         "council_date": cm.council_date.isoformat() if cm.council_date else None,
         "council_protocol": cm.council_protocol or "",
-        "pupils": [{"name": p.name, "marks": nested_marks(p.marks),
+        "pupils": [{"name": p.name, "marks": marks_by_subject(p.marks),
                     "absences_days": p.absences_days, "absences_lessons": p.absences_lessons,
                     "absences_illness": p.absences_illness, "decision": p.decision} for p in cm.pupils],
     }
 
 
-def nested_marks(marks: dict[tuple[str, str], str]) -> dict[str, dict[str, str]]:
-    by_subject: dict[str, dict[str, str]] = {}
-    for (subject, period), mark in marks.items():
-        by_subject.setdefault(subject, {})[period] = mark
-    return by_subject
-
-
-def pupil_marks(pupil: dict) -> dict[tuple[str, str], str]:
-    """A stored pupil's marks by (subject, period)."""
-    return {(s, per): m for s, by_period in pupil["marks"].items() for per, m in by_period.items()}
-
-
 def _pupils(marks: dict) -> list[PupilRow]:
-    return [PupilRow(name=p["name"], marks=pupil_marks(p),
+    return [PupilRow(name=p["name"], marks=marks_by_key(p["marks"]),
                      absences_days=p["absences_days"], absences_lessons=p["absences_lessons"],
                      absences_illness=p["absences_illness"], decision=p["decision"]) for p in marks["pupils"]]
 

@@ -199,6 +199,19 @@ def to_json(sheet: SheetData) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def marks_by_subject(marks: dict[tuple[str, str], str]) -> dict[str, dict[str, str]]:
+    """{(subject, period): mark} as {subject: {period: mark}}: the shape the JSON has (here and in the database)."""
+    by_subject: dict[str, dict[str, str]] = {}
+    for (subject, period), mark in marks.items():
+        by_subject.setdefault(subject, {})[period] = mark
+    return by_subject
+
+
+def marks_by_key(by_subject: dict[str, dict[str, str]]) -> dict[tuple[str, str], str]:
+    """The inverse of `marks_by_subject`."""
+    return {(s, per): m for s, by_period in by_subject.items() for per, m in by_period.items()}
+
+
 def from_json(data: bytes) -> SheetData:
     """Inverse of `to_json` (pupils come back in printed order)."""
     doc = json.loads(data.decode("utf-8"))
@@ -214,8 +227,7 @@ def from_json(data: bytes) -> SheetData:
         council_date=date.fromisoformat(council["date"]) if council.get("date") else None,
         council_protocol=council.get("protocol", ""),
         pupils=[
-            PupilRow(name=p["name"],
-                     marks={(s, per): m for s, by_period in p["marks"].items() for per, m in by_period.items()},
+            PupilRow(name=p["name"], marks=marks_by_key(p["marks"]),
                      absences_days=p["absences"]["days"], absences_lessons=p["absences"]["lessons"],
                      absences_illness=p["absences"]["illness"], decision=p["decision"])
             for p in doc["pupils"]
