@@ -80,6 +80,7 @@ from pades.fonts import FONT_REGULAR
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD, ROLE_LABELS, FieldBox, SheetLayout  # noqa: F401  (public here)
 from pades.pdfa import is_ours
 from pades.reviewed_once import ReviewedOnce  # noqa: F401  (public here)
+from pades.signed_attributes import PadesSignedAttributes
 from pades.timestamps import StrictTimeStamper, TimestampUnavailable
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class _CachedKeySigner(signers.SimpleSigner):
     def __init__(self, pyca_key, **kwargs):
         super().__init__(**kwargs)
         self._pyca_key = pyca_key
+        self.signed_attr_prov_spec = PadesSignedAttributes(self.signing_cert)   # made once per key
 
     @property
     def signing_key_pyca(self):

@@ -14,6 +14,7 @@ from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.validation import read_certification_data
 
 from pades import (
@@ -432,3 +433,14 @@ def test_signing_threads_that_need_the_same_stamp_font_subset_make_it_once(monke
         t.join()
     assert len(made) == 1
     assert len(results) == 4 and len(set(results)) == 1 and results[0].startswith(b"x")   # zlib: the font file
+
+
+def test_signed_attributes_are_the_ones_pyhanko_makes_for_pades(by_both, pki):
+    """The signer's certificate is identified once per key (pades/signed_attributes.py), not per signature: the
+    attributes stay pyHanko's PAdES ones, each signature names its own signer, and none has a signing-time."""
+    r = PdfFileReader(BytesIO(by_both))
+    for sig, label in zip(r.embedded_signatures, ("teacher", "director"), strict=True):
+        attrs = {a["type"].native: a["values"] for a in sig.signer_info["signed_attrs"]}
+        assert sorted(attrs) == ["content_type", "message_digest", "signing_certificate_v2"]
+        [cert_id] = attrs["signing_certificate_v2"]
+        assert cert_id.dump() == as_signing_certificate_v2(pki.cert(label)).dump()
