@@ -559,15 +559,23 @@ def _sign_gost(pdf: bytes, field_name: str, signer: Signer, *, timestamper_url, 
 
 
 def run_sync(coro):
-    """asyncio.run, or the same in a worker thread when this thread already runs an event
-    loop (an async caller; Playwright's sync API in the test session), where asyncio.run
-    refuses to start."""
+    """`coro` run to its end in an event loop of its own, as asyncio.run does, or the same in a worker thread
+    when this thread already runs an event loop (an async caller; Playwright's sync API in the test session),
+    where no second loop can start."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run(coro)
     with ThreadPoolExecutor(1, thread_name_prefix="pades") as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(_run, coro).result()
+
+
+def _run(coro):
+    # Not asyncio.run: on the main thread it lends SIGINT to the task and, taking it back, formats the task's
+    # repr with its result (signal.signal's enum lookup) — the whole PDF's bytes, ≈ 2 ms a call. Ctrl-C
+    # interrupts the loop as it does any code.
+    with asyncio.Runner() as runner:
+        return runner.get_loop().run_until_complete(coro)
 
 
 def _docmdp(certify: bool) -> fields.MDPPerm:
