@@ -13,6 +13,7 @@ Private key bytes, as OpenSSL's GOST engine writes them: an OCTET STRING, little
 """
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -67,19 +68,25 @@ class GostKey:
                                 bytearray(secrets.token_bytes(size))))
         return r_s[size:] + r_s[:size]
 
+    @functools.cached_property
+    def signing_certificate(self) -> tsp.SigningCertificateV2:
+        """ESS signing-certificate-v2 naming this key's certificate by its Streebog hash, made once and kept as
+        parsed from DER: asn1crypto encodes a value it built again at every dump (pades/signed_attributes.py)."""
+        md, cert = self.md_algorithm, self.certificate
+        return tsp.SigningCertificateV2.load(tsp.SigningCertificateV2({"certs": [{
+            "hash_algorithm": {"algorithm": md}, "cert_hash": gost.streebog(cert.dump(), md),
+            "issuer_serial": {"issuer": [x509.GeneralName({"directory_name": cert.issuer})],
+                              "serial_number": cert.serial_number}}]}).dump())
+
     def sign_cades(self, data: bytes) -> bytes:
         """Detached CAdES-BES SignedData over `data`, as CryptoPro makes it."""
         md = self.md_algorithm
         cert = self.certificate
-        ess = tsp.SigningCertificateV2({"certs": [{
-            "hash_algorithm": {"algorithm": md}, "cert_hash": gost.streebog(cert.dump(), md),
-            "issuer_serial": {"issuer": [x509.GeneralName({"directory_name": cert.issuer})],
-                              "serial_number": cert.serial_number}}]})
         attrs = cms.CMSAttributes([
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
             cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": datetime.now(timezone.utc)})]}),
             cms.CMSAttribute({"type": "message_digest", "values": [gost.streebog(data, md)]}),
-            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]}),
+            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [self.signing_certificate]}),
         ])
         signature = self.sign_bytes(attrs.dump())
         key_oid = {256: "gost2012_256", 512: "gost2012_512"}[self.bits]
