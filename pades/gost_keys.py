@@ -69,14 +69,19 @@ class GostKey:
         return r_s[size:] + r_s[:size]
 
     @functools.cached_property
-    def signing_certificate(self) -> tsp.SigningCertificateV2:
-        """ESS signing-certificate-v2 naming this key's certificate by its Streebog hash, made once and kept as
-        parsed from DER: asn1crypto encodes a value it built again at every dump (pades/signed_attributes.py)."""
+    def _signing_certificate_der(self) -> bytes:
         md, cert = self.md_algorithm, self.certificate
-        return tsp.SigningCertificateV2.load(tsp.SigningCertificateV2({"certs": [{
+        return tsp.SigningCertificateV2({"certs": [{
             "hash_algorithm": {"algorithm": md}, "cert_hash": gost.streebog(cert.dump(), md),
             "issuer_serial": {"issuer": [x509.GeneralName({"directory_name": cert.issuer})],
-                              "serial_number": cert.serial_number}}]}).dump())
+                              "serial_number": cert.serial_number}}]}).dump()
+
+    @property
+    def signing_certificate(self) -> tsp.SigningCertificateV2:
+        """ESS signing-certificate-v2 naming this key's certificate by its Streebog hash, made once per key and
+        parsed from its DER for each signature (signing threads share the key, not an asn1crypto value): asn1crypto
+        encodes a value it built again at every dump, one it parsed it writes as read (pades/signed_attributes.py)."""
+        return tsp.SigningCertificateV2.load(self._signing_certificate_der)
 
     def sign_cades(self, data: bytes) -> bytes:
         """Detached CAdES-BES SignedData over `data`, as CryptoPro makes it."""

@@ -21,11 +21,12 @@ from pyhanko.sign.general import as_signing_certificate_v2
 class _Known(CMSAttributeProvider):
     attribute_type = "signing_certificate_v2"
 
-    def __init__(self, value: tsp.SigningCertificateV2):
-        self.value = value
+    def __init__(self, der: bytes):
+        self.der = der
 
     async def build_attr_value(self, dry_run=False) -> tsp.SigningCertificateV2:
-        return self.value
+        # parsed afresh (≈ 2 µs, lazily): a batch's signing threads share this provider, not an asn1crypto value
+        return tsp.SigningCertificateV2.load(self.der)
 
 
 class PadesSignedAttributes(SignedAttributeProviderSpec):
@@ -33,7 +34,7 @@ class PadesSignedAttributes(SignedAttributeProviderSpec):
     signing-time)."""
 
     def __init__(self, signing_cert: x509.Certificate):
-        self._provider = _Known(tsp.SigningCertificateV2.load(as_signing_certificate_v2(signing_cert).dump()))
+        self._provider = _Known(as_signing_certificate_v2(signing_cert).dump())
 
     def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str):
         yield self._provider
