@@ -70,28 +70,26 @@ class GostKey:
 
     @functools.cached_property
     def _signing_certificate_der(self) -> bytes:
+        """ESS signing-certificate-v2 naming this key's certificate by its Streebog hash, made once per key and
+        parsed from this DER for each signature (signing threads share the key, not an asn1crypto value):
+        asn1crypto encodes a value it built again at every dump, one it parsed it writes as read
+        (pades/signed_attributes.py)."""
         md, cert = self.md_algorithm, self.certificate
         return tsp.SigningCertificateV2({"certs": [{
             "hash_algorithm": {"algorithm": md}, "cert_hash": gost.streebog(cert.dump(), md),
             "issuer_serial": {"issuer": [x509.GeneralName({"directory_name": cert.issuer})],
                               "serial_number": cert.serial_number}}]}).dump()
 
-    @property
-    def signing_certificate(self) -> tsp.SigningCertificateV2:
-        """ESS signing-certificate-v2 naming this key's certificate by its Streebog hash, made once per key and
-        parsed from its DER for each signature (signing threads share the key, not an asn1crypto value): asn1crypto
-        encodes a value it built again at every dump, one it parsed it writes as read (pades/signed_attributes.py)."""
-        return tsp.SigningCertificateV2.load(self._signing_certificate_der)
-
     def sign_cades(self, data: bytes) -> bytes:
         """Detached CAdES-BES SignedData over `data`, as CryptoPro makes it."""
         md = self.md_algorithm
         cert = self.certificate
+        cert_id = tsp.SigningCertificateV2.load(self._signing_certificate_der)
         attrs = cms.CMSAttributes([
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
             cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": datetime.now(timezone.utc)})]}),
             cms.CMSAttribute({"type": "message_digest", "values": [gost.streebog(data, md)]}),
-            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [self.signing_certificate]}),
+            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [cert_id]}),
         ])
         signature = self.sign_bytes(attrs.dump())
         key_oid = {256: "gost2012_256", 512: "gost2012_512"}[self.bits]

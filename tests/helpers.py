@@ -1,5 +1,6 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 import re
+import threading
 from contextlib import contextmanager
 
 PASSWORD = "correct-horse-42"
@@ -86,3 +87,18 @@ def statements_sent(app, prefix: str = ""):
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", listen)
+
+
+def at_once(threads: int, work) -> None:
+    """`work()` in `threads` threads released together by a barrier (as a batch's or a worker's threads start),
+    every one of them joined before this returns."""
+    start = threading.Barrier(threads)
+
+    def one():
+        start.wait()
+        work()
+    running = [threading.Thread(target=one) for _ in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()

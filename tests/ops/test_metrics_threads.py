@@ -1,9 +1,9 @@
 """The request metrics are made once per process even when a fresh gthread worker's first requests
 arrive together (found by benchmarks/load.py: each of them registered the histogram again and got
 «Duplicated timeseries in CollectorRegistry», a 500, at every worker start and recycle)."""
-import threading
 import time
 
+from tests.helpers import at_once
 from web import observability
 
 
@@ -17,17 +17,7 @@ def test_concurrent_first_requests_make_the_metrics_once(monkeypatch):
 
     monkeypatch.setattr(observability, "_metrics", None)
     monkeypatch.setattr(observability, "_make_metrics", slow_make)
-    start = threading.Barrier(8)
     got = []
-
-    def first_request():
-        start.wait()
-        got.append(observability.metrics())
-
-    threads = [threading.Thread(target=first_request) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(8, lambda: got.append(observability.metrics()))      # a fresh worker's first requests, together
     assert len(made) == 1
     assert all(m is got[0] for m in got)

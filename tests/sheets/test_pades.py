@@ -28,6 +28,7 @@ from pades import (
 )
 from pades.layout import CLASS_TEACHER_FIELD, DIRECTOR_FIELD
 from sheets.render import render
+from tests.helpers import at_once
 from tests.sheets.helpers import assert_all_valid, reports
 from tests.sheets.pki import PASSPHRASE
 from tests.sheets.sample import make_sheet
@@ -411,8 +412,6 @@ def test_a_contents_that_is_not_the_signed_gap_is_left_to_pyhanko(by_both, pki):
 def test_signing_threads_that_need_the_same_stamp_font_subset_make_it_once(monkeypatch):
     """A batch's signing threads start together with the same signer: one makes the stamp's font subset, the
     others wait for it instead of each making it again (≈ 15 ms of CPU a thread)."""
-    import threading
-
     from fontTools import subset
 
     from pades import stamp_font_file, warm_up
@@ -421,16 +420,8 @@ def test_signing_threads_that_need_the_same_stamp_font_subset_make_it_once(monke
     real = subset.Subsetter.subset
     monkeypatch.setattr(subset.Subsetter, "subset", lambda self, font: (made.append(1), real(self, font))[1])
     glyphs = frozenset({3, 17, 29, 71, 113})           # a set no other test asks for: not made yet
-    start, results = threading.Barrier(4), []
-
-    def one():
-        start.wait()
-        results.append(stamp_font_file(glyphs))
-    threads = [threading.Thread(target=one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = []
+    at_once(4, lambda: results.append(stamp_font_file(glyphs)))
     assert len(made) == 1
     assert len(results) == 4 and len(set(results)) == 1 and results[0].startswith(b"x")   # zlib: the font file
 
