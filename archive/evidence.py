@@ -34,6 +34,8 @@ from datetime import datetime
 
 from asn1crypto import algos, cms, core, tsp
 
+from pades import identity
+
 DIGEST = "sha256"
 
 
@@ -190,16 +192,7 @@ def gen_time(token: cms.ContentInfo) -> datetime:
 
 def tsa_certificate(token: cms.ContentInfo):
     """The certificate that signed the token (by its signer identifier), or None."""
-    signed = token["content"]
-    sid = signed["signer_infos"][0]["sid"]
-    for choice in signed["certificates"] or []:
-        cert = choice.chosen
-        if sid.name == "issuer_and_serial_number":
-            if (cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native):
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
-    return None
+    return identity.signer_certificate(token["content"])
 
 
 # ---- verification (§5.3) -------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from typing import Any
 
 from asn1crypto import x509
 
+from pades import identity
+
 # The signing path's strict timestamper's error: a TSA failure is an error, never a silently
 # unstamped archive copy.
 from pades.timestamps import StrictTimeStamper, TimestampUnavailable
@@ -92,7 +94,7 @@ def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
     out = []
     for name, (sd, claimed) in zip(field_names, regular):
         signer = sd["signer_infos"][0]
-        cert = _signer_cert(sd)
+        cert = identity.signer_certificate(sd)
         when = None
         if signer["unsigned_attrs"].native is not None:
             for attr in signer["unsigned_attrs"]:
@@ -172,18 +174,8 @@ def last_document_timestamp(pdf: bytes) -> tuple[datetime, datetime] | None:
 def _token_times(signed_data) -> tuple[datetime, datetime]:
     """(time, TSA certificate end) of a timestamp token's SignedData."""
     tst = signed_data["encap_content_info"]["content"].parsed
-    cert = _signer_cert(signed_data)
+    cert = identity.signer_certificate(signed_data)
     return tst["gen_time"].native, cert["tbs_certificate"]["validity"]["not_after"].native
-
-
-def _signer_cert(signed_data):
-    """The certificate of a CMS SignedData's (first) signer, found among its own certificates."""
-    sid = signed_data["signer_infos"][0]["sid"]
-    certs = [c.chosen for c in signed_data["certificates"]]
-    if sid.name == "issuer_and_serial_number":
-        return next(c for c in certs if c.serial_number == sid.chosen["serial_number"].native
-                    and c.issuer == sid.chosen["issuer"])
-    return next(c for c in certs if c.key_identifier == sid.chosen.native)
 
 
 # Revocation data fetched for one ingest serves the next ones for a few minutes: a school's sheets

@@ -25,6 +25,8 @@ from __future__ import annotations
 from asn1crypto import algos, core, keys
 from pyhanko_certvalidator import sig_validate
 
+from pades import identity
+
 STREEBOG = {"1.2.643.7.1.1.2.2": "streebog256", "1.2.643.7.1.1.2.3": "streebog512"}
 SIGNATURES = {"1.2.643.7.1.1.1.1": "gost2012_256", "1.2.643.7.1.1.1.2": "gost2012_512",
               "1.2.643.7.1.1.3.2": "gost2012_256_streebog256", "1.2.643.7.1.1.3.3": "gost2012_512_streebog512"}
@@ -154,7 +156,7 @@ def prime_digest(sig) -> None:
         for token in _signature_timestamps(sig.signer_info):
             prime_timestamp(token)
     if _streebog_ess(sig.signer_info) is not None:
-        cert = signer_certificate(sig.signed_data, sig.signer_info)   # sig.signer_cert would check ESS itself
+        cert = identity.signer_certificate(sig.signed_data, sig.signer_info)   # sig.signer_cert would check ESS itself
         if cert is not None:
             check_streebog_ess(sig.signer_info, cert)
     md = sig.external_md_algorithm
@@ -199,7 +201,7 @@ def prime_timestamp(signed_data) -> None:
     algorithm = signer_info["digest_algorithm"]["algorithm"].native
     if not is_streebog(algorithm):
         return
-    cert = signer_certificate(signed_data, signer_info)
+    cert = identity.signer_certificate(signed_data, signer_info)
     if cert is not None and _streebog_ess(signer_info) is not None:
         check_streebog_ess(signer_info, cert)          # the TSA's signingCertificateV2
     content = bytes(signed_data["encap_content_info"]["content"])
@@ -266,16 +268,3 @@ def embedded_signer_cert(sig):
     (pyHanko's own property checks that attribute through pyca/cryptography)."""
     prime_digest(sig)
     return sig.signer_cert
-
-
-def signer_certificate(signed_data, signer_info):
-    """The certificate the signer info names (issuer and serial, or subject key identifier), or None."""
-    sid = signer_info["sid"]
-    for choice in signed_data["certificates"]:
-        cert = choice.chosen
-        if sid.name == "issuer_and_serial_number":
-            if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
-                return cert
-        elif cert.key_identifier == sid.chosen.native:
-            return cert
-    return None
