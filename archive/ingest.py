@@ -135,6 +135,7 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
     stamps = stamp_all(list(sources.values())) if current_app.config.get("TSA_URL") else [None] * len(sources)
     readable = [r for r in fresh if r.id in sources]
     names = pupil_names([present(r.source_id, "source") for r in readable])
+    made: dict[int, bytes] = {}        # the staged bytes, kept in hand: not read back from the row after the commit
     for record, stamped in zip(readable, stamps):
         if isinstance(stamped, BaseException):     # gathered: a cancelled request comes back as one too
             failures[record.id] = stamped if isinstance(stamped, Exception) else \
@@ -144,6 +145,8 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
         try:
             prepare(record, stamped, sources[record.id], names.get(present(record.source_id, "source"), []))
             savepoint.commit()
+            if record.staged_pdf is not None:
+                made[record.id] = record.staged_pdf
         except Exception as exc:       # this record's problem must not stop the others
             savepoint.rollback()
             failures[record.id] = exc
@@ -153,9 +156,9 @@ def ingest_sheets(sheet_ids: list[int]) -> tuple[list[ArchiveRecord], dict[int, 
         plans = []
         sigs = {i: sig for i, sig in session.execute(select(SummarySheet.id, SummarySheet.detached_sig)
                                                        .where(SummarySheet.id.in_(sheet_ids)))}
-        for record in _locked_for_store(to_store):
+        for record in _locked_for_store(to_store, staged=not made):
             try:
-                plan = _plan(record, sigs.get(present(record.source_id, "source")))
+                plan = _plan(record, sigs.get(present(record.source_id, "source")), made.get(record.id))
             except IngestError as exc:
                 failures[record.id] = exc
                 continue
@@ -397,19 +400,22 @@ class _Plan:
     sig: tuple[str, str] | None = None                 # the .sig's key and SHA-256
 
 
-def _locked_for_store(ids: list[int]) -> list[ArchiveRecord]:
+def _locked_for_store(ids: list[int], staged: bool = True) -> list[ArchiveRecord]:
     """The prepared records still pending, locked (SKIP LOCKED: one that another job stores is left to it), read
-    with their staged bytes and manifest in one query after the prepare's commit."""
+    with their manifest (and staged bytes, unless the caller has them) in one query after the prepare's commit."""
+    columns = (ArchiveRecord.staged_pdf, ArchiveRecord.manifest) if staged else (ArchiveRecord.manifest,)
     return list(session.scalars(
         select(ArchiveRecord).where(ArchiveRecord.id.in_(ids), ArchiveRecord.status == RecordStatus.pending,
                                     ArchiveRecord.prepared_at.is_not(None))
-        .options(undefer(ArchiveRecord.staged_pdf), undefer(ArchiveRecord.manifest))
+        .options(*(undefer(c) for c in columns))
         .order_by(ArchiveRecord.id).with_for_update(skip_locked=True).execution_options(populate_existing=True)))
 
 
-def _plan(record: ArchiveRecord, sig: bytes | None) -> _Plan:
-    """`sig`: the source's detached signature (a sheet's), stored beside the record unless it is already."""
-    pdf = record.staged_pdf if record.staged_pdf is not None else _source_pdf(record)
+def _plan(record: ArchiveRecord, sig: bytes | None, staged: bytes | None = None) -> _Plan:
+    """`sig`: the source's detached signature (a sheet's), stored beside the record unless it is already;
+    `staged`: the record's staged bytes as this job committed them (else read from the row)."""
+    pdf = staged if staged is not None else record.staged_pdf if record.staged_pdf is not None else \
+        _source_pdf(record)
     if hashlib.sha256(pdf).hexdigest() != record.sha256:
         raise IngestError(f"Запись {record.id}: документ изменился после подготовки к архивированию.")
     man = manifest_bytes(present(record.manifest, "manifest"))
