@@ -471,7 +471,8 @@ def _stored(plan: _Plan, obj) -> None:
                               manifest_key=record.manifest_key, manifest_sha256=man_sha,
                               timestamp_at=record.timestamp_at, timestamp_expires_at=record.timestamp_expires_at,
                               created_at=now))
-    session.flush()
+    # not flushed here: a group's records and versions are written together by the commit (one UPDATE and one
+    # INSERT for the group; a failure there leaves them all pending, and the retry finds its objects in place)
     audit.record("archive.ingest", record, key=record.key, sha256=record.sha256, retention_until=record.retention_until,
                  timestamp=record.timestamp_at is not None)
     log.info("archive: record %s archived as %s", record.id, record.key)

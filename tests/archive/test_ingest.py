@@ -138,7 +138,8 @@ def test_sheets_signed_together_are_archived_by_the_handful_and_one_bad_copy_sto
 def test_a_groups_reads_do_not_grow_with_its_size(app, tree, people, sign_sheet, tsa):
     """A group reads its sheets, their PDFs and pupils' names, the retention rules and its records a query each
     for the whole group: a group of four sends the same SELECTs as a group of two (the row refreshed after the
-    commit, the identity map's weakly held rule and sheets, a names query a record were one query a record)."""
+    commit, the identity map's weakly held rule and sheets, a names query a record were one query a record).
+    Its stored records are marked archived, with their first versions, by one UPDATE and one INSERT."""
     from archive import tasks
     from core import db
     from core.jobs import queue
@@ -146,13 +147,17 @@ def test_a_groups_reads_do_not_grow_with_its_size(app, tree, people, sign_sheet,
     sheets = [sign_sheet(tree["a"], name) for name in ("5А", "5Б", "5В", "5Г", "6А", "6Б")]
     db.commit()
     queue("archive").empty()                        # the groups are run here, one at a time
-    selects = []
+    selects, stored = [], []
     for group in (sheets[:2], sheets[2:]):
         ids, records = ",".join(str(s.id) for s in group), [_record(s).id for s in group]
-        with statements_sent(app, "SELECT") as seen:
+        with statements_sent(app) as seen:
             assert tasks.ingest_sheets(ids) == records
-        selects.append(len(seen))
+        selects.append(sum(s.lstrip().startswith("SELECT") for s in seen))
+        # the records say "archived" and get their first versions together, at the commit
+        stored.append([s.split(" SET")[0].split(" (")[0] for s in seen
+                       if s.startswith(("UPDATE archive_records SET status", "INSERT INTO archive_record_versions"))])
     assert selects[0] == selects[1], selects
+    assert stored[0] == stored[1] == ["UPDATE archive_records", "INSERT INTO archive_record_versions"], stored
     for sheet in sheets:
         record = _record(sheet)
         assert record.status is RecordStatus.archived and record.timestamp_at is not None, record.last_error
