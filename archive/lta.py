@@ -95,6 +95,8 @@ def _quick_signers(pdf: bytes, field_names: list[str]) -> list[dict] | None:
     for name, (sd, claimed) in zip(field_names, regular):
         signer = sd["signer_infos"][0]
         cert = identity.signer_certificate(sd)
+        if cert is None:                     # not among its own certificates: the full parse says what it is
+            return None
         when = None
         if signer["unsigned_attrs"].native is not None:
             for attr in signer["unsigned_attrs"]:
@@ -175,6 +177,8 @@ def _token_times(signed_data) -> tuple[datetime, datetime]:
     """(time, TSA certificate end) of a timestamp token's SignedData."""
     tst = signed_data["encap_content_info"]["content"].parsed
     cert = identity.signer_certificate(signed_data)
+    if cert is None:
+        raise ArchiveTimestampError("Штамп времени архива не содержит сертификата службы штампов времени.")
     return tst["gen_time"].native, cert["tbs_certificate"]["validity"]["not_after"].native
 
 

@@ -435,3 +435,33 @@ def test_signed_attributes_are_the_ones_pyhanko_makes_for_pades(by_both, pki):
         assert sorted(attrs) == ["content_type", "message_digest", "signing_certificate_v2"]
         [cert_id] = attrs["signing_certificate_v2"]
         assert cert_id.dump() == as_signing_certificate_v2(pki.cert(label)).dump()
+
+
+def test_a_signers_certificate_is_found_by_its_name_whatever_the_names_encoding(by_both, pki):
+    """`identity.signer_certificate` compares the issuer's DER first (fast) and falls back to X.500 equality: the
+    same issuer written as BMPString instead of UTF8String still finds the certificate; another serial finds
+    none."""
+    from asn1crypto import cms
+
+    from pades import identity
+    sig = PdfFileReader(BytesIO(by_both)).embedded_signatures[0]
+    signed_data = sig.signed_data
+    assert identity.signer_certificate(signed_data).dump() == pki.cert("teacher").dump()
+
+    issuer = pki.cert("teacher").issuer
+    bmp = x509.Name(name="", value=x509.RDNSequence([x509.RelativeDistinguishedName([
+        x509.NameTypeAndValue({"type": atv["type"], "value": x509.DirectoryString(name="bmp_string",
+                                                                                  value=atv["value"].native)
+                               if atv["value"].name == "utf8_string" else atv["value"]})
+        for atv in rdn]) for rdn in issuer.chosen]))
+    bmp = x509.Name.load(bmp.dump())
+    assert bmp.dump() != issuer.dump() and identity.same_name(bmp, issuer)
+    serial = pki.cert("teacher").serial_number
+
+    def naming(name, number):
+        copy = cms.SignedData.load(signed_data.untag().dump())
+        copy["signer_infos"][0]["sid"] = cms.SignerIdentifier(
+            name="issuer_and_serial_number", value={"issuer": name, "serial_number": number})
+        return cms.SignedData.load(copy.dump(force=True))
+    assert identity.signer_certificate(naming(bmp, serial)).dump() == pki.cert("teacher").dump()
+    assert identity.signer_certificate(naming(issuer, serial + 1)) is None
