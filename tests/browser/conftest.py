@@ -31,10 +31,33 @@ def make_live_app(servers, database: str, secret: str, **config):
                        "FETCH_ALLOWED_HOSTS": "127.0.0.1", **config})
 
 
+class _ClosedWhenDropped:
+    """A response that closes itself when the server drops it. werkzeug's development server skips the
+    response's `close()` when the browser goes away in the middle of a static file (its `finally` reads the
+    dead socket first, and that raises): the file would be left to the garbage collector, whose ResourceWarning
+    then fails whichever journey is running. Gunicorn, which serves production, closes it."""
+
+    def __init__(self, inner):
+        self.inner, self.closed = inner, False
+
+    def __iter__(self):
+        return iter(self.inner)
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            if hasattr(self.inner, "close"):
+                self.inner.close()
+
+    def __del__(self):
+        self.close()
+
+
 @contextlib.contextmanager
 def serving(app):
     """Serve `app` on a free loopback port in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, lambda environ, start: _ClosedWhenDropped(app(environ, start)),
+                         threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
